@@ -1,0 +1,273 @@
+"""Load and validate desired-state files. No AWS here: this runs before the first call, and a problem
+anywhere stops everything.
+
+Every problem carries the file, line and column so `validate` can print `FILE:LINE:COL: field: message`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .models import DesiredMembership
+
+MAX_FILE_BYTES = 256 * 1024
+# A membership file has a few dozen nodes; anything that expands past this is an alias bomb, not settings.
+MAX_EXPANDED_NODES = 10_000
+YAML_SUFFIXES = (".yaml", ".yml")
+
+# What each constrained leaf must look like, in words: pydantic's raw regex is no help to a reader.
+_HINTS = {
+    "membershipIdentifier": "must be a membership id: a lower-case UUID of 36 characters",
+    "bucket": "must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens",
+    "keyPrefix": "must be at most 512 characters of letters, digits, _ ! . = * / -",
+    "roleArn": "must be an IAM role ARN like arn:aws:iam::111122223333:role/NAME (32-512 characters)",
+    "region": "must be an AWS region name like us-east-1",
+    "accountId": 'must be a quoted 12-digit account id, e.g. accountId: "111122223333"',
+}
+_HINTED_ERRORS = {"string_pattern_mismatch", "string_too_short", "string_too_long"}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    col: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DesiredFile:
+    path: str
+    membership: DesiredMembership
+    sha256: str
+    # Line of `membershipIdentifier`, so errors about the membership can point into the file.
+    line: int = 1
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    files: list[DesiredFile]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class DesiredStateError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+def discover(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+
+
+def load(root: Path) -> LoadResult:
+    """Load every desired-state file under `root` (or `root` itself), collecting all problems."""
+    if not root.exists():
+        return LoadResult([], [Problem(str(root), 1, 1, "", "no such file or directory")])
+    files: list[DesiredFile] = []
+    problems: list[Problem] = []
+    for path in discover(root):
+        loaded, found = load_file(path)
+        problems.extend(found)
+        if loaded is not None:
+            files.append(loaded)
+    problems.extend(_duplicate_memberships(files))
+    return LoadResult(files, sorted(problems))
+
+
+def load_or_raise(root: Path) -> list[DesiredFile]:
+    result = load(root)
+    if not result.ok:
+        raise DesiredStateError(result.problems)
+    return result.files
+
+
+def load_file(path: Path) -> tuple[DesiredFile | None, list[Problem]]:
+    name = str(path)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return None, [Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line, col = _position(raw[: exc.start])
+        return None, [Problem(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")]
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        return None, [_yaml_problem(name, exc)]
+    except YAMLError as exc:
+        return None, [Problem(name, 1, 1, "", f"YAML error: {exc}")]
+    if not isinstance(data, CommentedMap):
+        kind = "empty" if data is None else type(data).__name__
+        return None, [Problem(name, 1, 1, "", f"the top level must be a mapping of settings, not {kind}")]
+    expanded = _expanded_size(data, MAX_EXPANDED_NODES)
+    if expanded is None:
+        return None, [Problem(name, 1, 1, "", f"YAML aliases expand past {MAX_EXPANDED_NODES} nodes")]
+    try:
+        membership = DesiredMembership.model_validate(_plain(data))
+    except ValidationError as exc:
+        return None, [_validation_problem(name, data, err) for err in exc.errors()]
+    line = data.lc.key("membershipIdentifier")[0] + 1
+    return DesiredFile(name, membership, hashlib.sha256(raw).hexdigest(), line), []
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _position(prefix: bytes) -> tuple[int, int]:
+    return prefix.count(b"\n") + 1, len(prefix) - (prefix.rfind(b"\n") + 1) + 1
+
+
+def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+    if "duplicate key" in message:
+        message = f"{exc.problem}; each key may appear once (YAML parsers differ on which one wins)"
+    return Problem(name, line, col, "", message or "YAML syntax error")
+
+
+def _expanded_size(root: object, limit: int) -> int | None:
+    """Node count with every alias expanded, in time linear in the file; None past `limit`.
+
+    ruamel.yaml shares one object per anchor (and loads a recursive alias as null), so memoising by
+    identity counts an alias bomb without expanding it."""
+    memo: dict[int, int] = {}
+
+    def size(node: object) -> int | None:
+        if not isinstance(node, dict | list):
+            return 1
+        if id(node) not in memo:
+            total = 1
+            children: Iterable[object] = node.values() if isinstance(node, dict) else node
+            for child in children:
+                sub = size(child)
+                if sub is None or total + sub > limit:
+                    return None
+                total += sub
+            memo[id(node)] = total
+        return memo[id(node)]
+
+    return size(root)
+
+
+def _plain(node: object) -> object:
+    # Plain containers so pydantic's strict mode sees dict/list/str, not ruamel's subclasses.
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _validation_problem(name: str, root: CommentedMap, err: ErrorDetails) -> Problem:
+    loc = tuple(err["loc"])
+    line, col = _locate(root, loc, point_at_key=err["type"] == "extra_forbidden")
+    field = ".".join(str(part) for part in loc)
+    return Problem(name, line, col, field, _message(loc, err))
+
+
+def _locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: bool) -> tuple[int, int]:
+    line, col = 0, 0
+    node: object = root
+    for depth, part in enumerate(loc):
+        # Desired state holds only mappings; anything else is reported at the key that holds it.
+        if not isinstance(node, CommentedMap) or part not in node:
+            break
+        last = depth == len(loc) - 1
+        line, col = node.lc.key(part) if (point_at_key or not last) else node.lc.value(part)
+        node = node[part]
+    return line + 1, col + 1
+
+
+def _message(loc: tuple[int | str, ...], err: ErrorDetails) -> str:
+    leaf = str(loc[-1]) if loc else ""
+    value = err.get("input")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _HINTED_ERRORS and leaf in _HINTS:
+        return f"{_HINTS[leaf]}; got {value!r}"
+    if leaf == "accountId" and kind == "string_type":
+        return f"{_HINTS['accountId']} (unquoted, YAML reads a number and drops leading zeros); got {value!r}"
+    if kind == "literal_error":
+        return f"{err['msg']}; got {value!r}"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{message}; got {value!r}" if kind.endswith("_type") else message
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] | None = DesiredMembership
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return []
+        model = _model_in(model.model_fields[part].annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _duplicate_memberships(files: list[DesiredFile]) -> list[Problem]:
+    by_id: dict[str, list[DesiredFile]] = {}
+    for loaded in files:
+        by_id.setdefault(loaded.membership.membershipIdentifier, []).append(loaded)
+    problems = []
+    for membership_id, group in by_id.items():
+        if len(group) < 2:
+            continue
+        for loaded in group:
+            others = ", ".join(f"{o.path}:{o.line}" for o in group if o is not loaded)
+            problems.append(
+                Problem(
+                    loaded.path,
+                    loaded.line,
+                    1,
+                    "membershipIdentifier",
+                    f"membership {membership_id} is also declared in {others}; one file per membership",
+                )
+            )
+    return problems

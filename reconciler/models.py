@@ -1,0 +1,191 @@
+"""The desired settings of one membership, mirroring the UpdateMembership request, and the live view.
+
+botocore checks types and required keys but not enums, maximum lengths or patterns, so every constraint
+the API documents is enforced here, before any call (see REFERENCE.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+MEMBERSHIP_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+ROLE_ARN_PATTERN = r"^arn:aws:iam::[\w]+:role/[\w+=./@-]+$"
+KEY_PREFIX_PATTERN = r"^[\w!.=*/-]*$"
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+ACCOUNT_ID_PATTERN = r"^\d{12}$"
+
+# The four top-level fields UpdateMembership can change, in the order files and plans show them.
+SETTABLE_FIELDS: tuple[str, ...] = (
+    "queryLogStatus",
+    "jobLogStatus",
+    "defaultResultConfiguration",
+    "defaultJobResultConfiguration",
+)
+RESULT_CONFIGURATIONS = ("defaultResultConfiguration", "defaultJobResultConfiguration")
+
+
+def _bucket_rules(name: str) -> str:
+    # The pattern cannot express these S3 naming rules; the service would reject them after a round trip.
+    if ".." in name:
+        raise ValueError("an S3 bucket name cannot contain two adjacent dots")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise ValueError("an S3 bucket name cannot be formatted as an IP address")
+    if name.startswith("xn--") or name.endswith("-s3alias"):
+        raise ValueError("an S3 bucket name cannot start with 'xn--' or end with '-s3alias'")
+    return name
+
+
+LogStatus = Literal["ENABLED", "DISABLED"]
+ResultFormat = Literal["CSV", "PARQUET"]
+MembershipId = Annotated[str, StringConstraints(min_length=36, max_length=36, pattern=MEMBERSHIP_ID_PATTERN)]
+Bucket = Annotated[
+    str, StringConstraints(min_length=3, max_length=63, pattern=BUCKET_PATTERN), AfterValidator(_bucket_rules)
+]
+KeyPrefix = Annotated[str, StringConstraints(max_length=512, pattern=KEY_PREFIX_PATTERN)]
+RoleArn = Annotated[str, StringConstraints(min_length=32, max_length=512, pattern=ROLE_ARN_PATTERN)]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        # Only an explicit `key: null` reaches here (defaults are not validated). Absent means unmanaged;
+        # null means nothing the API can do, so it is never silently read as "absent".
+        if value is None:
+            raise ValueError("null is not allowed; leave the key out to leave it unmanaged")
+        return value
+
+
+class QueryS3Output(_Strict):
+    resultFormat: ResultFormat
+    bucket: Bucket
+    keyPrefix: KeyPrefix | None = None
+    singleFileOutput: bool | None = None
+
+
+class QueryOutputConfiguration(_Strict):
+    # A tagged union on the wire; s3 is its only member today, so "exactly one" is "s3, nothing else".
+    s3: QueryS3Output
+
+
+class DefaultResultConfiguration(_Strict):
+    outputConfiguration: QueryOutputConfiguration
+    roleArn: RoleArn | None = None
+
+
+class JobS3Output(_Strict):
+    bucket: Bucket
+    keyPrefix: KeyPrefix | None = None
+
+
+class JobOutputConfiguration(_Strict):
+    s3: JobS3Output
+
+
+class DefaultJobResultConfiguration(_Strict):
+    outputConfiguration: JobOutputConfiguration
+    roleArn: RoleArn
+
+
+class DesiredMembership(_Strict):
+    """One desired-state file. A settings key left out is unmanaged: never compared, never sent."""
+
+    membershipIdentifier: MembershipId = Field(description="The membership's id (a lower-case UUID).")
+    region: Region | None = Field(default=None, description="Region of the membership; else --region.")
+    accountId: AccountId | None = Field(
+        default=None, description="Guard: must equal the account in the live membership ARN (quote it)."
+    )
+    collaborationName: str | None = Field(
+        default=None, min_length=1, description="Guard: must equal the live membership's collaboration name."
+    )
+    queryLogStatus: LogStatus | None = None
+    jobLogStatus: LogStatus | None = None
+    defaultResultConfiguration: DefaultResultConfiguration | None = None
+    defaultJobResultConfiguration: DefaultJobResultConfiguration | None = None
+
+    @field_validator(*RESULT_CONFIGURATIONS, mode="before")
+    @classmethod
+    def _no_removal(cls, value: object) -> object:
+        if value is None:
+            raise ValueError(
+                "null cannot remove a result configuration: UpdateMembership has no way to clear one "
+                "(only leaving and re-joining the collaboration does); "
+                "leave the key out to leave it unmanaged"
+            )
+        return value
+
+    def managed(self) -> dict[str, Any]:
+        """The settable fields this file manages, as UpdateMembership request values."""
+        dumped = self.model_dump(mode="json", exclude_none=True)
+        return {name: dumped[name] for name in SETTABLE_FIELDS if name in self.model_fields_set}
+
+
+class _NoNullJsonSchema(GenerateJsonSchema):
+    # `X | None = None` is how pydantic spells "optional" here, but no key accepts null; the schema says so.
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        if schema.get("default") is None:
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+
+def desired_json_schema() -> dict[str, Any]:
+    schema = DesiredMembership.model_json_schema(schema_generator=_NoNullJsonSchema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Clean Rooms membership desired state",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+@dataclass(frozen=True)
+class LiveMembership:
+    """What GetMembership returned, reduced to what planning needs."""
+
+    membershipIdentifier: str
+    arn: str
+    region: str
+    collaborationName: str
+    status: str
+    memberAbilities: tuple[str, ...]
+    updateTime: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accountId(self) -> str:
+        # arn:aws:cleanrooms:REGION:ACCOUNT:membership/ID
+        parts = self.arn.split(":")
+        return parts[4] if len(parts) > 5 else ""
+
+    @classmethod
+    def from_api(cls, membership: dict[str, Any], region: str) -> LiveMembership:
+        update_time = membership.get("updateTime")
+        stamp = update_time.isoformat() if isinstance(update_time, datetime) else str(update_time)
+        return cls(
+            membershipIdentifier=membership["id"],
+            arn=membership["arn"],
+            region=region,
+            collaborationName=membership.get("collaborationName", ""),
+            status=membership.get("status", ""),
+            memberAbilities=tuple(membership.get("memberAbilities", ())),
+            updateTime=stamp,
+            settings={k: membership[k] for k in SETTABLE_FIELDS if k in membership},
+        )

@@ -1,0 +1,276 @@
+"""Desired-state loading and `reconciler validate`: every bad-input class names the file, line and field."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.desired import MAX_FILE_BYTES, load
+
+from .helpers import run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
+ROLE = "arn:aws:iam::111122223333:role/CleanRoomsQueryResults"
+
+
+def write(directory: Path, name: str, text: str | bytes) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def validate(path: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    return result.exit_code, result.output
+
+
+def test_repository_examples_are_valid_in_a_real_process() -> None:
+    result = run_cli(["validate", "desired-state"], cwd=REPO)
+    assert result.code == 0, result.stdout + result.stderr
+    assert "3 membership file(s) valid in desired-state" in result.stdout
+
+
+def test_valid_file_loads_with_only_the_keys_it_manages(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", f"membershipIdentifier: {MID}\nqueryLogStatus: ENABLED\n")
+    result = load(tmp_path)
+    assert result.problems == []
+    [loaded] = result.files
+    assert loaded.path == str(tmp_path / "a.yaml")
+    assert loaded.membership.managed() == {"queryLogStatus": "ENABLED"}
+    assert len(loaded.sha256) == 64
+
+
+# (file text, expected line, expected field, expected words in the message)
+BAD_INPUTS = {
+    "yaml-syntax": (f"membershipIdentifier: {MID}\nqueryLogStatus: [ENABLED\n", 3, "", "expected"),
+    "duplicate-key": (
+        f"membershipIdentifier: {MID}\nqueryLogStatus: ENABLED\nqueryLogStatus: DISABLED\n",
+        3,
+        "",
+        'duplicate key "queryLogStatus"',
+    ),
+    "top-level-list": ("- queryLogStatus: ENABLED\n", 1, "", "top level must be a mapping"),
+    "top-level-scalar": ("just a string\n", 1, "", "top level must be a mapping"),
+    "empty-file": ("# nothing here\n", 1, "", "not empty"),
+    "unknown-key": (
+        f"membershipIdentifier: {MID}\nqueryLogging: ENABLED\n",
+        2,
+        "queryLogging",
+        "unknown key",
+    ),
+    "nested-unknown-key": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        "  outputConfiguration:\n    s3:\n      bucket: good-bucket\n      format: CSV\n",
+        7,
+        "defaultJobResultConfiguration.outputConfiguration.s3.format",
+        "allowed here: bucket, keyPrefix",
+    ),
+    "missing-identifier": ("queryLogStatus: ENABLED\n", 1, "membershipIdentifier", "required key is missing"),
+    "bad-identifier": ("membershipIdentifier: not-a-uuid\n", 1, "membershipIdentifier", "lower-case UUID"),
+    "enum": (
+        f"membershipIdentifier: {MID}\njobLogStatus: ON\n",
+        2,
+        "jobLogStatus",
+        "'ENABLED' or 'DISABLED'",
+    ),
+    "wrong-type": (
+        f"membershipIdentifier: {MID}\ndefaultResultConfiguration:\n  outputConfiguration:\n    s3:\n"
+        "      resultFormat: CSV\n      bucket: good-bucket\n      singleFileOutput: 'no'\n",
+        7,
+        "defaultResultConfiguration.outputConfiguration.s3.singleFileOutput",
+        "valid boolean",
+    ),
+    "result-format": (
+        f"membershipIdentifier: {MID}\ndefaultResultConfiguration:\n  outputConfiguration:\n    s3:\n"
+        "      resultFormat: XML\n      bucket: good-bucket\n",
+        5,
+        "defaultResultConfiguration.outputConfiguration.s3.resultFormat",
+        "'CSV' or 'PARQUET'",
+    ),
+    "bucket-pattern": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        "  outputConfiguration:\n    s3:\n      bucket: Bad_Bucket\n",
+        6,
+        "defaultJobResultConfiguration.outputConfiguration.s3.bucket",
+        "S3 bucket name",
+    ),
+    "bucket-ip": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        "  outputConfiguration:\n    s3:\n      bucket: 10.0.0.1\n",
+        6,
+        "defaultJobResultConfiguration.outputConfiguration.s3.bucket",
+        "IP address",
+    ),
+    "bucket-too-long": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        f"  outputConfiguration:\n    s3:\n      bucket: {'b' * 64}\n",
+        6,
+        "defaultJobResultConfiguration.outputConfiguration.s3.bucket",
+        "3-63",
+    ),
+    "key-prefix-pattern": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        "  outputConfiguration:\n    s3:\n      bucket: good-bucket\n      keyPrefix: 'a b'\n",
+        7,
+        "defaultJobResultConfiguration.outputConfiguration.s3.keyPrefix",
+        "at most 512",
+    ),
+    "key-prefix-too-long": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        f"  outputConfiguration:\n    s3:\n      bucket: good-bucket\n      keyPrefix: {'k' * 513}\n",
+        7,
+        "defaultJobResultConfiguration.outputConfiguration.s3.keyPrefix",
+        "at most 512",
+    ),
+    "role-arn": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: arn:aws:iam::1:user/x\n"
+        "  outputConfiguration:\n    s3:\n      bucket: good-bucket\n",
+        3,
+        "defaultJobResultConfiguration.roleArn",
+        "IAM role ARN",
+    ),
+    "job-role-required": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n"
+        "  outputConfiguration:\n    s3:\n      bucket: good-bucket\n",
+        2,
+        "defaultJobResultConfiguration.roleArn",
+        "required key is missing",
+    ),
+    "union-empty": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        "  outputConfiguration: {}\n",
+        4,
+        "defaultJobResultConfiguration.outputConfiguration.s3",
+        "required key is missing",
+    ),
+    "union-two-members": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration:\n  roleArn: {ROLE}\n"
+        "  outputConfiguration:\n    s3: {bucket: good-bucket}\n    glue: {}\n",
+        6,
+        "defaultJobResultConfiguration.outputConfiguration.glue",
+        "unknown key",
+    ),
+    "account-unquoted": (f"membershipIdentifier: {MID}\naccountId: 111122223333\n", 2, "accountId", "quoted"),
+    "account-short": (f"membershipIdentifier: {MID}\naccountId: '1234'\n", 2, "accountId", "12-digit"),
+    "region": (f"membershipIdentifier: {MID}\nregion: Mars\n", 2, "region", "region name"),
+    "null-setting": (f"membershipIdentifier: {MID}\nqueryLogStatus: null\n", 2, "queryLogStatus", "null"),
+    "null-result-configuration": (
+        f"membershipIdentifier: {MID}\ndefaultResultConfiguration: null\n",
+        2,
+        "defaultResultConfiguration",
+        "cannot remove a result configuration",
+    ),
+    "null-job-result-configuration": (
+        f"membershipIdentifier: {MID}\ndefaultJobResultConfiguration: ~\n",
+        2,
+        "defaultJobResultConfiguration",
+        "re-joining the collaboration",
+    ),
+    "multi-document": (f"membershipIdentifier: {MID}\n---\nqueryLogStatus: ENABLED\n", 2, "", "document"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_reported_with_file_line_and_field(tmp_path: Path, case: str) -> None:
+    text, line, field, words = BAD_INPUTS[case]
+    path = write(tmp_path, f"{case}.yaml", text)
+    code, output = validate(path)
+    assert code == 1
+    first = output.splitlines()[0]
+    assert first.startswith(f"{path}:{line}:"), first
+    if field:
+        assert f": {field}: " in first, first
+    assert words in first, first
+
+
+def test_empty_file_message_names_what_was_found(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.yaml", "")
+    code, output = validate(path)
+    assert code == 1
+    assert f"{path}:1:1: the top level must be a mapping of settings, not empty" in output
+
+
+def test_all_problems_in_all_files_are_reported_together(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", f"membershipIdentifier: {MID}\nqueryLogStatus: on\njobLogStatus: off\n")
+    write(tmp_path, "nested/b.yml", "membershipIdentifier: nope\nextra: 1\n")
+    write(tmp_path, "ignored.txt", "not yaml at all: [")
+    code, output = validate(tmp_path)
+    lines = output.splitlines()
+    assert code == 1
+    assert [line.split(":")[1:3] for line in lines[:4]] == [["2", "17"], ["3", "15"], ["1", "23"], ["2", "1"]]
+    assert lines[0].startswith(str(tmp_path / "a.yaml"))
+    assert lines[2].startswith(str(tmp_path / "nested" / "b.yml"))
+    assert "4 problem(s)" in output
+
+
+def test_same_membership_in_two_files_names_both(tmp_path: Path) -> None:
+    first = write(tmp_path, "one.yaml", f"# first\nmembershipIdentifier: {MID}\n")
+    second = write(tmp_path, "two.yaml", f"queryLogStatus: ENABLED\nmembershipIdentifier: {MID}\n")
+    code, output = validate(tmp_path)
+    assert code == 1
+    assert f"{first}:2:1: membershipIdentifier: membership {MID} is also declared in {second}:2" in output
+    assert f"{second}:2:1: membershipIdentifier: membership {MID} is also declared in {first}:2" in output
+
+
+def test_billion_laughs_fails_fast_without_expanding(tmp_path: Path) -> None:
+    levels = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path = write(tmp_path, "laughs.yaml", f"membershipIdentifier: {MID}\n" + "\n".join(levels) + "\n")
+    started = time.perf_counter()
+    code, output = validate(path)
+    elapsed = time.perf_counter() - started
+    assert code == 1
+    assert f"{path}:1:1: YAML aliases expand past 10000 nodes" in output
+    # 10**10 nodes if expanded: failing at all within a second proves nothing was expanded.
+    assert elapsed < 1.0
+
+
+def test_bounded_aliases_are_allowed(tmp_path: Path) -> None:
+    text = (
+        f"membershipIdentifier: {MID}\n"
+        "defaultJobResultConfiguration:\n  roleArn: " + ROLE + "\n  outputConfiguration:\n"
+        "    s3: &out {bucket: good-bucket, keyPrefix: jobs/}\n"
+    )
+    path = write(tmp_path, "alias.yaml", text)
+    assert validate(path)[0] == 0
+
+
+def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.yaml", f"membershipIdentifier: {MID}\n" + "#" * MAX_FILE_BYTES + "\n")
+    code, output = validate(path)
+    assert code == 1
+    assert f"{path}:1:1: file is {path.stat().st_size} bytes; the limit is {MAX_FILE_BYTES}" in output
+
+
+def test_non_utf8_names_the_line_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "latin1.yaml",
+        f"membershipIdentifier: {MID}\ncollaborationName: caf\xe9\n".encode("latin-1"),
+    )
+    code, output = validate(path)
+    assert code == 1
+    assert f"{path}:2:23: not valid UTF-8 (byte 0xe9)" in output
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    code, output = validate(tmp_path / "nope")
+    assert code == 1
+    assert "no such file or directory" in output
+
+
+def test_validate_needs_no_credentials_or_network(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", f"membershipIdentifier: {MID}\n")
+    # An endpoint nobody listens on: any AWS call would fail the command.
+    result = run_cli(["validate", str(tmp_path)], env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert result.code == 0
+    assert "1 membership file(s) valid" in result.stdout

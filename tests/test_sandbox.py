@@ -1,0 +1,242 @@
+"""The local Clean Rooms endpoint behaves like the service where moto 5.2.5 does not, and its faults,
+latency, rate limit and request log do what tests rely on."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from reconciler.sandbox import CONFLICT, SERVER_ERROR, THROTTLE, CleanRoomsSandbox, Fault
+
+ROLE = "arn:aws:iam::123456789012:role/CleanRoomsJobResults"
+JOB_RESULTS = {"roleArn": ROLE, "outputConfiguration": {"s3": {"bucket": "jobs-bucket", "keyPrefix": "j/"}}}
+QUERY_RESULTS = {"outputConfiguration": {"s3": {"resultFormat": "CSV", "bucket": "query-bucket"}}}
+
+
+def client(sandbox: CleanRoomsSandbox) -> Any:
+    env = sandbox.client_env()
+    return boto3.client(
+        "cleanrooms",
+        region_name="us-east-1",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+def error_of(call: Any, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    response: dict[str, Any] = caught.value.response
+    return response
+
+
+def test_update_applies_every_settable_field(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    before = sandbox.membership(mid)["updateTime"]
+    time.sleep(0.01)
+    returned = client(sandbox).update_membership(
+        membershipIdentifier=mid,
+        queryLogStatus="ENABLED",
+        jobLogStatus="ENABLED",
+        defaultResultConfiguration=QUERY_RESULTS,
+        defaultJobResultConfiguration=JOB_RESULTS,
+    )["membership"]
+    live = sandbox.membership(mid)
+    for source in (returned, live):
+        assert source["queryLogStatus"] == "ENABLED"
+        assert source["jobLogStatus"] == "ENABLED"
+        assert source["defaultResultConfiguration"] == QUERY_RESULTS
+        assert source["defaultJobResultConfiguration"] == JOB_RESULTS
+    assert live["updateTime"] > before
+
+
+def test_update_is_a_patch_fields_left_out_stay(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme", jobLogStatus="ENABLED", defaultJobResultConfiguration=JOB_RESULTS)
+    client(sandbox).update_membership(membershipIdentifier=mid, queryLogStatus="ENABLED")
+    live = sandbox.membership(mid)
+    assert (live["queryLogStatus"], live["jobLogStatus"]) == ("ENABLED", "ENABLED")
+    assert live["defaultJobResultConfiguration"] == JOB_RESULTS
+
+
+def test_create_membership_over_http_keeps_job_fields(sandbox: CleanRoomsSandbox) -> None:
+    api = client(sandbox)
+    collaboration = api.create_collaboration(
+        members=[],
+        name="made-over-http",
+        description="d",
+        creatorMemberAbilities=["CAN_QUERY"],
+        creatorDisplayName="me",
+        queryLogStatus="ENABLED",
+    )["collaboration"]
+    created = api.create_membership(
+        collaborationIdentifier=collaboration["id"],
+        queryLogStatus="ENABLED",
+        jobLogStatus="ENABLED",
+        defaultJobResultConfiguration=JOB_RESULTS,
+    )["membership"]
+    assert created["jobLogStatus"] == "ENABLED"
+    fetched = api.get_membership(membershipIdentifier=created["id"])["membership"]
+    assert fetched["defaultJobResultConfiguration"] == JOB_RESULTS
+    assert fetched["memberAbilities"] == ["CAN_QUERY"]
+
+
+@pytest.mark.parametrize("status", ["REMOVED", "COLLABORATION_DELETED"])
+def test_update_of_a_membership_that_is_not_active_fails(sandbox: CleanRoomsSandbox, status: str) -> None:
+    mid = sandbox.create_membership("gone")
+    sandbox.set_status(mid, status)
+    response = error_of(client(sandbox).update_membership, membershipIdentifier=mid, queryLogStatus="ENABLED")
+    assert response["Error"]["Code"] == "ValidationException"
+    assert status in response["Error"]["Message"]
+    assert sandbox.membership(mid)["queryLogStatus"] == "DISABLED"
+    assert client(sandbox).get_membership(membershipIdentifier=mid)["membership"]["status"] == status
+
+
+def test_update_rejects_values_the_service_rejects(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    response = error_of(client(sandbox).update_membership, membershipIdentifier=mid, queryLogStatus="MAYBE")
+    assert response["Error"]["Code"] == "ValidationException"
+    assert response["reason"] == "FIELD_VALIDATION_FAILED"
+
+
+def test_unknown_membership_is_404(sandbox: CleanRoomsSandbox) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    response = error_of(client(sandbox).get_membership, membershipIdentifier=missing)
+    assert response["Error"]["Code"] == "ResourceNotFoundException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_list_status_filter_and_paging(sandbox: CleanRoomsSandbox) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(5)]
+    sandbox.set_status(ids[1], "REMOVED")
+    pages = list(
+        client(sandbox)
+        .get_paginator("list_memberships")
+        .paginate(status="ACTIVE", PaginationConfig={"PageSize": 2})
+    )
+    listed = [s["id"] for page in pages for s in page["membershipSummaries"]]
+    assert sorted(listed) == sorted(i for i in ids if i != ids[1])
+    assert len(pages) == 3
+    summary = pages[0]["membershipSummaries"][0]
+    assert "queryLogStatus" not in summary and "defaultResultConfiguration" not in summary
+
+
+def test_scripted_faults_are_answered_in_order_then_requests_pass(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.inject("GetMembership", sequence=[THROTTLE, CONFLICT, SERVER_ERROR, None])
+    api = client(sandbox)
+    codes = [error_of(api.get_membership, membershipIdentifier=mid)["Error"]["Code"] for _ in range(3)]
+    assert codes == ["ThrottlingException", "ConflictException", "InternalServerException"]
+    assert api.get_membership(membershipIdentifier=mid)["membership"]["id"] == mid
+    assert [r.status for r in sandbox.requests("GetMembership")] == [429, 409, 500, 200]
+    assert api.get_membership(membershipIdentifier=mid)["membership"]["id"] == mid
+
+
+def test_conflict_carries_reason_and_request_id(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.inject("UpdateMembership", sequence=[Fault(409, reason="SUBRESOURCES_EXIST")])
+    response = error_of(client(sandbox).update_membership, membershipIdentifier=mid, queryLogStatus="ENABLED")
+    assert response["reason"] == "SUBRESOURCES_EXIST"
+    assert response["resourceId"] == mid
+    assert len(response["ResponseMetadata"]["RequestId"]) == 36
+
+
+def test_conflict_with_concurrent_write_changes_other_fields_but_not_the_request(
+    sandbox: CleanRoomsSandbox,
+) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.inject("UpdateMembership", sequence=[Fault(409, concurrent_write={"jobLogStatus": "ENABLED"})])
+    error_of(client(sandbox).update_membership, membershipIdentifier=mid, queryLogStatus="ENABLED")
+    live = sandbox.membership(mid)
+    assert (live["queryLogStatus"], live["jobLogStatus"]) == ("DISABLED", "ENABLED")
+
+
+def test_error_after_apply_leaves_the_write_done(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.inject("UpdateMembership", sequence=[Fault(500, after_apply=True)])
+    response = error_of(client(sandbox).update_membership, membershipIdentifier=mid, queryLogStatus="ENABLED")
+    assert response["Error"]["Code"] == "InternalServerException"
+    assert sandbox.membership(mid)["queryLogStatus"] == "ENABLED"
+
+
+def test_fault_rate_is_a_seeded_share(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.inject("GetMembership", rate=0.5, fault=THROTTLE)
+    api = client(sandbox)
+    outcomes = []
+    for _ in range(200):
+        try:
+            api.get_membership(membershipIdentifier=mid)
+            outcomes.append(200)
+        except ClientError as exc:
+            outcomes.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+    assert set(outcomes) == {200, 429}
+    assert 70 <= outcomes.count(429) <= 130
+    assert [r.status for r in sandbox.requests()] == outcomes
+
+
+def test_faults_can_target_one_membership(sandbox: CleanRoomsSandbox) -> None:
+    hit, spared = sandbox.create_membership("hit"), sandbox.create_membership("spared")
+    sandbox.inject("*", rate=1.0, fault=THROTTLE, membership_id=hit)
+    api = client(sandbox)
+    assert error_of(api.get_membership, membershipIdentifier=hit)["Error"]["Code"] == "ThrottlingException"
+    assert api.get_membership(membershipIdentifier=spared)["membership"]["id"] == spared
+
+
+def test_latency_is_added_per_operation(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    api = client(sandbox)
+    api.get_membership(membershipIdentifier=mid)  # connection set up outside the measurement
+    sandbox.set_latency(0.2, operations=["GetMembership"])
+    started = time.perf_counter()
+    api.get_membership(membershipIdentifier=mid)
+    slow = time.perf_counter() - started
+    started = time.perf_counter()
+    api.list_memberships()
+    assert slow >= 0.2
+    assert time.perf_counter() - started < slow
+
+
+def test_rate_limit_throttles_beyond_the_budget(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.set_rate_limit(1, burst=3)
+    api = client(sandbox)
+    statuses = []
+    for _ in range(6):
+        try:
+            api.get_membership(membershipIdentifier=mid)
+            statuses.append(200)
+        except ClientError as exc:
+            statuses.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+    # A full bucket lets the burst through, then refills at 1/s.
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses.count(429) >= 2
+
+
+def test_request_log_records_method_path_body_and_status(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    client(sandbox).update_membership(membershipIdentifier=mid, jobLogStatus="ENABLED")
+    [logged] = sandbox.requests()
+    assert (logged.method, logged.path, logged.operation) == (
+        "PATCH",
+        f"/memberships/{mid}",
+        "UpdateMembership",
+    )
+    assert logged.membership_id == mid
+    assert logged.body == {"jobLogStatus": "ENABLED"}
+    assert (logged.status, logged.fault) == (200, None)
+    sandbox.clear_requests()
+    assert sandbox.requests() == []
+
+
+def test_out_of_band_write_is_not_logged(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.write(mid, {"defaultResultConfiguration": QUERY_RESULTS})
+    assert sandbox.requests() == []
+    assert sandbox.membership(mid)["defaultResultConfiguration"] == QUERY_RESULTS
