@@ -1,20 +1,30 @@
 """The command line: parses options, calls the core, prints, and maps outcomes to exit codes.
 
-The only module that prints or exits.
+The only module that prints or exits. Commands hold no logic of their own.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .desired import load
+from . import __version__, render
+from .api import AwsError, Gateway
+from .desired import DesiredFile, load
 from .models import desired_json_schema
+from .plan import Plan, PlanError
+from .planner import build_plan, resolve_targets
+from .reader import read_live
+from .retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, Retrier, Retry, RetryPolicy
 
 
 class ExitStatus(IntEnum):
@@ -24,7 +34,172 @@ class ExitStatus(IntEnum):
 
 
 DEFAULT_PATH = Path("desired-state")
+FORMATS = click.Choice(["text", "markdown", "json"])
+
+
+@dataclass
+class Runtime:
+    """What every command shares: global options and the AWS gateway, made on first use."""
+
+    region: str | None
+    profile: str | None
+    parallelism: int
+    verbose: int
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    _gateway: Gateway | None = None
+    _session_region: str | None = None
+
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            # Imported here so `validate` and `schema` never load boto3.
+            from botocore.exceptions import BotoCoreError
+
+            from .aws import AwsGateway, make_session
+
+            try:
+                session = make_session(self.profile, self.region)
+            except BotoCoreError as exc:
+                fail(f"AWS configuration: {exc}")
+            self._gateway = AwsGateway(session, max_connections=self.parallelism)
+            self._session_region = session.region_name
+        return self._gateway
+
+    def default_region(self) -> str | None:
+        self.gateway()
+        return self.region or self._session_region
+
+    def retrier(self) -> Retrier:
+        return Retrier(self.policy, on_retry=self._log_retry)
+
+    def _log_retry(self, error: AwsError, kind: Retry, attempt: int, delay: float) -> None:
+        if self.verbose:
+            target = error.membership_id or ""
+            click.echo(
+                f"retry {attempt}/{self.policy.max_attempts} {error.operation} {target}: "
+                f"{kind.value} ({error.code}{', ' + error.reason if error.reason else ''}); "
+                f"waiting {delay:.2f}s",
+                err=True,
+            )
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(ExitStatus.ERROR)
+
+
+def colour_enabled() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def style_for(enabled: bool) -> render.Style:
+    if not enabled:
+        return render.plain
+    return lambda text, colour: click.style(text, fg=colour)
+
+
+def source_link() -> Callable[[str], str] | None:
+    server, repo, sha = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"))
+    if not (server and repo and sha):
+        return None
+    return lambda path: f"{server}/{repo}/blob/{sha}/{path}"
+
+
+@contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise (CI logs stay clean)."""
+    if not sys.stderr.isatty() or total == 0:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def load_desired(path: Path, memberships: Sequence[str] = ()) -> list[DesiredFile]:
+    """Load and validate all files; any problem stops the command before the first AWS call."""
+    result = load(path)
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem), err=True)
+        fail(f"{len(result.problems)} problem(s) in the desired state; nothing was read or changed")
+    files = result.files
+    if memberships:
+        known = {f.membership.membershipIdentifier for f in files}
+        unknown = sorted(set(memberships) - known)
+        if unknown:
+            fail(f"--membership names no file under {path}: {', '.join(unknown)}")
+        files = [f for f in files if f.membership.membershipIdentifier in memberships]
+    return files
+
+
+def compute_plan(runtime: Runtime, files: Sequence[DesiredFile]) -> Plan:
+    targets, region_errors = resolve_targets(files, runtime.default_region())
+    with progress(len(targets), "Reading memberships") as advance:
+        live: dict[str, Any] = read_live(runtime.gateway(), targets, runtime.retrier(), runtime.parallelism, advance)
+    plan = build_plan(targets, live)
+    if region_errors:
+        plan = Plan.build(plan.memberships, [*plan.errors, *region_errors])
+    return plan
+
+
+def emit(plan: Plan, fmt: str) -> None:
+    click.echo(render.render(plan, fmt, style_for(colour_enabled()), source_link()), nl=False)
+
+
+def report_errors(errors: Sequence[PlanError]) -> None:
+    # The errors themselves are part of the rendered plan; stderr gets the verdict.
+    count = len({e.membershipIdentifier for e in errors})
+    click.echo(f"error: {count} membership(s) cannot be planned; nothing will be applied", err=True)
+
+
+def retry_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--max-attempts / --retry-base-delay / --retry-max-delay, shared by every command that calls AWS."""
+    options = [
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1, 100),
+            default=DEFAULT_MAX_ATTEMPTS,
+            show_default=True,
+            envvar="RECONCILER_MAX_ATTEMPTS",
+            help="Attempts per call, the first included.",
+        ),
+        click.option(
+            "--retry-base-delay",
+            type=click.FloatRange(0),
+            default=DEFAULT_BASE_DELAY,
+            show_default=True,
+            envvar="RECONCILER_RETRY_BASE_DELAY",
+            help="Backoff base in seconds (full jitter: uniform(0, min(max, base * 2**n))).",
+        ),
+        click.option(
+            "--retry-max-delay",
+            type=click.FloatRange(0),
+            default=DEFAULT_MAX_DELAY,
+            show_default=True,
+            envvar="RECONCILER_RETRY_MAX_DELAY",
+            help="Backoff cap in seconds.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def set_policy(runtime: Runtime, max_attempts: int, retry_base_delay: float, retry_max_delay: float) -> None:
+    runtime.policy = RetryPolicy(max_attempts, retry_base_delay, retry_max_delay)
+
+
 path_argument = click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
+membership_option = click.option(
+    "--membership",
+    "memberships",
+    multiple=True,
+    metavar="ID",
+    help="Only this membership (repeatable).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,13 +207,17 @@ path_argument = click.argument("path", required=False, default=DEFAULT_PATH, typ
 @click.option("--region", help="AWS region for files that do not name one (else the AWS config).")
 @click.option("--profile", help="AWS profile to use.")
 @click.option(
-    "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent API calls."
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Concurrent API calls.",
 )
 @click.option("-v", "--verbose", count=True, help="More detail (retries, timings).")
 @click.pass_context
 def cli(ctx: click.Context, region: str | None, profile: str | None, parallelism: int, verbose: int) -> None:
     """Reconcile AWS Clean Rooms membership settings with desired state kept in git."""
-    ctx.obj = {"region": region, "profile": profile, "parallelism": parallelism, "verbose": verbose}
+    ctx.obj = Runtime(region, profile, parallelism, verbose)
 
 
 @cli.command()
@@ -58,6 +237,41 @@ def validate(path: Path) -> None:
 def schema() -> None:
     """Print the JSON Schema of a desired-state file."""
     click.echo(json.dumps(desired_json_schema(), indent=2))
+
+
+@cli.command()
+@path_argument
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) for apply --plan.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@membership_option
+@retry_options
+@click.pass_obj
+def plan(
+    runtime: Runtime,
+    path: Path,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    memberships: tuple[str, ...],
+    max_attempts: int,
+    retry_base_delay: float,
+    retry_max_delay: float,
+) -> None:
+    """Read the live memberships and show what apply would change."""
+    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
+    files = load_desired(path, memberships)
+    result = compute_plan(runtime, files)
+    emit(result, fmt)
+    if result.errors:
+        report_errors(result.errors)
+        if out is not None:
+            click.echo(f"error: the plan was not saved to {out}: it has errors", err=True)
+        sys.exit(ExitStatus.ERROR)
+    if out is not None:
+        out.write_text(result.dumps())
+    if detailed_exitcode and result.changes:
+        sys.exit(ExitStatus.CHANGES)
 
 
 def main() -> None:

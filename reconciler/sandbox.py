@@ -352,9 +352,7 @@ class CleanRoomsSandbox:
                 if fault.concurrent_write and membership_id:
                     self.write(membership_id, fault.concurrent_write, region)
                 raise self._fault_answer(fault, membership_id)
-            status, headers, payload = self._handle(
-                operation, membership_id, environ, body, query, region, account
-            )
+            status, headers, payload = self._handle(operation, membership_id, environ, body, query, region, account)
             if fault is not None:
                 raise self._fault_answer(fault, membership_id)
         except _ServiceError as answer:
@@ -446,9 +444,7 @@ class CleanRoomsSandbox:
             wanted = parse_qs(query).get("status")
             if wanted:
                 page = json.loads(payload)
-                page["membershipSummaries"] = [
-                    s for s in page["membershipSummaries"] if s.get("status") in wanted
-                ]
+                page["membershipSummaries"] = [s for s in page["membershipSummaries"] if s.get("status") in wanted]
                 return _ok(page)
         return status, headers, payload
 
@@ -473,17 +469,14 @@ class CleanRoomsSandbox:
             )
         return memberships[membership_id]
 
-    def _update(
-        self, region: str, account: str, membership_id: str, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def _update(self, region: str, account: str, membership_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
             membership = self._get(region, account, membership_id)
             if membership.status != "ACTIVE":
                 # Assumption: the service refuses with a permanent 400, not a retryable 409.
                 raise _error(
                     400,
-                    f"Membership {membership_id} is {membership.status}; only an ACTIVE "
-                    "membership can be updated",
+                    f"Membership {membership_id} is {membership.status}; only an ACTIVE membership can be updated",
                     reason="INVALID_CONFIGURATION",
                 )
             _check_update(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,3 +39,24 @@ def run_cli(
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_desired(directory: Path, name: str, membership_id: str, **settings: object) -> Path:
+    """A desired-state file; JSON is YAML, so the fields are written exactly as given."""
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"membershipIdentifier: {membership_id}"]
+    lines += [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def query_results(bucket: str = "results-bucket", fmt: str = "CSV", **s3: object) -> dict[str, object]:
+    return {"outputConfiguration": {"s3": {"resultFormat": fmt, "bucket": bucket, **s3}}}
+
+
+JOB_ROLE = "arn:aws:iam::123456789012:role/CleanRoomsJobResults"
+
+
+def job_results(bucket: str = "jobs-bucket", role: str = JOB_ROLE, **s3: object) -> dict[str, object]:
+    return {"roleArn": role, "outputConfiguration": {"s3": {"bucket": bucket, **s3}}}

@@ -116,9 +116,7 @@ def test_list_status_filter_and_paging(sandbox: CleanRoomsSandbox) -> None:
     ids = [sandbox.create_membership(f"c{i}") for i in range(5)]
     sandbox.set_status(ids[1], "REMOVED")
     pages = list(
-        client(sandbox)
-        .get_paginator("list_memberships")
-        .paginate(status="ACTIVE", PaginationConfig={"PageSize": 2})
+        client(sandbox).get_paginator("list_memberships").paginate(status="ACTIVE", PaginationConfig={"PageSize": 2})
     )
     listed = [s["id"] for page in pages for s in page["membershipSummaries"]]
     assert sorted(listed) == sorted(i for i in ids if i != ids[1])

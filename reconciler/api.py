@@ -1,0 +1,52 @@
+"""What the core needs from AWS, without boto3: the gateway protocol and the errors it raises.
+
+`aws.py` implements the protocol with boto3; tests and the applier depend only on this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass
+class AwsError(Exception):
+    """A failed call, translated: what was called, for which membership, and what AWS said."""
+
+    operation: str
+    membership_id: str | None
+    code: str
+    message: str
+    status: int | None = None
+    reason: str | None = None
+    request_id: str | None = None
+
+    def __str__(self) -> str:
+        parts = [f"{self.operation} {self.membership_id or ''}".strip() + f": {self.code}"]
+        if self.reason:
+            parts.append(f"reason {self.reason}")
+        if self.message:
+            parts.append(self.message)
+        if self.request_id:
+            parts.append(f"request id {self.request_id}")
+        return "; ".join(parts)
+
+    @property
+    def not_found(self) -> bool:
+        return self.code == "ResourceNotFoundException"
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The request may have been applied: a timeout, a dropped connection or a 5xx after sending."""
+        return self.status is None or self.status >= 500
+
+
+class Gateway(Protocol):
+    """Clean Rooms membership calls, one region each. Implementations raise AwsError only."""
+
+    def get_membership(self, region: str, membership_id: str) -> Mapping[str, Any]: ...
+
+    def list_memberships(self, region: str, status: str | None = None) -> Iterator[Mapping[str, Any]]: ...
+
+    def update_membership(self, region: str, membership_id: str, fields: Mapping[str, Any]) -> Mapping[str, Any]: ...

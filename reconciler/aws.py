@@ -1,0 +1,102 @@
+"""The AWS edge: the only module that imports boto3.
+
+One client per region, botocore's retries off (`total_max_attempts=1`: ours are the only retries, so a
+write is never resent blindly after an unknown outcome), explicit timeouts, and every botocore error
+translated into `AwsError` with the membership, code, reason and request id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from .api import AwsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cleanrooms import CleanRoomsServiceClient
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+
+
+class AwsGateway:
+    """Clean Rooms membership calls through boto3. The session is passed in, never made here."""
+
+    def __init__(self, session: boto3.Session, *, max_connections: int = 10) -> None:
+        self._session = session
+        self._config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            max_pool_connections=max(10, max_connections),
+            user_agent_extra="cleanrooms-reconciler",
+        )
+        self._clients: dict[str, CleanRoomsServiceClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, region: str) -> CleanRoomsServiceClient:
+        # boto3 clients are thread-safe; creating them is not, hence the lock.
+        with self._lock:
+            if region not in self._clients:
+                self._clients[region] = self._session.client("cleanrooms", region_name=region, config=self._config)
+            return self._clients[region]
+
+    def get_membership(self, region: str, membership_id: str) -> Mapping[str, Any]:
+        return _translated(
+            "GetMembership",
+            membership_id,
+            lambda: self._client(region).get_membership(membershipIdentifier=membership_id)["membership"],
+        )
+
+    def list_memberships(self, region: str, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+        # The service may return a nextToken with a short (even empty) page: the paginator pages to the end.
+        paginator = self._client(region).get_paginator("list_memberships")
+        pages = paginator.paginate(**({"status": status} if status else {}))  # type: ignore[arg-type]
+        iterator = iter(pages)
+        while True:
+            page = _translated("ListMemberships", None, lambda: next(iterator, None))
+            if page is None:
+                return
+            yield from page["membershipSummaries"]
+
+    def update_membership(self, region: str, membership_id: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
+        return _translated(
+            "UpdateMembership",
+            membership_id,
+            lambda: self._client(region).update_membership(membershipIdentifier=membership_id, **fields)["membership"],
+        )
+
+
+def _translated(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except ClientError as exc:
+        response: Mapping[str, Any] = exc.response
+        error = response.get("Error", {})
+        metadata = response.get("ResponseMetadata", {})
+        raise AwsError(
+            operation=operation,
+            membership_id=membership_id,
+            code=str(error.get("Code", "Unknown")),
+            message=str(error.get("Message", "")),
+            status=metadata.get("HTTPStatusCode"),
+            reason=response.get("reason") or error.get("reason"),
+            request_id=metadata.get("RequestId"),
+        ) from exc
+    except (ConnectionError, HTTPClientError) as exc:
+        # Timeouts and dropped connections: the request may or may not have reached the service.
+        raise AwsError(operation, membership_id, type(exc).__name__, str(exc), status=None) from exc
+    except BotoCoreError as exc:
+        # Credentials, region or parameter problems found before sending: nothing reached AWS.
+        raise AwsError(operation, membership_id, type(exc).__name__, str(exc), status=0) from exc
+
+
+def make_session(profile: str | None, region: str | None) -> boto3.Session:
+    return boto3.Session(profile_name=profile, region_name=region)

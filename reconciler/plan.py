@@ -1,0 +1,167 @@
+"""The plan: value types for what would change, in a stable order, serialisable as CONTRACT.md's JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LeafChange:
+    """One nested leaf that differs, by dotted path inside its top-level field."""
+
+    path: str
+    before: Any
+    after: Any
+    # "added", "removed" or "changed": a leaf absent on one side is shown differently from a null.
+    kind: str = "changed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """A top-level UpdateMembership field: the unit of change. `after` is exactly what would be sent."""
+
+    name: str
+    before: Any
+    after: Any
+    leaves: tuple[LeafChange, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"before": self.before, "after": self.after}
+        if self.leaves:
+            data["leaves"] = [leaf.to_json() for leaf in self.leaves]
+        return data
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    membershipIdentifier: str
+    source: str
+    region: str
+    fields: tuple[FieldChange, ...]
+    # Hash of the live values of the managed fields the plan was computed from: apply --plan refuses
+    # the membership when a fresh read no longer matches.
+    fingerprint: str
+    desiredSha256: str
+    collaborationName: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.fields)
+
+    def body(self) -> dict[str, Any]:
+        """The UpdateMembership body: only the fields that differ, nested objects whole."""
+        return {change.name: change.after for change in self.fields}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "membershipIdentifier": self.membershipIdentifier,
+            "source": self.source,
+            "region": self.region,
+            "collaborationName": self.collaborationName,
+            "fields": {change.name: change.to_json() for change in self.fields},
+            "fingerprint": self.fingerprint,
+            "desiredSha256": self.desiredSha256,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MembershipChange:
+        return cls(
+            membershipIdentifier=data["membershipIdentifier"],
+            source=data["source"],
+            region=data["region"],
+            collaborationName=data.get("collaborationName", ""),
+            fields=tuple(
+                FieldChange(
+                    name,
+                    value["before"],
+                    value["after"],
+                    tuple(LeafChange(**leaf) for leaf in value.get("leaves", ())),
+                )
+                for name, value in data["fields"].items()
+            ),
+            fingerprint=data["fingerprint"],
+            desiredSha256=data["desiredSha256"],
+        )
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """A membership that cannot be planned: apply then writes nothing at all."""
+
+    membershipIdentifier: str
+    source: str
+    message: str
+    code: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.source}: membership {self.membershipIdentifier}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "membershipIdentifier": self.membershipIdentifier,
+            "source": self.source,
+            "message": self.message,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    memberships: tuple[MembershipChange, ...]
+    errors: tuple[PlanError, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, memberships: Sequence[MembershipChange], errors: Sequence[PlanError] = ()) -> Plan:
+        return cls(
+            tuple(sorted(memberships, key=lambda m: (m.source, m.membershipIdentifier))),
+            tuple(sorted(errors, key=lambda e: (e.source, e.membershipIdentifier, e.message))),
+        )
+
+    @property
+    def changes(self) -> tuple[MembershipChange, ...]:
+        return tuple(m for m in self.memberships if m.changed)
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.memberships) - len(self.changes)
+
+    @property
+    def total(self) -> int:
+        # A membership with several errors is still one membership.
+        return len(self.memberships) + len({e.membershipIdentifier for e in self.errors})
+
+    def summary(self) -> dict[str, int]:
+        return {"memberships": self.total, "toChange": len(self.changes), "unchanged": self.unchanged}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "formatVersion": FORMAT_VERSION,
+            "changes": [m.to_json() for m in self.changes],
+            "summary": self.summary(),
+            "errors": [e.to_json() for e in self.errors],
+            **self.extra,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        if data.get("formatVersion") != FORMAT_VERSION:
+            raise ValueError(f"unsupported plan formatVersion {data.get('formatVersion')!r}")
+        return cls.build([MembershipChange.from_json(c) for c in data["changes"]])
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

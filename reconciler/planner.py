@@ -1,0 +1,157 @@
+"""Pure planning: desired file + live membership -> change or error. No AWS, no I/O.
+
+Only the fields a file manages are compared. API defaults are normalised away so they are never drift:
+a missing `keyPrefix` equals a live "" and a missing `singleFileOutput` equals a live false. Server-only
+fields (updateTime, arn, abilities, payment) never enter the comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from .desired import DesiredFile
+from .models import SETTABLE_FIELDS, LiveMembership
+from .plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError, fingerprint
+
+# The leaves each result configuration's S3 output defaults when left out.
+_S3_DEFAULTS: dict[str, dict[str, Any]] = {
+    "defaultResultConfiguration": {"keyPrefix": "", "singleFileOutput": False},
+    "defaultJobResultConfiguration": {"keyPrefix": ""},
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A desired file with the region it resolves to."""
+
+    file: DesiredFile
+    region: str
+
+    @property
+    def membership_id(self) -> str:
+        return self.file.membership.membershipIdentifier
+
+
+def normalize(name: str, value: Any) -> Any:
+    """The value with API defaults filled in, so equal settings compare equal."""
+    if name not in _S3_DEFAULTS or not isinstance(value, Mapping):
+        return value
+    output = dict(value.get("outputConfiguration") or {})
+    if isinstance(output.get("s3"), Mapping):
+        output["s3"] = _S3_DEFAULTS[name] | dict(output["s3"])
+    return {**value, "outputConfiguration": output}
+
+
+def live_fingerprint(live: LiveMembership, managed: Iterable[str]) -> str:
+    return fingerprint({name: normalize(name, live.settings.get(name)) for name in sorted(managed)})
+
+
+def diff(target: Target, live: LiveMembership) -> MembershipChange:
+    desired = target.file.membership.managed()
+    fields = []
+    for name in SETTABLE_FIELDS:
+        if name not in desired:
+            continue
+        before = live.settings.get(name)
+        after = desired[name]
+        if normalize(name, before) != normalize(name, after):
+            fields.append(FieldChange(name, before, after, _leaves(name, before, after)))
+    return MembershipChange(
+        membershipIdentifier=target.membership_id,
+        source=target.file.path,
+        region=target.region,
+        fields=tuple(fields),
+        fingerprint=live_fingerprint(live, desired),
+        desiredSha256=target.file.sha256,
+        collaborationName=live.collaborationName,
+    )
+
+
+def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
+    if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
+        return ()
+    tree = DeepDiff(normalize(name, before), normalize(name, after), view="tree")
+    leaves = []
+    for report, levels in tree.items():
+        kind = {"dictionary_item_added": "added", "dictionary_item_removed": "removed"}.get(report, "changed")
+        for level in levels:
+            path = ".".join(str(part) for part in level.path(output_format="list"))
+            leaves.append(
+                LeafChange(
+                    path,
+                    None if kind == "added" else level.t1,
+                    None if kind == "removed" else level.t2,
+                    kind,
+                )
+            )
+    return tuple(sorted(leaves, key=lambda leaf: leaf.path))
+
+
+def check(target: Target, live: LiveMembership) -> list[str]:
+    """Why this membership cannot be planned; empty when it can. Each would fail (or misfire) at apply."""
+    desired = target.file.membership
+    problems = []
+    if live.status != "ACTIVE":
+        problems.append(f"status is {live.status}; only an ACTIVE membership can be updated")
+    if desired.accountId is not None and desired.accountId != live.accountId:
+        problems.append(f"accountId guard is {desired.accountId} but the membership is in account {live.accountId}")
+    if desired.collaborationName is not None and desired.collaborationName != live.collaborationName:
+        problems.append(
+            f"collaborationName guard is {desired.collaborationName!r} "
+            f"but the membership belongs to {live.collaborationName!r}"
+        )
+    if "defaultResultConfiguration" in desired.model_fields_set and "CAN_RECEIVE_RESULTS" not in live.memberAbilities:
+        problems.append(
+            "defaultResultConfiguration is managed but this member cannot receive results "
+            f"(abilities: {', '.join(live.memberAbilities) or 'none'}); only a member with "
+            "CAN_RECEIVE_RESULTS has a query result configuration"
+        )
+    return problems
+
+
+def plan_one(target: Target, live: LiveMembership) -> MembershipChange | list[PlanError]:
+    problems = check(target, live)
+    if problems:
+        return [PlanError(target.membership_id, target.file.path, p, "PlanCheck") for p in problems]
+    return diff(target, live)
+
+
+def build_plan(targets: Iterable[Target], live: Mapping[str, LiveMembership | PlanError]) -> Plan:
+    """`live` maps each membership id to what was read, or to why it could not be read."""
+    changes: list[MembershipChange] = []
+    errors: list[PlanError] = []
+    for target in targets:
+        found = live[target.membership_id]
+        if isinstance(found, PlanError):
+            errors.append(found)
+            continue
+        result = plan_one(target, found)
+        if isinstance(result, MembershipChange):
+            changes.append(result)
+        else:
+            errors.extend(result)
+    return Plan.build(changes, errors)
+
+
+def resolve_targets(files: Iterable[DesiredFile], default_region: str | None) -> tuple[list[Target], list[PlanError]]:
+    """Each file's region: its own `region`, else --region, else the AWS configuration's."""
+    targets: list[Target] = []
+    errors: list[PlanError] = []
+    for file in files:
+        region = file.membership.region or default_region
+        if region is None:
+            errors.append(
+                PlanError(
+                    file.membership.membershipIdentifier,
+                    file.path,
+                    "no region: set `region` in the file, pass --region, or configure AWS_DEFAULT_REGION",
+                    "NoRegion",
+                )
+            )
+        else:
+            targets.append(Target(file, region))
+    return targets, errors

@@ -1,0 +1,50 @@
+"""Reading live state: one GetMembership per managed membership, in a bounded pool, with read retries.
+
+ListMemberships summaries lack the settings, so planning cannot be done from a listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from .api import AwsError, Gateway
+from .models import LiveMembership
+from .plan import PlanError
+from .planner import Target
+from .retry import READ_RETRIES, Retrier
+
+
+def read_one(gateway: Gateway, retrier: Retrier, target: Target) -> LiveMembership | PlanError:
+    try:
+        membership = retrier.call(lambda: gateway.get_membership(target.region, target.membership_id), READ_RETRIES)
+    except AwsError as error:
+        return read_error(target, error)
+    return LiveMembership.from_api(dict(membership), target.region)
+
+
+def read_error(target: Target, error: AwsError) -> PlanError:
+    if error.not_found:
+        message = f"not found in {target.region} (ResourceNotFoundException"
+        message += f", request id {error.request_id})" if error.request_id else ")"
+    else:
+        message = f"cannot be read in {target.region}: {error}"
+    return PlanError(target.membership_id, target.file.path, message, error.code)
+
+
+def read_live(
+    gateway: Gateway,
+    targets: Sequence[Target],
+    retrier: Retrier,
+    parallelism: int,
+    on_done: Callable[[], None] | None = None,
+) -> dict[str, LiveMembership | PlanError]:
+    def work(target: Target) -> LiveMembership | PlanError:
+        result = read_one(gateway, retrier, target)
+        if on_done is not None:
+            on_done()
+        return result
+
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
+        results = list(pool.map(work, targets))
+    return {target.membership_id: result for target, result in zip(targets, results, strict=True)}

@@ -1,0 +1,98 @@
+"""The one retry layer: classification, full-jitter backoff, bounded attempts and an overall deadline.
+
+botocore's own retries are off (see aws.py), so every retry happens here and is logged with its reason.
+Clock, sleep and randomness are injected so tests run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from .api import AwsError
+
+T = TypeVar("T")
+
+# AWS's standard retry mode uses full jitter with a 1 s base and a 20 s cap; we allow 5 attempts rather
+# than 3 because a reconciler runs unattended and 409s need a fresh read between tries.
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BASE_DELAY = 1.0
+DEFAULT_MAX_DELAY = 20.0
+DEFAULT_DEADLINE = 300.0
+
+
+class Retry(Enum):
+    THROTTLED = "throttled"
+    TRANSIENT = "transient"  # 5xx, timeouts, dropped connections
+    CONFLICT = "conflict"  # a concurrent change: retry only after a fresh read
+    IAM_DELAY = "iam-propagation"  # a role not yet visible to the service
+    NEVER = "permanent"
+
+
+def classify(error: AwsError) -> Retry:
+    if error.code in {"ThrottlingException", "TooManyRequestsException"} or error.status == 429:
+        return Retry.THROTTLED
+    if error.code == "ConflictException":
+        return Retry.CONFLICT if error.reason in (None, "INVALID_STATE") else Retry.NEVER
+    if error.code == "ValidationException" and error.reason == "IAM_SYNCHRONIZATION_DELAY":
+        return Retry.IAM_DELAY
+    if error.status is None or error.status >= 500:
+        return Retry.TRANSIENT
+    return Retry.NEVER
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base_delay: float = DEFAULT_BASE_DELAY
+    max_delay: float = DEFAULT_MAX_DELAY
+    deadline: float = DEFAULT_DEADLINE
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt)), attempt counting from 0."""
+        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+RetryLog = Callable[[AwsError, Retry, int, float], None]
+
+
+@dataclass
+class Retrier:
+    """Runs calls under a policy. `on_retry(error, kind, next_attempt, delay)` hears of every retry."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+    on_retry: RetryLog | None = None
+
+    def wait(self, error: AwsError, kind: Retry, failed: int, started: float) -> None:
+        """After `failed` attempts, sleep before the next, or re-raise `error` when attempts or time are spent."""
+        if failed >= self.policy.max_attempts:
+            raise error
+        delay = self.policy.backoff(failed - 1, self.rng)
+        if self.clock() + delay - started > self.policy.deadline:
+            raise error
+        if self.on_retry is not None:
+            self.on_retry(error, kind, failed + 1, delay)
+        self.sleep(delay)
+
+    def call(self, operation: Callable[[], T], retry_on: frozenset[Retry]) -> T:
+        started = self.clock()
+        failed = 0
+        while True:
+            try:
+                return operation()
+            except AwsError as error:
+                kind = classify(error)
+                if kind not in retry_on:
+                    raise
+                failed += 1
+                self.wait(error, kind, failed, started)
+
+
+READ_RETRIES = frozenset({Retry.THROTTLED, Retry.TRANSIENT})
