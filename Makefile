@@ -19,8 +19,8 @@ validate: $(STAMP)
 	$(BIN)/reconciler validate desired-state
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests
-	$(BIN)/ruff format --check reconciler tests
+	$(BIN)/ruff check reconciler tests benchmarks
+	$(BIN)/ruff format --check reconciler tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler

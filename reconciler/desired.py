@@ -91,8 +91,9 @@ def load(root: Path) -> LoadResult:
         return LoadResult([], [Problem(str(root), 1, 1, "", "no such file or directory")])
     files: list[DesiredFile] = []
     problems: list[Problem] = []
+    yaml = _yaml()
     for path in discover(root):
-        loaded, found = load_file(path)
+        loaded, found = load_file(path, yaml)
         problems.extend(found)
         if loaded is not None:
             files.append(loaded)
@@ -107,7 +108,7 @@ def load_or_raise(root: Path) -> list[DesiredFile]:
     return result.files
 
 
-def load_file(path: Path) -> tuple[DesiredFile | None, list[Problem]]:
+def load_file(path: Path, yaml: YAML | None = None) -> tuple[DesiredFile | None, list[Problem]]:
     name = str(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
@@ -119,7 +120,7 @@ def load_file(path: Path) -> tuple[DesiredFile | None, list[Problem]]:
         line, col = _position(raw[: exc.start])
         return None, [Problem(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")]
     try:
-        data = _yaml().load(text)
+        data = (yaml or _yaml()).load(text)
     except MarkedYAMLError as exc:
         return None, [_yaml_problem(name, exc)]
     except YAMLError as exc:
