@@ -49,4 +49,8 @@ class Gateway(Protocol):
 
     def list_memberships(self, region: str, status: str | None = None) -> Iterator[Mapping[str, Any]]: ...
 
-    def update_membership(self, region: str, membership_id: str, fields: Mapping[str, Any]) -> Mapping[str, Any]: ...
+    def update_membership(
+        self, region: str, membership_id: str, fields: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], str | None]:
+        """The membership after the change, and the request id (for the audit log)."""
+        ...

@@ -66,12 +66,15 @@ class AwsGateway:
                 return
             yield from page["membershipSummaries"]
 
-    def update_membership(self, region: str, membership_id: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
-        return _translated(
+    def update_membership(
+        self, region: str, membership_id: str, fields: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], str | None]:
+        response = _translated(
             "UpdateMembership",
             membership_id,
-            lambda: self._client(region).update_membership(membershipIdentifier=membership_id, **fields)["membership"],
+            lambda: self._client(region).update_membership(membershipIdentifier=membership_id, **fields),
         )
+        return response["membership"], response["ResponseMetadata"].get("RequestId")
 
 
 def _translated(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:

@@ -19,10 +19,12 @@ import click
 
 from . import __version__, render
 from .api import AwsError, Gateway
+from .applier import Applier, Outcome, Status
 from .desired import DesiredFile, load
 from .models import desired_json_schema
 from .plan import Plan, PlanError
 from .planner import build_plan, resolve_targets
+from .ratelimit import LimitedGateway
 from .reader import read_live
 from .retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, Retrier, Retry, RetryPolicy
 
@@ -60,7 +62,7 @@ class Runtime:
                 session = make_session(self.profile, self.region)
             except BotoCoreError as exc:
                 fail(f"AWS configuration: {exc}")
-            self._gateway = AwsGateway(session, max_connections=self.parallelism)
+            self._gateway = LimitedGateway(AwsGateway(session, max_connections=self.parallelism))
             self._session_region = session.region_name
         return self._gateway
 
@@ -272,6 +274,142 @@ def plan(
         out.write_text(result.dumps())
     if detailed_exitcode and result.changes:
         sys.exit(ExitStatus.CHANGES)
+
+
+@cli.command()
+@path_argument
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Apply exactly this saved plan (from plan --out) instead of planning again.",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--max-changes", type=click.IntRange(0), help="Refuse when more memberships than this would change.")
+@click.option(
+    "--audit-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append one JSON line per write attempt to this file.",
+)
+@membership_option
+@retry_options
+@click.pass_obj
+def apply(
+    runtime: Runtime,
+    path: Path,
+    plan_file: Path | None,
+    auto_approve: bool,
+    max_changes: int | None,
+    audit_log: Path | None,
+    memberships: tuple[str, ...],
+    max_attempts: int,
+    retry_base_delay: float,
+    retry_max_delay: float,
+) -> None:
+    """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
+    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
+    if plan_file is not None:
+        planned = load_saved_plan(plan_file, memberships)
+    else:
+        planned = compute_plan(runtime, load_desired(path, memberships))
+    emit(planned, "text")
+    if planned.errors:
+        report_errors(planned.errors)
+        sys.exit(ExitStatus.ERROR)
+    changes = planned.changes
+    if not changes:
+        click.echo("Nothing to apply.")
+        return
+    if max_changes is not None and len(changes) > max_changes:
+        fail(f"{len(changes)} memberships would change, more than --max-changes {max_changes}; nothing was applied")
+    confirm(auto_approve, len(changes))
+
+    with audit_writer(audit_log) as audit:
+        applier = Applier(runtime.gateway(), runtime.retrier(), audit, strict=plan_file is not None)
+        live = None
+        if plan_file is not None:
+            problems, live = applier.preflight(changes, runtime.parallelism)
+            if problems:
+                for problem in problems:
+                    click.echo(f"error: {problem}", err=True)
+                fail(f"the saved plan {plan_file} no longer holds; nothing was applied")
+        with stop_on_signals(applier), progress(len(changes), "Applying") as advance:
+            outcomes = applier.apply(changes, runtime.parallelism, live, advance)
+    report_outcomes(outcomes)
+    if not all(o.ok for o in outcomes):
+        sys.exit(ExitStatus.ERROR)
+
+
+def load_saved_plan(plan_file: Path, memberships: Sequence[str]) -> Plan:
+    try:
+        saved = Plan.from_json(json.loads(plan_file.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{plan_file} is not a saved plan: {exc}")
+    if memberships:
+        saved = Plan.build([m for m in saved.memberships if m.membershipIdentifier in memberships])
+    return saved
+
+
+def confirm(auto_approve: bool, count: int) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        fail("refusing to apply without a terminal to confirm on; pass --auto-approve")
+    answer = click.prompt(f"Apply changes to {count} membership(s)? Only 'yes' will be accepted", default="")
+    if answer != "yes":
+        fail("apply cancelled; nothing was changed")
+
+
+@contextmanager
+def audit_writer(path: Path | None) -> Iterator[Callable[[Any], None] | None]:
+    if path is None:
+        yield None
+        return
+    import threading
+
+    lock = threading.Lock()
+    with path.open("a", encoding="utf-8") as stream:
+
+        def write(record: Any) -> None:
+            with lock:
+                stream.write(json.dumps(record, sort_keys=True) + "\n")
+                stream.flush()
+
+        yield write
+
+
+@contextmanager
+def stop_on_signals(applier: Applier) -> Iterator[None]:
+    """Ctrl-C / SIGTERM: writes in flight finish, no new write starts, and the report says which is which."""
+    import signal
+
+    def handler(signum: int, _frame: object) -> None:
+        click.echo(f"\n{signal.Signals(signum).name}: finishing writes in flight, starting no new ones", err=True)
+        applier.stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def report_outcomes(outcomes: Sequence[Outcome]) -> None:
+    style = style_for(colour_enabled())
+    colours = {Status.APPLIED: "green", Status.CONVERGED: "green", Status.NOT_STARTED: "yellow"}
+    for outcome in sorted(outcomes, key=lambda o: (o.change.source, o.change.membershipIdentifier)):
+        click.echo(style(outcome.describe(), colours.get(outcome.status, "red")))
+    counts = {status: sum(1 for o in outcomes if o.status is status) for status in Status}
+    click.echo(
+        f"Apply: {counts[Status.APPLIED]} applied, {counts[Status.CONVERGED]} already converged, "
+        f"{counts[Status.FAILED] + counts[Status.STALE]} failed, {counts[Status.NOT_STARTED]} not started."
+    )
+    if not all(o.ok for o in outcomes):
+        click.echo(
+            "Not everything was applied. Run apply again: it reads live state and sends only what still differs.",
+            err=True,
+        )
 
 
 def main() -> None:

@@ -52,6 +52,9 @@ class MembershipChange:
     fingerprint: str
     desiredSha256: str
     collaborationName: str = ""
+    # The live values of every managed field when planned (changed or not), so a later read can tell
+    # "changed by someone else" (stale) from "already converged" (or our own earlier write).
+    liveSettings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -70,6 +73,7 @@ class MembershipChange:
             "fields": {change.name: change.to_json() for change in self.fields},
             "fingerprint": self.fingerprint,
             "desiredSha256": self.desiredSha256,
+            "liveSettings": dict(self.liveSettings),
         }
 
     @classmethod
@@ -90,6 +94,7 @@ class MembershipChange:
             ),
             fingerprint=data["fingerprint"],
             desiredSha256=data["desiredSha256"],
+            liveSettings=data.get("liveSettings", {}),
         )
 
 

@@ -46,8 +46,12 @@ def normalize(name: str, value: Any) -> Any:
     return {**value, "outputConfiguration": output}
 
 
-def live_fingerprint(live: LiveMembership, managed: Iterable[str]) -> str:
-    return fingerprint({name: normalize(name, live.settings.get(name)) for name in sorted(managed)})
+def managed_live(live: LiveMembership, managed: Iterable[str]) -> dict[str, Any]:
+    return {name: live.settings.get(name) for name in SETTABLE_FIELDS if name in managed}
+
+
+def live_fingerprint(settings: Mapping[str, Any]) -> str:
+    return fingerprint({name: normalize(name, value) for name, value in settings.items()})
 
 
 def diff(target: Target, live: LiveMembership) -> MembershipChange:
@@ -60,15 +64,42 @@ def diff(target: Target, live: LiveMembership) -> MembershipChange:
         after = desired[name]
         if normalize(name, before) != normalize(name, after):
             fields.append(FieldChange(name, before, after, _leaves(name, before, after)))
+    planned_from = managed_live(live, desired)
     return MembershipChange(
         membershipIdentifier=target.membership_id,
         source=target.file.path,
         region=target.region,
         fields=tuple(fields),
-        fingerprint=live_fingerprint(live, desired),
+        fingerprint=live_fingerprint(planned_from),
         desiredSha256=target.file.sha256,
         collaborationName=live.collaborationName,
+        liveSettings=planned_from,
     )
+
+
+def remaining(change: MembershipChange, live: LiveMembership) -> dict[str, Any]:
+    """The planned fields that still differ from live: what a write should send now (maybe nothing)."""
+    return {
+        f.name: f.after
+        for f in change.fields
+        if normalize(f.name, live.settings.get(f.name)) != normalize(f.name, f.after)
+    }
+
+
+def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
+    """Managed fields someone else changed since planning: neither the planned-from nor the planned value."""
+    if live_fingerprint(managed_live(live, change.liveSettings)) == change.fingerprint:
+        return []
+    planned = {f.name: f.after for f in change.fields}
+    stale = []
+    for name, planned_from in change.liveSettings.items():
+        current = normalize(name, live.settings.get(name))
+        accepted = [normalize(name, planned_from)]
+        if name in planned:
+            accepted.append(normalize(name, planned[name]))
+        if current not in accepted:
+            stale.append(name)
+    return stale
 
 
 def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:

@@ -18,6 +18,18 @@ class Result:
     stderr: str
 
 
+def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without AWS or GitHub settings, plus `extra`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_", "RECONCILER_"))}
+    base |= {
+        "NO_COLOR": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    return base | (extra or {})
+
+
 def run_cli(
     args: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> Result:

@@ -1,0 +1,229 @@
+"""Applying a plan: per membership, send only the planned fields that still differ, and verify.
+
+Retries follow the one policy in retry.py, with the rules that make a write safe to repeat:
+- 429 / IAM propagation delay: the write was refused, so the same body may be sent again after backoff.
+- 409 (INVALID_STATE or no reason): someone changed the membership; read it again, re-diff, and send only
+  what still differs (nothing if it already converged). A field outside the plan is never sent, so a
+  concurrent write to an unmanaged field survives.
+- 5xx, timeouts, dropped connections: the outcome is unknown; read again before any resend.
+- Anything else: fail at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from .api import AwsError, Gateway
+from .models import LiveMembership
+from .plan import MembershipChange
+from .planner import remaining, stale_fields
+from .retry import READ_RETRIES, Retrier, Retry, classify
+
+
+class Status(Enum):
+    APPLIED = "applied"
+    CONVERGED = "converged"  # nothing left to send when (re)read: someone else, or an earlier try, did it
+    FAILED = "failed"
+    STALE = "stale"
+    NOT_STARTED = "not started"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    change: MembershipChange
+    status: Status
+    sent: tuple[str, ...] = ()  # fields written by a request that succeeded
+    attempts: int = 0  # UpdateMembership calls made
+    message: str = ""
+    error: AwsError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.APPLIED, Status.CONVERGED)
+
+    def describe(self) -> str:
+        m = self.change
+        head = f"{self.status.value}: {m.membershipIdentifier} ({m.source}, {m.region})"
+        if self.sent:
+            head += f" fields {', '.join(self.sent)}"
+        detail = self.message or (str(self.error) if self.error else "")
+        return f"{head}: {detail}" if detail else head
+
+
+AuditSink = Callable[[Mapping[str, Any]], None]
+
+
+class StopRequestedError(Exception):
+    """Ctrl-C / SIGTERM arrived: no new write starts."""
+
+
+@dataclass
+class Applier:
+    gateway: Gateway
+    retrier: Retrier
+    audit: AuditSink | None = None
+    # Saved plans are strict: a managed field changed by someone since planning refuses the membership.
+    strict: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def preflight(
+        self, changes: Sequence[MembershipChange], parallelism: int
+    ) -> tuple[list[str], dict[str, LiveMembership]]:
+        """For a saved plan: read every membership before any write. Any that is stale or no longer
+        writable refuses the whole plan, as Terraform refuses a saved plan whose state moved: a reviewer
+        approved the plan as a whole, not whichever parts of it still hold."""
+
+        def check(change: MembershipChange) -> LiveMembership | str:
+            where = f"{change.source}: membership {change.membershipIdentifier}"
+            try:
+                live = self._read(change)
+            except AwsError as error:
+                return f"{where}: cannot be read: {error}"
+            if live.status != "ACTIVE":
+                return f"{where}: status is now {live.status}"
+            stale = stale_fields(change, live)
+            if stale:
+                return f"{where}: the plan is stale: {', '.join(stale)} changed since planning; run plan again"
+            return live
+
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="preflight") as pool:
+            results = list(pool.map(check, changes))
+        problems = [r for r in results if isinstance(r, str)]
+        live = {r.membershipIdentifier: r for r in results if isinstance(r, LiveMembership)}
+        return problems, live
+
+    def apply(
+        self,
+        changes: Sequence[MembershipChange],
+        parallelism: int,
+        live: Mapping[str, LiveMembership] | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Outcome]:
+        """`live`: fresh reads (from preflight); without them the plan's own read is the starting point."""
+        known = live or {}
+
+        def one(change: MembershipChange) -> Outcome:
+            outcome = self.apply_one(change, known.get(change.membershipIdentifier))
+            if on_done is not None:
+                on_done()
+            return outcome
+
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+            return list(pool.map(one, changes))
+
+    def apply_one(self, change: MembershipChange, live: LiveMembership | None = None) -> Outcome:
+        if self.stop.is_set():
+            return Outcome(change, Status.NOT_STARTED, message="interrupted before it started")
+        state = _Progress()
+        try:
+            return self._converge(change, state, change.body() if live is None else remaining(change, live))
+        except StopRequestedError:
+            status = Status.NOT_STARTED if state.attempts == 0 else Status.FAILED
+            return state.outcome(change, status, "interrupted before the change was confirmed")
+        except AwsError as error:
+            return state.outcome(change, Status.FAILED, error=error)
+
+    def _converge(self, change: MembershipChange, state: _Progress, body: dict[str, Any]) -> Outcome:
+        if not body:
+            return state.outcome(change, Status.CONVERGED, "live state already matches the plan")
+        started = self.retrier.clock()
+        failed = 0
+        while True:
+            if state.must_read:
+                live = self._read(change)
+                if live.status != "ACTIVE":
+                    return state.outcome(change, Status.FAILED, f"status is now {live.status}")
+                if self.strict and (stale := stale_fields(change, live)):
+                    return state.outcome(
+                        change,
+                        Status.STALE,
+                        f"the plan is stale: {', '.join(stale)} changed since planning; run plan again",
+                    )
+                body = remaining(change, live)
+                if not body:
+                    if state.unconfirmed:
+                        # Our write whose answer was lost (a timeout or a 5xx after applying) took effect.
+                        state.sent += tuple(n for n in state.unconfirmed if n not in state.sent)
+                        return state.outcome(change, Status.APPLIED, "confirmed by a read after an unknown outcome")
+                    status = Status.APPLIED if state.sent else Status.CONVERGED
+                    return state.outcome(change, status, "live state already matches the plan")
+                state.must_read = False
+            if self.stop.is_set():
+                raise StopRequestedError
+            try:
+                returned, request_id = self.gateway.update_membership(change.region, change.membershipIdentifier, body)
+            except AwsError as error:
+                state.attempts += 1
+                self._audit(change, body, state.attempts, error.code, error.request_id, error.reason)
+                kind = classify(error)
+                if kind is Retry.NEVER:
+                    raise
+                # After a refusal (429, IAM delay) the same body is safe to resend; after a conflict or an
+                # unknown outcome it is not: read first.
+                state.must_read = kind is Retry.CONFLICT or error.outcome_unknown
+                if error.outcome_unknown:
+                    state.unconfirmed += tuple(n for n in body if n not in state.unconfirmed)
+                failed += 1
+                self.retrier.wait(error, kind, failed, started)
+                continue
+            state.attempts += 1
+            state.sent += tuple(name for name in body if name not in state.sent)
+            self._audit(change, body, state.attempts, "ok", request_id, None)
+            left = remaining(change, LiveMembership.from_api(dict(returned), change.region))
+            if left:
+                return state.outcome(
+                    change,
+                    Status.FAILED,
+                    f"not verified: the service returned other values for {', '.join(left)} after the write",
+                )
+            return state.outcome(change, Status.APPLIED)
+
+    def _read(self, change: MembershipChange) -> LiveMembership:
+        membership = self.retrier.call(
+            lambda: self.gateway.get_membership(change.region, change.membershipIdentifier), READ_RETRIES
+        )
+        return LiveMembership.from_api(dict(membership), change.region)
+
+    def _audit(
+        self,
+        change: MembershipChange,
+        body: Mapping[str, Any],
+        attempt: int,
+        outcome: str,
+        request_id: str | None,
+        reason: str | None,
+    ) -> None:
+        if self.audit is None:
+            return
+        self.audit(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "membershipIdentifier": change.membershipIdentifier,
+                "region": change.region,
+                "source": change.source,
+                "attempt": attempt,
+                "fields": dict(body),
+                "outcome": outcome,
+                "reason": reason,
+                "requestId": request_id,
+            }
+        )
+
+
+@dataclass
+class _Progress:
+    must_read: bool = False
+    attempts: int = 0
+    sent: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()  # fields of writes whose outcome is unknown
+
+    def outcome(
+        self, change: MembershipChange, status: Status, message: str = "", error: AwsError | None = None
+    ) -> Outcome:
+        return Outcome(change, status, self.sent, self.attempts, message, error)

@@ -1,0 +1,285 @@
+"""`reconciler apply` end to end: the real CLI in a subprocess against the local endpoint, faults included."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reconciler.sandbox import SERVER_ERROR, THROTTLE, CleanRoomsSandbox, Fault
+
+from .helpers import Result, job_results, query_results, run_cli, subprocess_env, write_desired
+
+FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+def apply(sandbox: CleanRoomsSandbox, *args: str) -> Result:
+    return run_cli(["apply", "--auto-approve", *FAST, *args], env=sandbox.client_env())
+
+
+def writes(sandbox: CleanRoomsSandbox) -> list[dict[str, object]]:
+    return [r.body for r in sandbox.requests("UpdateMembership")]
+
+
+def test_sends_only_the_changed_fields(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership(
+        "acme", queryLogStatus="ENABLED", jobLogStatus="DISABLED", defaultResultConfiguration=query_results("old")
+    )
+    write_desired(
+        tmp_path,
+        "a.yaml",
+        mid,
+        queryLogStatus="ENABLED",
+        jobLogStatus="DISABLED",
+        defaultResultConfiguration=query_results("new-bucket", keyPrefix="x/"),
+    )
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 0, result.stdout + result.stderr
+    assert writes(sandbox) == [{"defaultResultConfiguration": query_results("new-bucket", keyPrefix="x/")}]
+    assert sandbox.membership(mid)["defaultResultConfiguration"] == query_results("new-bucket", keyPrefix="x/")
+    assert f"applied: {mid} ({tmp_path}/a.yaml, us-east-1) fields defaultResultConfiguration" in result.stdout
+    assert "Apply: 1 applied, 0 already converged, 0 failed, 0 not started." in result.stdout
+
+
+def test_a_converged_apply_sends_nothing(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("acme", queryLogStatus="ENABLED")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED")
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 0
+    assert "Nothing to apply." in result.stdout
+    assert writes(sandbox) == []
+
+
+def test_a_rerun_after_apply_sends_nothing(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("acme")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED", defaultJobResultConfiguration=job_results())
+    assert apply(sandbox, str(tmp_path)).code == 0
+    sandbox.clear_requests()
+    assert apply(sandbox, str(tmp_path)).code == 0
+    assert writes(sandbox) == []
+
+
+def test_throttling_storm_converges(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(4)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path, f"m{i}.yaml", mid, queryLogStatus="ENABLED", jobLogStatus="ENABLED")
+    sandbox.inject("GetMembership", rate=0.6, fault=THROTTLE)
+    sandbox.inject("UpdateMembership", rate=0.6, fault=THROTTLE)
+    result = apply(sandbox, "--max-attempts", "30", str(tmp_path))
+    assert result.code == 0, result.stdout + result.stderr
+    for mid in ids:
+        live = sandbox.membership(mid)
+        assert (live["queryLogStatus"], live["jobLogStatus"]) == ("ENABLED", "ENABLED")
+    statuses = [r.status for r in sandbox.requests()]
+    assert statuses.count(429) > 0
+    assert all(w == {"queryLogStatus": "ENABLED", "jobLogStatus": "ENABLED"} for w in writes(sandbox))
+
+
+def test_conflicts_with_concurrent_writes_converge_and_keep_the_other_write(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(4)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path, f"m{i}.yaml", mid, queryLogStatus="ENABLED")
+    other = job_results("concurrent-bucket")
+    sandbox.inject(
+        "UpdateMembership",
+        rate=0.5,
+        fault=Fault(409, reason="INVALID_STATE", concurrent_write={"defaultJobResultConfiguration": other}),
+    )
+    result = apply(sandbox, "--max-attempts", "20", str(tmp_path))
+    assert result.code == 0, result.stdout + result.stderr
+    conflicted = {r.membership_id for r in sandbox.requests("UpdateMembership") if r.status == 409}
+    assert conflicted
+    for mid in ids:
+        live = sandbox.membership(mid)
+        assert live["queryLogStatus"] == "ENABLED"
+        assert live.get("defaultJobResultConfiguration") == (other if mid in conflicted else None)
+    assert all(w == {"queryLogStatus": "ENABLED"} for w in writes(sandbox))
+
+
+def test_endless_throttling_fails_after_exactly_max_attempts(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    stuck, fine = sandbox.create_membership("stuck"), sandbox.create_membership("fine")
+    write_desired(tmp_path, "stuck.yaml", stuck, queryLogStatus="ENABLED")
+    write_desired(tmp_path, "fine.yaml", fine, jobLogStatus="ENABLED")
+    sandbox.inject("UpdateMembership", rate=1.0, fault=THROTTLE, membership_id=stuck)
+    result = apply(sandbox, "--max-attempts", "4", str(tmp_path))
+    assert result.code == 1
+    assert len(sandbox.requests("UpdateMembership")) == 5
+    assert [r.status for r in sandbox.requests("UpdateMembership") if r.membership_id == stuck] == [429] * 4
+    assert f"failed: {stuck} ({tmp_path}/stuck.yaml, us-east-1): UpdateMembership {stuck}: ThrottlingException" in (
+        result.stdout
+    )
+    assert f"applied: {fine}" in result.stdout
+    assert "Apply: 1 applied, 0 already converged, 1 failed, 0 not started." in result.stdout
+    assert "Run apply again" in result.stderr
+    assert sandbox.membership(stuck)["queryLogStatus"] == "DISABLED"
+
+
+def test_write_succeeded_then_500_is_not_resent(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("acme")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.inject("UpdateMembership", sequence=[Fault(500, after_apply=True)])
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 0, result.stdout + result.stderr
+    assert [r.operation for r in sandbox.requests()] == ["GetMembership", "UpdateMembership", "GetMembership"]
+    assert f"applied: {mid} ({tmp_path}/a.yaml, us-east-1) fields queryLogStatus: confirmed by a read" in result.stdout
+
+
+def test_a_500_before_the_write_is_resent_after_a_read(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("acme")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.inject("UpdateMembership", sequence=[SERVER_ERROR])
+    assert apply(sandbox, str(tmp_path)).code == 0
+    assert [(r.operation, r.status) for r in sandbox.requests()] == [
+        ("GetMembership", 200),
+        ("UpdateMembership", 500),
+        ("GetMembership", 200),
+        ("UpdateMembership", 200),
+    ]
+
+
+def test_iam_propagation_delay_is_retried_other_validation_errors_are_not(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    a, b = sandbox.create_membership("a"), sandbox.create_membership("b")
+    write_desired(tmp_path, "a.yaml", a, queryLogStatus="ENABLED")
+    write_desired(tmp_path, "b.yaml", b, queryLogStatus="ENABLED")
+    sandbox.inject("UpdateMembership", sequence=[Fault(400, reason="IAM_SYNCHRONIZATION_DELAY")], membership_id=a)
+    sandbox.inject("UpdateMembership", sequence=[Fault(400, reason="INVALID_CONFIGURATION")], membership_id=b)
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 1
+    assert [r.status for r in sandbox.requests("UpdateMembership") if r.membership_id == a] == [400, 200]
+    assert [r.status for r in sandbox.requests("UpdateMembership") if r.membership_id == b] == [400]
+    assert f"failed: {b}" in result.stdout
+    assert "ValidationException; reason INVALID_CONFIGURATION" in result.stdout
+
+
+def test_max_changes_refuses_before_any_write(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    for i in range(3):
+        write_desired(tmp_path, f"m{i}.yaml", sandbox.create_membership(f"c{i}"), queryLogStatus="ENABLED")
+    result = apply(sandbox, "--max-changes", "2", str(tmp_path))
+    assert result.code == 1
+    assert "3 memberships would change, more than --max-changes 2; nothing was applied" in result.stderr
+    assert writes(sandbox) == []
+    assert apply(sandbox, "--max-changes", "3", str(tmp_path)).code == 0
+
+
+def test_removed_or_unknown_membership_stops_the_whole_apply(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    fine = sandbox.create_membership("fine")
+    removed = sandbox.create_membership("gone", status="REMOVED")
+    write_desired(tmp_path, "fine.yaml", fine, queryLogStatus="ENABLED")
+    write_desired(tmp_path, "removed.yaml", removed, queryLogStatus="ENABLED")
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 1
+    assert f"membership {removed}: status is REMOVED" in result.stdout
+    write_desired(tmp_path, "removed.yaml", MISSING, queryLogStatus="ENABLED")
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 1
+    assert f"membership {MISSING}: not found in us-east-1" in result.stdout
+    assert writes(sandbox) == []
+
+
+def test_invalid_desired_state_stops_apply_before_any_call(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    write_desired(tmp_path, "a.yaml", sandbox.create_membership("a"), queryLogStatus="YES")
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 1
+    assert f"{tmp_path}/a.yaml:2:17: queryLogStatus:" in result.stderr
+    assert sandbox.requests() == []
+
+
+def test_without_a_terminal_apply_refuses_unless_auto_approved(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    write_desired(tmp_path, "a.yaml", sandbox.create_membership("a"), queryLogStatus="ENABLED")
+    result = run_cli(["apply", str(tmp_path)], env=sandbox.client_env())
+    assert result.code == 1
+    assert "refusing to apply without a terminal to confirm on; pass --auto-approve" in result.stderr
+    assert writes(sandbox) == []
+
+
+def test_saved_plan_is_applied_exactly_and_ignores_files_added_later(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    desired = tmp_path / "desired"
+    planned, later = sandbox.create_membership("planned"), sandbox.create_membership("later")
+    write_desired(desired, "planned.yaml", planned, queryLogStatus="ENABLED")
+    saved = tmp_path / "plan.json"
+    assert run_cli(["plan", "--out", str(saved), str(desired)], env=sandbox.client_env()).code == 0
+    write_desired(desired, "later.yaml", later, queryLogStatus="ENABLED")
+    write_desired(desired, "planned.yaml", planned, queryLogStatus="ENABLED", jobLogStatus="ENABLED")
+    result = apply(sandbox, "--plan", str(saved), str(desired))
+    assert result.code == 0, result.stdout + result.stderr
+    assert [(r.membership_id, r.body) for r in sandbox.requests("UpdateMembership")] == [
+        (planned, {"queryLogStatus": "ENABLED"})
+    ]
+    assert sandbox.membership(later)["queryLogStatus"] == "DISABLED"
+
+
+def test_stale_saved_plan_is_refused_with_no_write(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    desired = tmp_path / "desired"
+    a, b = sandbox.create_membership("a"), sandbox.create_membership("b")
+    write_desired(desired, "a.yaml", a, queryLogStatus="ENABLED", jobLogStatus="DISABLED")
+    write_desired(desired, "b.yaml", b, queryLogStatus="ENABLED")
+    saved = tmp_path / "plan.json"
+    assert run_cli(["plan", "--out", str(saved), str(desired)], env=sandbox.client_env()).code == 0
+    sandbox.write(a, {"jobLogStatus": "ENABLED"})
+    result = apply(sandbox, "--plan", str(saved))
+    assert result.code == 1
+    assert f"membership {a}: the plan is stale: jobLogStatus changed since planning; run plan again" in result.stderr
+    assert f"the saved plan {saved} no longer holds; nothing was applied" in result.stderr
+    assert writes(sandbox) == []
+
+
+def test_saved_plan_survives_unmanaged_changes_and_skips_converged_fields(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    mid = sandbox.create_membership("a")
+    write_desired(tmp_path / "d", "a.yaml", mid, queryLogStatus="ENABLED", jobLogStatus="ENABLED")
+    saved = tmp_path / "plan.json"
+    assert run_cli(["plan", "--out", str(saved), str(tmp_path / "d")], env=sandbox.client_env()).code == 0
+    sandbox.write(mid, {"defaultJobResultConfiguration": job_results(), "jobLogStatus": "ENABLED"})
+    result = apply(sandbox, "--plan", str(saved))
+    assert result.code == 0, result.stdout + result.stderr
+    assert writes(sandbox) == [{"queryLogStatus": "ENABLED"}]
+    assert sandbox.membership(mid)["defaultJobResultConfiguration"] == job_results()
+
+
+def test_audit_log_has_a_line_per_write_attempt(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("a")
+    write_desired(tmp_path / "d", "a.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.inject("UpdateMembership", sequence=[THROTTLE])
+    audit = tmp_path / "audit.jsonl"
+    assert apply(sandbox, "--audit-log", str(audit), str(tmp_path / "d")).code == 0
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(x["attempt"], x["outcome"]) for x in lines] == [(1, "ThrottlingException"), (2, "ok")]
+    assert all(x["membershipIdentifier"] == mid and x["fields"] == {"queryLogStatus": "ENABLED"} for x in lines)
+    assert all(len(x["requestId"]) == 36 and x["time"].endswith("+00:00") for x in lines)
+
+
+def test_sigterm_finishes_writes_in_flight_and_starts_no_new_ones(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(4)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path, f"m{i}.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.set_latency(0.5, operations=["UpdateMembership"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--parallelism", "1", "apply", "--auto-approve", str(tmp_path)],
+        env=subprocess_env(sandbox.client_env()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not sandbox.requests("UpdateMembership") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # The first write's request is logged once answered; the second is now in flight.
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "SIGTERM: finishing writes in flight, starting no new ones" in stderr
+    sent = len(sandbox.requests("UpdateMembership"))
+    assert 1 <= sent <= 2
+    assert f"Apply: {sent} applied, 0 already converged, 0 failed, {4 - sent} not started." in stdout
+    assert sum(sandbox.membership(mid)["queryLogStatus"] == "ENABLED" for mid in ids) == sent
