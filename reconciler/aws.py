@@ -29,8 +29,10 @@ READ_TIMEOUT = 30.0
 class AwsGateway:
     """Clean Rooms membership calls through boto3. The session is passed in, never made here."""
 
-    def __init__(self, session: boto3.Session, *, max_connections: int = 10) -> None:
+    def __init__(self, session: boto3.Session, *, max_connections: int = 10, endpoint_url: str | None = None) -> None:
+        # endpoint_url: None follows the AWS chain (AWS_ENDPOINT_URL, config files, the real service).
         self._session = session
+        self._endpoint_url = endpoint_url
         self._config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=CONNECT_TIMEOUT,
@@ -45,7 +47,9 @@ class AwsGateway:
         # boto3 clients are thread-safe; creating them is not, hence the lock.
         with self._lock:
             if region not in self._clients:
-                self._clients[region] = self._session.client("cleanrooms", region_name=region, config=self._config)
+                self._clients[region] = self._session.client(
+                    "cleanrooms", region_name=region, config=self._config, endpoint_url=self._endpoint_url
+                )
             return self._clients[region]
 
     def get_membership(self, region: str, membership_id: str) -> Mapping[str, Any]:

@@ -302,6 +302,11 @@ class CleanRoomsSandbox:
         with self._lock:
             self._rules.append(_FaultRule(operation, list(sequence), rate, fault, membership_id))
 
+    def reseed(self, seed: int) -> None:
+        """Make the share-based faults repeatable from here on."""
+        with self._lock:
+            self._random.seed(seed)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._rules.clear()

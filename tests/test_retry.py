@@ -1,0 +1,154 @@
+"""The retry policy and the adaptive rate limiter, with injected clock, sleep and randomness."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from reconciler.api import AwsError
+from reconciler.ratelimit import AimdLimiter
+from reconciler.retry import READ_RETRIES, Retrier, Retry, RetryPolicy, classify
+
+
+def error(code: str, status: int | None, reason: str | None = None) -> AwsError:
+    return AwsError("UpdateMembership", "m", code, "msg", status=status, reason=reason, request_id="r")
+
+
+@pytest.mark.parametrize(
+    ("err", "kind"),
+    [
+        (error("ThrottlingException", 429), Retry.THROTTLED),
+        (error("ConflictException", 409), Retry.CONFLICT),
+        (error("ConflictException", 409, "INVALID_STATE"), Retry.CONFLICT),
+        (error("ConflictException", 409, "ALREADY_EXISTS"), Retry.NEVER),
+        (error("ConflictException", 409, "SUBRESOURCES_EXIST"), Retry.NEVER),
+        (error("ValidationException", 400, "IAM_SYNCHRONIZATION_DELAY"), Retry.IAM_DELAY),
+        (error("ValidationException", 400, "FIELD_VALIDATION_FAILED"), Retry.NEVER),
+        (error("AccessDeniedException", 403), Retry.NEVER),
+        (error("ResourceNotFoundException", 404), Retry.NEVER),
+        (error("InternalServerException", 500), Retry.TRANSIENT),
+        (error("ReadTimeoutError", None), Retry.TRANSIENT),
+        (error("NoCredentialsError", 0), Retry.NEVER),
+    ],
+)
+def test_classification(err: AwsError, kind: Retry) -> None:
+    assert classify(err) is kind
+
+
+def test_outcome_is_unknown_only_when_the_request_may_have_landed() -> None:
+    assert error("InternalServerException", 500).outcome_unknown
+    assert error("ReadTimeoutError", None).outcome_unknown
+    assert not error("ThrottlingException", 429).outcome_unknown
+    assert not error("NoCredentialsError", 0).outcome_unknown
+
+
+def test_full_jitter_stays_within_the_capped_exponential() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
+    rng = random.Random(7)
+    for attempt, cap in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (10, 4.0)]:
+        delays = [policy.backoff(attempt, rng) for _ in range(500)]
+        assert all(0 <= d <= cap for d in delays)
+        assert max(delays) > cap * 0.9  # full jitter spans the whole range, not just its top
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_call_retries_up_to_max_attempts_then_raises() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+    retried: list[tuple[Retry, int]] = []
+
+    def always_throttled() -> None:
+        calls.append(1)
+        raise error("ThrottlingException", 429)
+
+    retrier = Retrier(
+        RetryPolicy(max_attempts=4),
+        clock.sleep,
+        clock,
+        random.Random(1),
+        lambda e, kind, attempt, delay: retried.append((kind, attempt)),
+    )
+    with pytest.raises(AwsError):
+        retrier.call(always_throttled, READ_RETRIES)
+    assert len(calls) == 4
+    assert retried == [(Retry.THROTTLED, 2), (Retry.THROTTLED, 3), (Retry.THROTTLED, 4)]
+    assert len(clock.sleeps) == 3
+
+
+def test_call_does_not_retry_what_it_was_not_asked_to() -> None:
+    calls: list[int] = []
+
+    def conflict() -> None:
+        calls.append(1)
+        raise error("ConflictException", 409)
+
+    with pytest.raises(AwsError):
+        Retrier(sleep=lambda _: None).call(conflict, READ_RETRIES)
+    assert calls == [1]
+
+
+def test_deadline_stops_retrying_before_attempts_run_out() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def failing() -> None:
+        calls.append(1)
+        raise error("InternalServerException", 500)
+
+    policy = RetryPolicy(max_attempts=100, base_delay=10, max_delay=10, deadline=25)
+    with pytest.raises(AwsError):
+        Retrier(policy, clock.sleep, clock, random.Random(3)).call(failing, READ_RETRIES)
+    assert clock.now <= 25
+    assert 1 < len(calls) < 100
+
+
+def test_call_returns_once_a_retry_succeeds() -> None:
+    answers: list[object] = [error("InternalServerException", 500), "ok"]
+
+    def flaky() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, AwsError):
+            raise answer
+        return answer
+
+    assert Retrier(sleep=lambda _: None).call(flaky, READ_RETRIES) == "ok"
+
+
+def test_limiter_does_not_pace_until_throttled() -> None:
+    clock = FakeClock()
+    limiter = AimdLimiter(clock=clock, sleep=clock.sleep)
+    for _ in range(100):
+        limiter.acquire()
+    assert clock.sleeps == []
+    assert limiter.rate is None
+
+
+def test_limiter_halves_on_throttle_once_per_burst_and_grows_back() -> None:
+    clock = FakeClock()
+    limiter = AimdLimiter(clock=clock, sleep=clock.sleep, increase_per_second=5, decrease_factor=0.5)
+    for _ in range(40):
+        clock.now += 0.025  # 40 calls/s
+        limiter.acquire()
+    limiter.throttled()
+    limiter.throttled()  # a second 429 from the same burst does not cut again
+    assert limiter.rate == pytest.approx(20, rel=0.1)
+    assert limiter.throttles == 2
+    start = clock.now
+    for _ in range(20):
+        limiter.acquire()
+    # Paced: twenty calls at about 20/s (growing meanwhile) take most of a second.
+    assert 0.7 < clock.now - start < 1.0
+    assert limiter.rate is not None and limiter.rate > 20
