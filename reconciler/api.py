@@ -10,6 +10,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+@dataclass(frozen=True, order=True)
+class Where:
+    """Where a membership lives: a region, and the account whose role to assume (None: our own)."""
+
+    region: str
+    account: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}" if self.account else self.region
+
+
 @dataclass
 class AwsError(Exception):
     """A failed call, translated: what was called, for which membership, and what AWS said."""
@@ -42,15 +53,32 @@ class AwsError(Exception):
         return self.status is None or self.status >= 500
 
 
-class Gateway(Protocol):
-    """Clean Rooms membership calls, one region each. Implementations raise AwsError only."""
+class MembershipReader(Protocol):
+    """The read-only calls: all that plan and drift need, and all a read-only IAM role allows."""
 
-    def get_membership(self, region: str, membership_id: str) -> Mapping[str, Any]: ...
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]: ...
 
-    def list_memberships(self, region: str, status: str | None = None) -> Iterator[Mapping[str, Any]]: ...
+    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]: ...
+
+
+class Gateway(MembershipReader, Protocol):
+    """Clean Rooms membership calls. Implementations raise AwsError only."""
 
     def update_membership(
-        self, region: str, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:
         """The membership after the change, and the request id (for the audit log)."""
         ...
+
+
+class ReadOnly:
+    """A reader over a gateway with no way to write: `drift` gets this, so it cannot call UpdateMembership."""
+
+    def __init__(self, inner: MembershipReader) -> None:
+        self._inner = inner
+
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
+        return self._inner.get_membership(where, membership_id)
+
+    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+        return self._inner.list_memberships(where, status)

@@ -157,7 +157,7 @@ class Applier:
             if self.stop.is_set():
                 raise StopRequestedError
             try:
-                returned, request_id = self.gateway.update_membership(change.region, change.membershipIdentifier, body)
+                returned, request_id = self.gateway.update_membership(change.where, change.membershipIdentifier, body)
             except AwsError as error:
                 state.attempts += 1
                 self._audit(change, body, state.attempts, error.code, error.request_id, error.reason)
@@ -186,7 +186,7 @@ class Applier:
 
     def _read(self, change: MembershipChange) -> LiveMembership:
         membership = self.retrier.call(
-            lambda: self.gateway.get_membership(change.region, change.membershipIdentifier), READ_RETRIES
+            lambda: self.gateway.get_membership(change.where, change.membershipIdentifier), READ_RETRIES
         )
         return LiveMembership.from_api(dict(membership), change.region)
 
@@ -206,6 +206,7 @@ class Applier:
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "membershipIdentifier": change.membershipIdentifier,
                 "region": change.region,
+                "accountId": change.accountId,
                 "source": change.source,
                 "attempt": attempt,
                 "fields": dict(body),

@@ -1,6 +1,6 @@
 """The AWS edge: the only module that imports boto3.
 
-One client per region, botocore's retries off (`total_max_attempts=1`: ours are the only retries, so a
+One client per account and region, botocore's retries off (`total_max_attempts=1`: ours are the only retries, so a
 write is never resent blindly after an unknown outcome), explicit timeouts, and every botocore error
 translated into `AwsError` with the membership, code, reason and request id.
 """
@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
-from .api import AwsError
+from .api import AwsError, Where
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient
@@ -27,12 +27,24 @@ READ_TIMEOUT = 30.0
 
 
 class AwsGateway:
-    """Clean Rooms membership calls through boto3. The session is passed in, never made here."""
+    """Clean Rooms membership calls through boto3. The session is passed in, never made here.
 
-    def __init__(self, session: boto3.Session, *, max_connections: int = 10, endpoint_url: str | None = None) -> None:
+    With `assume_role_template` (e.g. `arn:aws:iam::{accountId}:role/cleanrooms-reconciler`), a membership
+    whose file names an `accountId` is reached through that account's role; otherwise through `session`.
+    """
+
+    def __init__(
+        self,
+        session: boto3.Session,
+        *,
+        max_connections: int = 10,
+        endpoint_url: str | None = None,
+        assume_role_template: str | None = None,
+    ) -> None:
         # endpoint_url: None follows the AWS chain (AWS_ENDPOINT_URL, config files, the real service).
         self._session = session
         self._endpoint_url = endpoint_url
+        self._template = assume_role_template
         self._config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=CONNECT_TIMEOUT,
@@ -40,28 +52,50 @@ class AwsGateway:
             max_pool_connections=max(10, max_connections),
             user_agent_extra="cleanrooms-reconciler",
         )
-        self._clients: dict[str, CleanRoomsServiceClient] = {}
+        self._sessions: dict[str, boto3.Session] = {}
+        self._clients: dict[Where, CleanRoomsServiceClient] = {}
+        # boto3 clients are thread-safe; creating clients and sessions is not, hence the lock.
         self._lock = threading.Lock()
 
-    def _client(self, region: str) -> CleanRoomsServiceClient:
-        # boto3 clients are thread-safe; creating them is not, hence the lock.
-        with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._session.client(
-                    "cleanrooms", region_name=region, config=self._config, endpoint_url=self._endpoint_url
-                )
-            return self._clients[region]
+    def _session_for(self, account: str) -> boto3.Session:
+        if account not in self._sessions:
+            assert self._template is not None
+            role_arn = self._template.format(accountId=account)
+            sts = self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
+            response = _translated(
+                "AssumeRole",
+                None,
+                lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="cleanrooms-reconciler"),
+            )
+            credentials = response["Credentials"]
+            self._sessions[account] = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=self._session.region_name,
+            )
+        return self._sessions[account]
 
-    def get_membership(self, region: str, membership_id: str) -> Mapping[str, Any]:
+    def _client(self, where: Where) -> CleanRoomsServiceClient:
+        key = where if self._template else Where(where.region)
+        with self._lock:
+            if key not in self._clients:
+                session = self._session_for(key.account) if key.account else self._session
+                self._clients[key] = session.client(
+                    "cleanrooms", region_name=key.region, config=self._config, endpoint_url=self._endpoint_url
+                )
+            return self._clients[key]
+
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
         return _translated(
             "GetMembership",
             membership_id,
-            lambda: self._client(region).get_membership(membershipIdentifier=membership_id)["membership"],
+            lambda: self._client(where).get_membership(membershipIdentifier=membership_id)["membership"],
         )
 
-    def list_memberships(self, region: str, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
         # The service may return a nextToken with a short (even empty) page: the paginator pages to the end.
-        paginator = self._client(region).get_paginator("list_memberships")
+        paginator = self._client(where).get_paginator("list_memberships")
         pages = paginator.paginate(**({"status": status} if status else {}))  # type: ignore[arg-type]
         iterator = iter(pages)
         while True:
@@ -71,12 +105,12 @@ class AwsGateway:
             yield from page["membershipSummaries"]
 
     def update_membership(
-        self, region: str, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:
         response = _translated(
             "UpdateMembership",
             membership_id,
-            lambda: self._client(region).update_membership(membershipIdentifier=membership_id, **fields),
+            lambda: self._client(where).update_membership(membershipIdentifier=membership_id, **fields),
         )
         return response["membership"], response["ResponseMetadata"].get("RequestId")
 

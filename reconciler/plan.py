@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api import Where
+
 FORMAT_VERSION = 1
 
 
@@ -52,9 +54,15 @@ class MembershipChange:
     fingerprint: str
     desiredSha256: str
     collaborationName: str = ""
+    # The account whose role is assumed to reach the membership (the file's accountId guard), if any.
+    accountId: str | None = None
     # The live values of every managed field when planned (changed or not), so a later read can tell
     # "changed by someone else" (stale) from "already converged" (or our own earlier write).
     liveSettings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def where(self) -> Where:
+        return Where(self.region, self.accountId)
 
     @property
     def changed(self) -> bool:
@@ -69,6 +77,7 @@ class MembershipChange:
             "membershipIdentifier": self.membershipIdentifier,
             "source": self.source,
             "region": self.region,
+            "accountId": self.accountId,
             "collaborationName": self.collaborationName,
             "fields": {change.name: change.to_json() for change in self.fields},
             "fingerprint": self.fingerprint,
@@ -83,6 +92,7 @@ class MembershipChange:
             source=data["source"],
             region=data["region"],
             collaborationName=data.get("collaborationName", ""),
+            accountId=data.get("accountId"),
             fields=tuple(
                 FieldChange(
                     name,

@@ -13,6 +13,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
+from .api import Where
 from .desired import DesiredFile
 from .models import SETTABLE_FIELDS, LiveMembership
 from .plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError, fingerprint
@@ -30,6 +31,10 @@ class Target:
 
     file: DesiredFile
     region: str
+
+    @property
+    def where(self) -> Where:
+        return Where(self.region, self.file.membership.accountId)
 
     @property
     def membership_id(self) -> str:
@@ -69,6 +74,7 @@ def diff(target: Target, live: LiveMembership) -> MembershipChange:
         membershipIdentifier=target.membership_id,
         source=target.file.path,
         region=target.region,
+        accountId=target.file.membership.accountId,
         fields=tuple(fields),
         fingerprint=live_fingerprint(planned_from),
         desiredSha256=target.file.sha256,

@@ -1,4 +1,4 @@
-"""A client-side rate limiter per region that learns the service's limit from its 429s.
+"""A client-side rate limiter per account and region that learns the service's limit from its 429s.
 
 Like botocore's adaptive mode, it stays out of the way until the first throttle; then it sends at a rate
 it adjusts by additive increase (while calls succeed) and multiplicative decrease (on a 429), so a large
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway
+from .api import AwsError, Gateway, Where
 from .retry import Retry, classify
 
 T = TypeVar("T")
@@ -72,22 +72,22 @@ class AimdLimiter:
 
 
 class LimitedGateway:
-    """A Gateway that paces every call through one AimdLimiter per region."""
+    """A Gateway that paces every call through one AimdLimiter per account and region (quotas are per both)."""
 
     def __init__(self, inner: Gateway, make_limiter: Callable[[], AimdLimiter] = AimdLimiter) -> None:
         self._inner = inner
         self._make = make_limiter
-        self._limiters: dict[str, AimdLimiter] = {}
+        self._limiters: dict[Where, AimdLimiter] = {}
         self._lock = threading.Lock()
 
-    def limiter(self, region: str) -> AimdLimiter:
+    def limiter(self, where: Where) -> AimdLimiter:
         with self._lock:
-            if region not in self._limiters:
-                self._limiters[region] = self._make()
-            return self._limiters[region]
+            if where not in self._limiters:
+                self._limiters[where] = self._make()
+            return self._limiters[where]
 
-    def _paced(self, region: str, call: Callable[[], T]) -> T:
-        limiter = self.limiter(region)
+    def _paced(self, where: Where, call: Callable[[], T]) -> T:
+        limiter = self.limiter(where)
         limiter.acquire()
         try:
             return call()
@@ -96,14 +96,14 @@ class LimitedGateway:
                 limiter.throttled()
             raise
 
-    def get_membership(self, region: str, membership_id: str) -> Mapping[str, Any]:
-        return self._paced(region, lambda: self._inner.get_membership(region, membership_id))
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
+        return self._paced(where, lambda: self._inner.get_membership(where, membership_id))
 
-    def list_memberships(self, region: str, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
         # Paged lazily by the inner gateway; pacing the first page is enough for a discovery call.
-        return self._paced(region, lambda: self._inner.list_memberships(region, status))
+        return self._paced(where, lambda: self._inner.list_memberships(where, status))
 
     def update_membership(
-        self, region: str, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:
-        return self._paced(region, lambda: self._inner.update_membership(region, membership_id, fields))
+        return self._paced(where, lambda: self._inner.update_membership(where, membership_id, fields))

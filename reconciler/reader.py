@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .api import AwsError, Gateway
+from .api import AwsError, MembershipReader
 from .models import LiveMembership
 from .plan import PlanError
 from .planner import Target
 from .retry import READ_RETRIES, Retrier
 
 
-def read_one(gateway: Gateway, retrier: Retrier, target: Target) -> LiveMembership | PlanError:
+def read_one(gateway: MembershipReader, retrier: Retrier, target: Target) -> LiveMembership | PlanError:
     try:
-        membership = retrier.call(lambda: gateway.get_membership(target.region, target.membership_id), READ_RETRIES)
+        membership = retrier.call(lambda: gateway.get_membership(target.where, target.membership_id), READ_RETRIES)
     except AwsError as error:
         return read_error(target, error)
     return LiveMembership.from_api(dict(membership), target.region)
@@ -25,15 +25,15 @@ def read_one(gateway: Gateway, retrier: Retrier, target: Target) -> LiveMembersh
 
 def read_error(target: Target, error: AwsError) -> PlanError:
     if error.not_found:
-        message = f"not found in {target.region} (ResourceNotFoundException"
+        message = f"not found in {target.where} (ResourceNotFoundException"
         message += f", request id {error.request_id})" if error.request_id else ")"
     else:
-        message = f"cannot be read in {target.region}: {error}"
+        message = f"cannot be read in {target.where}: {error}"
     return PlanError(target.membership_id, target.file.path, message, error.code)
 
 
 def read_live(
-    gateway: Gateway,
+    gateway: MembershipReader,
     targets: Sequence[Target],
     retrier: Retrier,
     parallelism: int,
