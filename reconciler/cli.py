@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -18,15 +18,23 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, render
-from .api import AwsError, Gateway
+from .api import AwsError, Gateway, MembershipReader, ReadOnly, Where
 from .applier import Applier, Outcome, Status
-from .desired import DesiredFile, load
+from .desired import DesiredFile, Problem, load
 from .models import desired_json_schema
-from .plan import Plan, PlanError
-from .planner import build_plan, resolve_targets
+from .plan import Plan, PlanError, Unmanaged
+from .planner import Target, build_plan, resolve_targets
 from .ratelimit import LimitedGateway
 from .reader import read_live
-from .retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, Retrier, Retry, RetryPolicy
+from .retry import (
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DELAY,
+    READ_RETRIES,
+    Retrier,
+    Retry,
+    RetryPolicy,
+)
 
 
 class ExitStatus(IntEnum):
@@ -36,6 +44,8 @@ class ExitStatus(IntEnum):
 
 
 DEFAULT_PATH = Path("desired-state")
+# How --target and `targets` name the pair of files that carry no accountId (run with the caller's role).
+DEFAULT_ACCOUNT = "default"
 FORMATS = click.Choice(["text", "markdown", "json"])
 
 
@@ -47,6 +57,7 @@ class Runtime:
     profile: str | None
     parallelism: int
     verbose: int
+    assume_role_template: str | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     _gateway: Gateway | None = None
     _session_region: str | None = None
@@ -62,7 +73,9 @@ class Runtime:
                 session = make_session(self.profile, self.region)
             except BotoCoreError as exc:
                 fail(f"AWS configuration: {exc}")
-            self._gateway = LimitedGateway(AwsGateway(session, max_connections=self.parallelism))
+            self._gateway = LimitedGateway(
+                AwsGateway(session, max_connections=self.parallelism, assume_role_template=self.assume_role_template)
+            )
             self._session_region = session.region_name
         return self._gateway
 
@@ -120,12 +133,35 @@ def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
         yield lambda: bar.advance(task)
 
 
+def github_annotations(problems: Sequence[Problem]) -> None:
+    """On GitHub Actions, validation problems also become annotations shown inline on the PR diff."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+
+    def escape(value: str, *, prop: bool = False) -> str:
+        value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+    for p in problems:
+        message = f"{p.field}: {p.message}" if p.field else p.message
+        click.echo(f"::error file={escape(p.path, prop=True)},line={p.line},col={p.col}::{escape(message)}")
+
+
+def step_summary(markdown: str) -> None:
+    """On GitHub Actions, plan/apply/drift add their Markdown to the job's summary page."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as stream:
+            stream.write(markdown + "\n")
+
+
 def load_desired(path: Path, memberships: Sequence[str] = ()) -> list[DesiredFile]:
     """Load and validate all files; any problem stops the command before the first AWS call."""
     result = load(path)
     if result.problems:
         for problem in result.problems:
             click.echo(str(problem), err=True)
+        github_annotations(result.problems)
         fail(f"{len(result.problems)} problem(s) in the desired state; nothing was read or changed")
     files = result.files
     if memberships:
@@ -137,18 +173,42 @@ def load_desired(path: Path, memberships: Sequence[str] = ()) -> list[DesiredFil
     return files
 
 
-def compute_plan(runtime: Runtime, files: Sequence[DesiredFile]) -> Plan:
-    targets, region_errors = resolve_targets(files, runtime.default_region())
+def parse_target(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    account, _, region = value.partition("/")
+    if not (account and region):
+        fail(
+            f"--target {value!r}: expected ACCOUNT/REGION, with ACCOUNT `{DEFAULT_ACCOUNT}` for files without accountId"
+        )
+    return account, region
+
+
+def target_key(target: Target) -> tuple[str, str]:
+    return target.file.membership.accountId or DEFAULT_ACCOUNT, target.region
+
+
+def select(runtime: Runtime, files: Sequence[DesiredFile], target: str | None) -> tuple[list[Target], list[PlanError]]:
+    """Resolve each file's region; with --target, keep only that account/region pair."""
+    wanted = parse_target(target)
+    targets, errors = resolve_targets(files, runtime.default_region())
+    if wanted is not None:
+        targets = [t for t in targets if target_key(t) == wanted]
+    return targets, errors
+
+
+def compute_plan(
+    runtime: Runtime, targets: Sequence[Target], errors: Sequence[PlanError], reader: MembershipReader
+) -> Plan:
     with progress(len(targets), "Reading memberships") as advance:
-        live: dict[str, Any] = read_live(runtime.gateway(), targets, runtime.retrier(), runtime.parallelism, advance)
-    plan = build_plan(targets, live)
-    if region_errors:
-        plan = Plan.build(plan.memberships, [*plan.errors, *region_errors])
-    return plan
+        live: dict[str, Any] = read_live(reader, targets, runtime.retrier(), runtime.parallelism, advance)
+    return build_plan(targets, live).with_errors(errors)
 
 
-def emit(plan: Plan, fmt: str) -> None:
-    click.echo(render.render(plan, fmt, style_for(colour_enabled()), source_link()), nl=False)
+def emit(plan: Plan, fmt: str, words: render.Words = render.PLAN) -> None:
+    link = source_link()
+    click.echo(render.render(plan, fmt, style_for(colour_enabled()), link, words), nl=False)
+    step_summary(render.markdown(plan, link, words))
 
 
 def report_errors(errors: Sequence[PlanError]) -> None:
@@ -202,6 +262,11 @@ membership_option = click.option(
     metavar="ID",
     help="Only this membership (repeatable).",
 )
+target_option = click.option(
+    "--target",
+    metavar="ACCOUNT/REGION",
+    help=f"Only files of this account and region (`{DEFAULT_ACCOUNT}/REGION`: files without accountId).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -216,10 +281,25 @@ membership_option = click.option(
     help="Concurrent API calls.",
 )
 @click.option("-v", "--verbose", count=True, help="More detail (retries, timings).")
+@click.option(
+    "--assume-role-template",
+    metavar="ARN",
+    envvar="RECONCILER_ASSUME_ROLE_TEMPLATE",
+    help="Role to assume per account, e.g. arn:aws:iam::{accountId}:role/cleanrooms-reconciler.",
+)
 @click.pass_context
-def cli(ctx: click.Context, region: str | None, profile: str | None, parallelism: int, verbose: int) -> None:
+def cli(
+    ctx: click.Context,
+    region: str | None,
+    profile: str | None,
+    parallelism: int,
+    verbose: int,
+    assume_role_template: str | None,
+) -> None:
     """Reconcile AWS Clean Rooms membership settings with desired state kept in git."""
-    ctx.obj = Runtime(region, profile, parallelism, verbose)
+    if assume_role_template is not None and "{accountId}" not in assume_role_template:
+        fail("--assume-role-template must contain {accountId}")
+    ctx.obj = Runtime(region, profile, parallelism, verbose, assume_role_template)
 
 
 @cli.command()
@@ -229,6 +309,7 @@ def validate(path: Path) -> None:
     result = load(path)
     for problem in result.problems:
         click.echo(str(problem))
+    github_annotations(result.problems)
     if result.problems:
         click.echo(f"{len(result.problems)} problem(s) in {path}", err=True)
         sys.exit(ExitStatus.ERROR)
@@ -247,6 +328,7 @@ def schema() -> None:
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @membership_option
+@target_option
 @retry_options
 @click.pass_obj
 def plan(
@@ -256,14 +338,15 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     memberships: tuple[str, ...],
+    target: str | None,
     max_attempts: int,
     retry_base_delay: float,
     retry_max_delay: float,
 ) -> None:
     """Read the live memberships and show what apply would change."""
     set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
-    files = load_desired(path, memberships)
-    result = compute_plan(runtime, files)
+    targets, errors = select(runtime, load_desired(path, memberships), target)
+    result = compute_plan(runtime, targets, errors, runtime.gateway())
     emit(result, fmt)
     if result.errors:
         report_errors(result.errors)
@@ -292,6 +375,7 @@ def plan(
     help="Append one JSON line per write attempt to this file.",
 )
 @membership_option
+@target_option
 @retry_options
 @click.pass_obj
 def apply(
@@ -302,6 +386,7 @@ def apply(
     max_changes: int | None,
     audit_log: Path | None,
     memberships: tuple[str, ...],
+    target: str | None,
     max_attempts: int,
     retry_base_delay: float,
     retry_max_delay: float,
@@ -309,9 +394,10 @@ def apply(
     """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
     set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
     if plan_file is not None:
-        planned = load_saved_plan(plan_file, memberships)
+        planned = load_saved_plan(plan_file, memberships, parse_target(target))
     else:
-        planned = compute_plan(runtime, load_desired(path, memberships))
+        targets, errors = select(runtime, load_desired(path, memberships), target)
+        planned = compute_plan(runtime, targets, errors, runtime.gateway())
     emit(planned, "text")
     if planned.errors:
         report_errors(planned.errors)
@@ -336,18 +422,23 @@ def apply(
         with stop_on_signals(applier), progress(len(changes), "Applying") as advance:
             outcomes = applier.apply(changes, runtime.parallelism, live, advance)
     report_outcomes(outcomes)
+    step_summary(outcomes_markdown(outcomes))
     if not all(o.ok for o in outcomes):
         sys.exit(ExitStatus.ERROR)
 
 
-def load_saved_plan(plan_file: Path, memberships: Sequence[str]) -> Plan:
+def load_saved_plan(plan_file: Path, memberships: Sequence[str], target: tuple[str, str] | None) -> Plan:
     try:
         saved = Plan.from_json(json.loads(plan_file.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
         fail(f"{plan_file} is not a saved plan: {exc}")
-    if memberships:
-        saved = Plan.build([m for m in saved.memberships if m.membershipIdentifier in memberships])
-    return saved
+    kept = [
+        m
+        for m in saved.memberships
+        if (not memberships or m.membershipIdentifier in memberships)
+        and (target is None or (m.accountId or DEFAULT_ACCOUNT, m.region) == target)
+    ]
+    return Plan.build(kept)
 
 
 def confirm(auto_approve: bool, count: int) -> None:
@@ -395,10 +486,21 @@ def stop_on_signals(applier: Applier) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def outcomes_markdown(outcomes: Sequence[Outcome]) -> str:
+    icons = {Status.APPLIED: ":white_check_mark:", Status.CONVERGED: ":white_check_mark:"}
+    lines = ["#### Apply result", ""]
+    lines += [f"- {icons.get(o.status, ':x:')} {o.describe()}" for o in sorted(outcomes, key=_outcome_order)]
+    return "\n".join(lines) + "\n"
+
+
+def _outcome_order(outcome: Outcome) -> tuple[str, str]:
+    return outcome.change.source, outcome.change.membershipIdentifier
+
+
 def report_outcomes(outcomes: Sequence[Outcome]) -> None:
     style = style_for(colour_enabled())
     colours = {Status.APPLIED: "green", Status.CONVERGED: "green", Status.NOT_STARTED: "yellow"}
-    for outcome in sorted(outcomes, key=lambda o: (o.change.source, o.change.membershipIdentifier)):
+    for outcome in sorted(outcomes, key=_outcome_order):
         click.echo(style(outcome.describe(), colours.get(outcome.status, "red")))
     counts = {status: sum(1 for o in outcomes if o.status is status) for status in Status}
     click.echo(
@@ -410,6 +512,89 @@ def report_outcomes(outcomes: Sequence[Outcome]) -> None:
             "Not everything was applied. Run apply again: it reads live state and sends only what still differs.",
             err=True,
         )
+
+
+@cli.command()
+@path_argument
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--report-unmanaged",
+    is_flag=True,
+    help="Also list ACTIVE memberships in the covered accounts and regions that no file manages.",
+)
+@membership_option
+@target_option
+@retry_options
+@click.pass_obj
+def drift(
+    runtime: Runtime,
+    path: Path,
+    fmt: str,
+    report_unmanaged: bool,
+    memberships: tuple[str, ...],
+    target: str | None,
+    max_attempts: int,
+    retry_base_delay: float,
+    retry_max_delay: float,
+) -> None:
+    """Read-only comparison for the nightly check: exit 0 no drift, 2 drift, 1 error."""
+    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
+    files = load_desired(path, memberships)
+    targets, errors = select(runtime, files, target)
+    # A reader with no update method: drift cannot write, and runs under a read-only IAM role.
+    reader = ReadOnly(runtime.gateway())
+    report = compute_plan(runtime, targets, errors, reader)
+    if report_unmanaged:
+        managed = {f.membership.membershipIdentifier for f in load(path).files}
+        report = report.with_unmanaged(find_unmanaged(runtime, reader, targets, managed))
+    emit(report, fmt, render.DRIFT)
+    if report.errors:
+        click.echo(f"error: {len(report.errors)} error(s) while checking drift", err=True)
+        sys.exit(ExitStatus.ERROR)
+    if report.changes:
+        sys.exit(ExitStatus.CHANGES)
+
+
+def find_unmanaged(
+    runtime: Runtime, reader: MembershipReader, targets: Sequence[Target], managed: set[str]
+) -> list[Unmanaged]:
+    found: list[Unmanaged] = []
+    retrier = runtime.retrier()
+    for where in sorted({t.where for t in targets}):
+
+        def listing(where: Where = where) -> list[Mapping[str, Any]]:
+            return list(reader.list_memberships(where, "ACTIVE"))
+
+        try:
+            summaries = retrier.call(listing, READ_RETRIES)
+        except AwsError as error:
+            fail(f"cannot list memberships in {where}: {error}")
+        found += [
+            Unmanaged(s["id"], s.get("collaborationName", ""), where.region, s.get("arn", ""))
+            for s in summaries
+            if s["id"] not in managed and s.get("status", "ACTIVE") == "ACTIVE"
+        ]
+    return found
+
+
+@cli.command()
+@path_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "github-matrix"]), default="text", show_default=True)
+@click.pass_obj
+def targets(runtime: Runtime, path: Path, fmt: str) -> None:
+    """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
+    resolved, errors = resolve_targets(load_desired(path), runtime.default_region())
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        sys.exit(ExitStatus.ERROR)
+    pairs = sorted({target_key(t) for t in resolved})
+    if fmt == "github-matrix":
+        include = [{"account": a, "region": r, "target": f"{a}/{r}"} for a, r in pairs]
+        click.echo(json.dumps({"include": include}, separators=(",", ":")))
+    else:
+        for account, region in pairs:
+            click.echo(f"{account}/{region}")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .api import Where
@@ -130,10 +130,29 @@ class PlanError:
 
 
 @dataclass(frozen=True)
+class Unmanaged:
+    """An ACTIVE membership in a covered account and region that no desired-state file manages."""
+
+    membershipIdentifier: str
+    collaborationName: str
+    region: str
+    arn: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "membershipIdentifier": self.membershipIdentifier,
+            "collaborationName": self.collaborationName,
+            "region": self.region,
+            "arn": self.arn,
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     memberships: tuple[MembershipChange, ...]
     errors: tuple[PlanError, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Only filled by `drift --report-unmanaged`.
+    unmanaged: tuple[Unmanaged, ...] | None = None
 
     @classmethod
     def build(cls, memberships: Sequence[MembershipChange], errors: Sequence[PlanError] = ()) -> Plan:
@@ -141,6 +160,12 @@ class Plan:
             tuple(sorted(memberships, key=lambda m: (m.source, m.membershipIdentifier))),
             tuple(sorted(errors, key=lambda e: (e.source, e.membershipIdentifier, e.message))),
         )
+
+    def with_errors(self, errors: Sequence[PlanError]) -> Plan:
+        return replace(Plan.build(self.memberships, [*self.errors, *errors]), unmanaged=self.unmanaged)
+
+    def with_unmanaged(self, unmanaged: Sequence[Unmanaged]) -> Plan:
+        return replace(self, unmanaged=tuple(sorted(unmanaged, key=lambda u: (u.region, u.arn))))
 
     @property
     def changes(self) -> tuple[MembershipChange, ...]:
@@ -164,7 +189,7 @@ class Plan:
             "changes": [m.to_json() for m in self.changes],
             "summary": self.summary(),
             "errors": [e.to_json() for e in self.errors],
-            **self.extra,
+            **({} if self.unmanaged is None else {"unmanaged": [u.to_json() for u in self.unmanaged]}),
         }
 
     def dumps(self) -> str:

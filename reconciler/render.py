@@ -1,24 +1,43 @@
-"""Plan -> text (terraform-like), Markdown (a PR comment) or JSON (CONTRACT.md). Pure: returns strings."""
+"""Plan -> text (terraform-like), Markdown (a PR comment) or JSON (CONTRACT.md). Pure: returns strings.
+
+The same plan reads as a plan ("to change") or as a drift report ("drifted"): only the words differ.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .plan import FieldChange, MembershipChange, Plan
 
 Style = Callable[[str, str], str]
-MARKDOWN_INLINE_LIMIT = 60
+Link = Callable[[str], str] | None
+
+
+@dataclass(frozen=True)
+class Words:
+    noun: str
+    title: str
+    changed: str
+    same: str
+    nothing: str
+
+
+PLAN = Words("Plan", "Clean Rooms plan", "to change", "unchanged", "No changes. Live settings match the desired state.")
+DRIFT = Words("Drift", "Clean Rooms drift", "drifted", "in sync", "No drift. Live settings match the desired state.")
 
 
 def plain(text: str, _colour: str) -> str:
     return text
 
 
-def summary_line(plan: Plan, noun: str = "Plan") -> str:
+def summary_line(plan: Plan, words: Words = PLAN) -> str:
     s = plan.summary()
-    line = f"{noun}: {s['memberships']} memberships, {s['toChange']} to change, {s['unchanged']} unchanged"
+    line = (
+        f"{words.noun}: {s['memberships']} memberships, {s['toChange']} {words.changed}, {s['unchanged']} {words.same}"
+    )
     return line + (f", {len(plan.errors)} error(s)." if plan.errors else ".")
 
 
@@ -26,28 +45,28 @@ def _value(value: Any) -> str:
     return "(absent)" if value is None else json.dumps(value, sort_keys=False)
 
 
-def _field_lines(change: FieldChange, style: Style) -> list[str]:
+def _field_lines(change: FieldChange, style: Style, indent: str = "    ") -> list[str]:
     if not change.leaves:
         if change.before is None:
-            return [style(f"    + {change.name}: {_value(change.after)}", "green")]
-        return [style(f"    ~ {change.name}: {_value(change.before)} -> {_value(change.after)}", "yellow")]
-    lines = [style(f"    ~ {change.name}:", "yellow")]
+            return [style(f"{indent}+ {change.name}: {_value(change.after)}", "green")]
+        return [style(f"{indent}~ {change.name}: {_value(change.before)} -> {_value(change.after)}", "yellow")]
+    lines = [style(f"{indent}~ {change.name}:", "yellow")]
     for leaf in change.leaves:
         if leaf.kind == "added":
-            lines.append(style(f"        + {leaf.path}: {_value(leaf.after)}", "green"))
+            lines.append(style(f"{indent}    + {leaf.path}: {_value(leaf.after)}", "green"))
         elif leaf.kind == "removed":
-            lines.append(style(f"        - {leaf.path}: {_value(leaf.before)}", "red"))
+            lines.append(style(f"{indent}    - {leaf.path}: {_value(leaf.before)}", "red"))
         else:
-            lines.append(style(f"        ~ {leaf.path}: {_value(leaf.before)} -> {_value(leaf.after)}", "yellow"))
+            lines.append(style(f"{indent}    ~ {leaf.path}: {_value(leaf.before)} -> {_value(leaf.after)}", "yellow"))
     return lines
 
 
 def _heading(membership: MembershipChange) -> str:
     name = f" {membership.collaborationName}" if membership.collaborationName else ""
-    return f"~ membership {membership.membershipIdentifier}{name} ({membership.source}, {membership.region})"
+    return f"~ membership {membership.membershipIdentifier}{name} ({membership.source}, {membership.where})"
 
 
-def text(plan: Plan, style: Style = plain, noun: str = "Plan") -> str:
+def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
     lines: list[str] = []
     for membership in plan.changes:
         lines.append(style(_heading(membership), "yellow"))
@@ -58,57 +77,66 @@ def text(plan: Plan, style: Style = plain, noun: str = "Plan") -> str:
         lines.append(style(f"! {error}", "red"))
     if plan.errors:
         lines.append("")
+    if plan.unmanaged is not None:
+        lines.append(f"Unmanaged: {len(plan.unmanaged)} ACTIVE membership(s) no file manages")
+        lines += [f"? {u.membershipIdentifier} {u.collaborationName} ({u.region})" for u in plan.unmanaged]
+        lines.append("")
     if not plan.changes and not plan.errors:
-        lines.append("No changes. Live settings match the desired state.")
-    lines.append(summary_line(plan, noun))
+        lines.append(words.nothing)
+    lines.append(summary_line(plan, words))
     return "\n".join(lines) + "\n"
 
 
-def markdown(plan: Plan, link: Callable[[str], str] | None = None, title: str = "Clean Rooms plan") -> str:
+def markdown(plan: Plan, link: Link = None, words: Words = PLAN) -> str:
     s = plan.summary()
     out = [
-        f"### {title}: {s['toChange']} to change, {s['unchanged']} unchanged ({s['memberships']} memberships)",
+        f"### {words.title}: {s['toChange']} {words.changed}, {s['unchanged']} {words.same} "
+        f"({s['memberships']} memberships)",
         "",
     ]
     if plan.errors:
         out += ["**Errors** (nothing will be applied until these are fixed):", ""]
         out += [f"- :x: `{e.membershipIdentifier}` in {_source(e.source, link)}: {e.message}" for e in plan.errors]
         out.append("")
-    if not plan.changes:
-        out.append("No changes. Live settings match the desired state." if not plan.errors else "")
-        return "\n".join(out).rstrip() + "\n"
-    out += ["| membership | collaboration | file | region | fields |", "|---|---|---|---|---|"]
-    for m in plan.changes:
+    if plan.changes:
+        out += _changes_markdown(plan.changes, link)
+    elif not plan.errors:
+        out += [words.nothing, ""]
+    if plan.unmanaged is not None:
+        out += [f"**Unmanaged**: {len(plan.unmanaged)} ACTIVE membership(s) no file manages", ""]
+        out += [f"- `{u.membershipIdentifier}` {u.collaborationName} ({u.region})" for u in plan.unmanaged]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _changes_markdown(changes: Sequence[MembershipChange], link: Link) -> list[str]:
+    out = ["| membership | collaboration | file | account/region | fields |", "|---|---|---|---|---|"]
+    for m in changes:
         names = ", ".join(f"`{f.name}`" for f in m.fields)
         out.append(
-            f"| `{m.membershipIdentifier}` | {m.collaborationName} | {_source(m.source, link)} | {m.region} | {names} |"
+            f"| `{m.membershipIdentifier}` | {m.collaborationName} | {_source(m.source, link)} | {m.where} | {names} |"
         )
     out.append("")
-    for m in plan.changes:
+    for m in changes:
         out += [
             f"<details><summary><code>{m.membershipIdentifier}</code> {m.collaborationName}: "
             f"{len(m.fields)} field(s)</summary>",
             "",
             "```diff",
-            *(line.replace("    ", "", 1) for change in m.fields for line in _field_lines(change, plain)),
+            *(line for change in m.fields for line in _field_lines(change, plain, indent="")),
             "```",
             "</details>",
             "",
         ]
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
-def _source(path: str, link: Callable[[str], str] | None) -> str:
+def _source(path: str, link: Link) -> str:
     return f"[`{path}`]({link(path)})" if link else f"`{path}`"
 
 
-def as_json(plan: Plan) -> str:
-    return plan.dumps()
-
-
-def render(plan: Plan, fmt: str, style: Style = plain, link: Callable[[str], str] | None = None) -> str:
+def render(plan: Plan, fmt: str, style: Style = plain, link: Link = None, words: Words = PLAN) -> str:
     if fmt == "json":
-        return as_json(plan)
+        return plan.dumps()
     if fmt == "markdown":
-        return markdown(plan, link)
-    return text(plan, style)
+        return markdown(plan, link, words)
+    return text(plan, style, words)

@@ -178,7 +178,7 @@ def test_markdown_has_summary_table_and_details(sandbox: CleanRoomsSandbox, tmp_
     result = run_cli(["plan", "--format", "markdown", str(tmp_path)], env=env)
     lines = result.stdout.splitlines()
     assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 memberships)"
-    assert "| membership | collaboration | file | region | fields |" in lines
+    assert "| membership | collaboration | file | account/region | fields |" in lines
     assert f"https://github.example/acme/cleanrooms/blob/abc123/{tmp_path}/a.yaml" in result.stdout
     assert "<details><summary>" in result.stdout
     assert '    ~ outputConfiguration.s3.bucket: "old-bucket" -> "new-bucket"' in lines
