@@ -241,10 +241,11 @@ class CleanRoomsSandbox:
         defaultResultConfiguration: Mapping[str, Any] | None = None,
         defaultJobResultConfiguration: Mapping[str, Any] | None = None,
         status: str = "ACTIVE",
+        account_id: str | None = None,
     ) -> str:
         """Seed one collaboration with one membership of ours in it; returns the membership id."""
         with self._lock:
-            backend = self.backend(region)
+            backend = self.backend(region, account_id)
             collaboration = backend.create_collaboration(
                 name=collaboration_name,
                 description=f"{collaboration_name} (sandbox)",
@@ -273,18 +274,28 @@ class CleanRoomsSandbox:
             membership.status = status
             return str(membership.id)
 
-    def membership(self, membership_id: str, region: str = DEFAULT_REGION) -> dict[str, Any]:
+    def membership(
+        self, membership_id: str, region: str = DEFAULT_REGION, account_id: str | None = None
+    ) -> dict[str, Any]:
         with self._lock:
-            return _full(self.backend(region).get_membership(membership_id))
+            return _full(self.backend(region, account_id).get_membership(membership_id))
 
-    def set_status(self, membership_id: str, status: str, region: str = DEFAULT_REGION) -> None:
+    def set_status(
+        self, membership_id: str, status: str, region: str = DEFAULT_REGION, account_id: str | None = None
+    ) -> None:
         with self._lock:
-            self.backend(region).get_membership(membership_id).status = status
+            self.backend(region, account_id).get_membership(membership_id).status = status
 
-    def write(self, membership_id: str, fields: Mapping[str, Any], region: str = DEFAULT_REGION) -> None:
+    def write(
+        self,
+        membership_id: str,
+        fields: Mapping[str, Any],
+        region: str = DEFAULT_REGION,
+        account_id: str | None = None,
+    ) -> None:
         """An out-of-band change (the console, another tool): not logged as a request."""
         with self._lock:
-            _apply(self.backend(region).get_membership(membership_id), fields)
+            _apply(self.backend(region, account_id).get_membership(membership_id), fields)
 
     # -- faults, latency, rate limit ----------------------------------------------------------------
 
@@ -355,7 +366,7 @@ class CleanRoomsSandbox:
         try:
             if fault is not None and not fault.after_apply:
                 if fault.concurrent_write and membership_id:
-                    self.write(membership_id, fault.concurrent_write, region)
+                    self.write(membership_id, fault.concurrent_write, region, account)
                 raise self._fault_answer(fault, membership_id)
             status, headers, payload = self._handle(operation, membership_id, environ, body, query, region, account)
             if fault is not None:
