@@ -113,3 +113,17 @@ def test_checkouts_do_not_persist_credentials() -> None:
             for step in steps(job):
                 if "actions/checkout" in step.get("uses", ""):
                     assert step["with"]["persist-credentials"] is False, name
+
+
+def test_iam_policies_parse_and_the_read_only_one_cannot_write() -> None:
+    import json
+
+    iam = WORKFLOWS.parent.parent / "docs" / "iam"
+    policies = {path.name: json.loads(path.read_text()) for path in iam.glob("*.json")}
+    assert len(policies) == 5
+    read_only = {a for s in policies["read-only.json"]["Statement"] for a in s["Action"]}
+    assert read_only == {"cleanrooms:GetMembership", "cleanrooms:ListMemberships"}
+    apply = {a for s in policies["apply.json"]["Statement"] for a in s["Action"]}
+    assert {"cleanrooms:UpdateMembership", "iam:PassRole", "logs:CreateLogDelivery"} <= apply
+    trust = policies["github-oidc-trust.json"]["Statement"][0]["Condition"]["StringEquals"]
+    assert trust["token.actions.githubusercontent.com:sub"].endswith(":environment:cleanrooms-production")
