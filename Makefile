@@ -18,6 +18,10 @@ setup: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/reconciler validate desired-state
 
+# The whole loop (validate, plan, apply, drift) against the embedded local endpoint: no AWS account.
+demo: $(STAMP)
+	$(BIN)/reconciler demo
+
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks
 	$(BIN)/ruff format --check reconciler tests benchmarks

@@ -17,11 +17,11 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__, render
+from . import __version__, importer, render
 from .api import AwsError, Gateway, MembershipReader, ReadOnly, Where
 from .applier import Applier, Outcome, Status
 from .desired import DesiredFile, Problem, load
-from .models import desired_json_schema
+from .models import LiveMembership, desired_json_schema
 from .plan import Plan, PlanError, Unmanaged
 from .planner import Target, build_plan, resolve_targets
 from .ratelimit import LimitedGateway
@@ -595,6 +595,101 @@ def targets(runtime: Runtime, path: Path, fmt: str) -> None:
     else:
         for account, region in pairs:
             click.echo(f"{account}/{region}")
+
+
+@cli.command("import")
+@click.option("--all", "import_all", is_flag=True, help="Every ACTIVE membership in the account and region.")
+@membership_option
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="Where the files go.",
+)
+@click.option("--overwrite", is_flag=True, help="Update existing files in place (comments and key order kept).")
+@retry_options
+@click.pass_obj
+def import_(
+    runtime: Runtime,
+    import_all: bool,
+    memberships: tuple[str, ...],
+    out_dir: Path,
+    overwrite: bool,
+    max_attempts: int,
+    retry_base_delay: float,
+    retry_max_delay: float,
+) -> None:
+    """Write desired-state files from live memberships, so a plan right after shows no changes."""
+    if import_all == bool(memberships):
+        fail("choose either --all or --membership ID (repeatable)")
+    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
+    region = runtime.default_region()
+    if region is None:
+        fail("no region: pass --region or configure AWS_DEFAULT_REGION")
+    where = Where(region)
+    reader = ReadOnly(runtime.gateway())
+    retrier = runtime.retrier()
+    try:
+        ids = list(memberships) or [
+            s["id"] for s in retrier.call(lambda: list(reader.list_memberships(where, "ACTIVE")), READ_RETRIES)
+        ]
+    except AwsError as error:
+        fail(f"cannot list memberships in {where}: {error}")
+    existing = (
+        {f.membership.membershipIdentifier: Path(f.path) for f in load(out_dir).files} if out_dir.exists() else {}
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for membership_id in ids:
+
+        def read(membership_id: str = membership_id) -> Mapping[str, Any]:
+            return reader.get_membership(where, membership_id)
+
+        try:
+            raw = retrier.call(read, READ_RETRIES)
+        except AwsError as error:
+            click.echo(f"error: {membership_id}: {error}", err=True)
+            failed += 1
+            continue
+        live = LiveMembership.from_api(dict(raw), region)
+        if live.status != "ACTIVE":
+            click.echo(
+                f"error: {membership_id}: status is {live.status}; only ACTIVE memberships are imported", err=True
+            )
+            failed += 1
+            continue
+        click.echo(write_imported(live, existing.get(membership_id) or out_dir / importer.file_name(live), overwrite))
+    click.echo(f"Import: {len(ids) - failed} of {len(ids)} membership(s) into {out_dir}")
+    if failed:
+        sys.exit(ExitStatus.ERROR)
+
+
+def write_imported(live: LiveMembership, path: Path, overwrite: bool) -> str:
+    if path.exists() and not overwrite:
+        return f"kept {path}: it exists (--overwrite updates it in place)"
+    if path.exists():
+        path.write_text(importer.render_update(path.read_text(), live))
+        return f"updated {path}"
+    schema = os.path.relpath(Path("schema") / "membership.schema.json", path.parent)
+    path.write_text(importer.render_new(live, schema))
+    return f"wrote {path}"
+
+
+@cli.command()
+def demo() -> None:
+    """The whole loop against an embedded local Clean Rooms endpoint: no AWS account needed."""
+    import tempfile
+
+    try:
+        from . import demo as story
+    except ImportError as exc:
+        fail(f"{exc}")
+    with tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp:
+        ok = story.run(click.echo, lambda title: click.echo(click.style(f"\n== {title}", bold=True)), Path(tmp))
+    if not ok:
+        fail("the demo did not go as expected")
+    click.echo("\nDemo complete: planned, applied, converged, and caught drift, all against 127.0.0.1.")
 
 
 def main() -> None:

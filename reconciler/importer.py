@@ -1,0 +1,102 @@
+"""Live membership -> desired-state file, for adopting existing memberships. Pure: no AWS, no printing.
+
+A new file holds the identifier, the guards and every settable field that is set live, in CONTRACT.md's
+key order. An existing file is updated in place through ruamel.yaml's round trip, so its comments and key
+order survive; a key the live membership no longer has is dropped, so a plan right after is empty.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from .models import SETTABLE_FIELDS, LiveMembership
+
+GUARDS = ("region", "accountId", "collaborationName")
+SCHEMA_COMMENT = "# yaml-language-server: $schema={schema}\n"
+# CONTRACT.md's order, all the way down, so an imported file reads like the documented example.
+KEY_ORDER = (
+    "membershipIdentifier",
+    "region",
+    "accountId",
+    "collaborationName",
+    *SETTABLE_FIELDS,
+    "roleArn",
+    "outputConfiguration",
+    "s3",
+    "resultFormat",
+    "bucket",
+    "keyPrefix",
+    "singleFileOutput",
+)
+
+
+def file_name(live: LiveMembership) -> str:
+    """`<collaboration-slug>-<first 8 of the id>.yaml`: readable, and unique even for equal names."""
+    slug = re.sub(r"[^a-z0-9]+", "-", live.collaborationName.lower()).strip("-")[:60] or "membership"
+    return f"{slug}-{live.membershipIdentifier[:8]}.yaml"
+
+
+def desired_document(live: LiveMembership) -> CommentedMap:
+    document: dict[str, Any] = {
+        "membershipIdentifier": live.membershipIdentifier,
+        "region": live.region,
+        "accountId": live.accountId,
+        "collaborationName": live.collaborationName,
+    }
+    document |= {name: live.settings[name] for name in SETTABLE_FIELDS if live.settings.get(name) is not None}
+    return _ordered(document)
+
+
+def _ordered(value: Mapping[str, Any]) -> CommentedMap:
+    rank = {key: i for i, key in enumerate(KEY_ORDER)}
+    keys = sorted(value, key=lambda k: (rank.get(k, len(rank)), k))
+    return CommentedMap((k, _ordered(v) if isinstance(v, Mapping) else v) for k in keys for v in [value[k]])
+
+
+def render_new(live: LiveMembership, schema_path: str) -> str:
+    stream = io.StringIO()
+    stream.write(SCHEMA_COMMENT.format(schema=schema_path))
+    _yaml().dump(desired_document(live), stream)
+    return stream.getvalue()
+
+
+def render_update(existing_text: str, live: LiveMembership) -> str:
+    """The existing file with its values brought to `live`, comments and key order kept."""
+    yaml = _yaml()
+    document = yaml.load(existing_text)
+    if not isinstance(document, CommentedMap):
+        document = CommentedMap()
+    wanted = desired_document(live)
+    for guard in GUARDS:
+        # A guard the file's author left out stays out; one they kept is brought up to date.
+        if guard not in document:
+            del wanted[guard]
+    _merge(document, wanted, removable=SETTABLE_FIELDS)
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
+def _merge(target: CommentedMap, source: Mapping[str, Any], removable: tuple[str, ...] | None = None) -> None:
+    """Bring `target` to `source` in place; keys in both keep their position and comments."""
+    for key, value in source.items():
+        current = target.get(key)
+        if isinstance(current, CommentedMap) and isinstance(value, Mapping):
+            _merge(current, value)
+        elif key not in target or current != value:
+            target[key] = value
+    for key in [k for k in (removable or tuple(target)) if k in target and k not in source]:
+        del target[key]
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 120
+    return yaml
