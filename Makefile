@@ -44,6 +44,12 @@ unit: $(STAMP)
 
 test: lint lint-workflows typecheck unit
 
+# Measurements for the README (several minutes; the comparison installs awscli in its own virtualenv).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_plan.py
+	$(BIN)/python benchmarks/bench_apply.py
+	$(BIN)/python benchmarks/bench_compare.py
+
 schema: $(STAMP)
 	$(BIN)/reconciler schema > schema/membership.schema.json
 

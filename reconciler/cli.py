@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, NoReturn
@@ -218,40 +218,47 @@ def report_errors(errors: Sequence[PlanError]) -> None:
 
 
 def retry_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--max-attempts / --retry-base-delay / --retry-max-delay, shared by every command that calls AWS."""
+    """--max-attempts / --retry-base-delay / --retry-max-delay, shared by every command that calls AWS.
+
+    They set the runtime's retry policy directly, so commands never see them."""
+
+    def setter(field_name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+        def store(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+            runtime = ctx.find_object(Runtime)
+            assert runtime is not None, "the command group makes the Runtime first"
+            runtime.policy = replace(runtime.policy, **{field_name: value})
+
+        return store
+
     options = [
-        click.option(
+        (
             "--max-attempts",
-            type=click.IntRange(1, 100),
-            default=DEFAULT_MAX_ATTEMPTS,
-            show_default=True,
-            envvar="RECONCILER_MAX_ATTEMPTS",
-            help="Attempts per call, the first included.",
+            "max_attempts",
+            click.IntRange(1, 100),
+            DEFAULT_MAX_ATTEMPTS,
+            "Attempts per call, the first included.",
         ),
-        click.option(
+        (
             "--retry-base-delay",
-            type=click.FloatRange(0),
-            default=DEFAULT_BASE_DELAY,
-            show_default=True,
-            envvar="RECONCILER_RETRY_BASE_DELAY",
-            help="Backoff base in seconds (full jitter: uniform(0, min(max, base * 2**n))).",
+            "base_delay",
+            click.FloatRange(0),
+            DEFAULT_BASE_DELAY,
+            "Backoff base in seconds (full jitter: uniform(0, min(max, base * 2**n))).",
         ),
-        click.option(
-            "--retry-max-delay",
-            type=click.FloatRange(0),
-            default=DEFAULT_MAX_DELAY,
-            show_default=True,
-            envvar="RECONCILER_RETRY_MAX_DELAY",
-            help="Backoff cap in seconds.",
-        ),
+        ("--retry-max-delay", "max_delay", click.FloatRange(0), DEFAULT_MAX_DELAY, "Backoff cap in seconds."),
     ]
-    for option in reversed(options):
-        command = option(command)
+    for flag, field_name, kind, default, help_text in reversed(options):
+        command = click.option(
+            flag,
+            type=kind,
+            default=default,
+            show_default=True,
+            envvar="RECONCILER_" + flag.removeprefix("--").replace("-", "_").upper(),
+            help=help_text,
+            expose_value=False,
+            callback=setter(field_name),
+        )(command)
     return command
-
-
-def set_policy(runtime: Runtime, max_attempts: int, retry_base_delay: float, retry_max_delay: float) -> None:
-    runtime.policy = RetryPolicy(max_attempts, retry_base_delay, retry_max_delay)
 
 
 path_argument = click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
@@ -339,12 +346,8 @@ def plan(
     detailed_exitcode: bool,
     memberships: tuple[str, ...],
     target: str | None,
-    max_attempts: int,
-    retry_base_delay: float,
-    retry_max_delay: float,
 ) -> None:
     """Read the live memberships and show what apply would change."""
-    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
     targets, errors = select(runtime, load_desired(path, memberships), target)
     result = compute_plan(runtime, targets, errors, runtime.gateway())
     emit(result, fmt)
@@ -387,12 +390,8 @@ def apply(
     audit_log: Path | None,
     memberships: tuple[str, ...],
     target: str | None,
-    max_attempts: int,
-    retry_base_delay: float,
-    retry_max_delay: float,
 ) -> None:
     """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
-    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
     if plan_file is not None:
         planned = load_saved_plan(plan_file, memberships, parse_target(target))
     else:
@@ -533,12 +532,8 @@ def drift(
     report_unmanaged: bool,
     memberships: tuple[str, ...],
     target: str | None,
-    max_attempts: int,
-    retry_base_delay: float,
-    retry_max_delay: float,
 ) -> None:
     """Read-only comparison for the nightly check: exit 0 no drift, 2 drift, 1 error."""
-    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
     files = load_desired(path, memberships)
     targets, errors = select(runtime, files, target)
     # A reader with no update method: drift cannot write, and runs under a read-only IAM role.
@@ -616,14 +611,10 @@ def import_(
     memberships: tuple[str, ...],
     out_dir: Path,
     overwrite: bool,
-    max_attempts: int,
-    retry_base_delay: float,
-    retry_max_delay: float,
 ) -> None:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
     if import_all == bool(memberships):
         fail("choose either --all or --membership ID (repeatable)")
-    set_policy(runtime, max_attempts, retry_base_delay, retry_max_delay)
     region = runtime.default_region()
     if region is None:
         fail("no region: pass --region or configure AWS_DEFAULT_REGION")
