@@ -9,12 +9,13 @@ limit is a token bucket over every membership call (reads too), as a service quo
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import cli_env, seed
 
 from reconciler.sandbox import CleanRoomsSandbox
 
@@ -28,13 +29,9 @@ def main() -> None:
 
     with CleanRoomsSandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for i in range(args.memberships):
-            mid = sandbox.create_membership(f"bench-{i}", queryLogStatus="DISABLED")
-            (directory / f"m{i:04d}.yaml").write_text(
-                f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\njobLogStatus: ENABLED\n"
-            )
+        seed(sandbox, directory, args.memberships, lambda _: "queryLogStatus: ENABLED\njobLogStatus: ENABLED\n")
         sandbox.set_rate_limit(args.limit)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | sandbox.client_env()
+        env = cli_env(sandbox)
         started = time.perf_counter()
         proc = subprocess.run(
             [

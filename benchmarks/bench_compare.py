@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import cli_env, seed
+
 from reconciler.sandbox import CleanRoomsSandbox
 
 HERE = Path(__file__).resolve().parent
@@ -53,14 +55,12 @@ def main() -> None:
 
     rows = []
     with CleanRoomsSandbox() as sandbox:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | sandbox.client_env()
+        env = cli_env(sandbox)
         for size in args.sizes:
             sandbox.reset()
             with tempfile.TemporaryDirectory() as tmp:
                 directory = Path(tmp)
-                ids = [sandbox.create_membership(f"bench-{i}", queryLogStatus="DISABLED") for i in range(size)]
-                for i, mid in enumerate(ids):
-                    (directory / f"m{i:04d}.yaml").write_text(f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+                ids = seed(sandbox, directory, size, lambda _: "queryLogStatus: ENABLED\n")
                 (directory / "ids.txt").write_text("\n".join(ids) + "\n")
                 sandbox.set_latency(args.latency)
 

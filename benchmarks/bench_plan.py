@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import cli_env, seed
+
 from reconciler.sandbox import CleanRoomsSandbox
-
-
-def seed(sandbox: CleanRoomsSandbox, directory: Path, count: int) -> None:
-    for i in range(count):
-        mid = sandbox.create_membership(f"bench-{i}", queryLogStatus="DISABLED")
-        status = "ENABLED" if i % 10 == 0 else "DISABLED"
-        (directory / f"m{i:04d}.yaml").write_text(f"membershipIdentifier: {mid}\nqueryLogStatus: {status}\n")
 
 
 def run_validate(directory: Path) -> float:
@@ -34,7 +28,7 @@ def run_validate(directory: Path) -> float:
 
 def run_plan(sandbox: CleanRoomsSandbox, directory: Path, parallelism: int) -> tuple[float, int, dict[str, int]]:
     sandbox.clear_requests()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | sandbox.client_env()
+    env = cli_env(sandbox)
     started = time.perf_counter()
     proc = subprocess.run(
         [
@@ -68,7 +62,13 @@ def main() -> None:
 
     with CleanRoomsSandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        seed(sandbox, directory, args.memberships)
+        # One in ten differs: a plan with some changes, as a real one has.
+        seed(
+            sandbox,
+            directory,
+            args.memberships,
+            lambda i: f"queryLogStatus: {'ENABLED' if i % 10 == 0 else 'DISABLED'}\n",
+        )
         sandbox.set_latency(args.latency)
         rows = []
         for parallelism in [*args.parallelism, 1]:
