@@ -445,7 +445,9 @@ def confirm(auto_approve: bool, count: int) -> None:
         return
     if not sys.stdin.isatty():
         fail("refusing to apply without a terminal to confirm on; pass --auto-approve")
-    answer = click.prompt(f"Apply changes to {count} membership(s)? Only 'yes' will be accepted", default="")
+    answer = click.prompt(
+        f"Apply changes to {count} membership(s)? Only 'yes' will be accepted", default="", show_default=False
+    )
     if answer != "yes":
         fail("apply cancelled; nothing was changed")
 
