@@ -283,3 +283,37 @@ def test_sigterm_finishes_writes_in_flight_and_starts_no_new_ones(sandbox: Clean
     assert 1 <= sent <= 2
     assert f"Apply: {sent} applied, 0 already converged, 0 failed, {4 - sent} not started." in stdout
     assert sum(sandbox.membership(mid)["queryLogStatus"] == "ENABLED" for mid in ids) == sent
+
+
+def run_on_terminal(sandbox: CleanRoomsSandbox, args: list[str], answer: str) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin (as a person would) and type `answer` at the prompt."""
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        env=subprocess_env(sandbox.client_env()),
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    os.close(terminal)
+    os.write(controller, f"{answer}\n".encode())
+    output, _ = proc.communicate(timeout=60)
+    os.close(controller)
+    return proc.returncode, output
+
+
+def test_on_a_terminal_apply_asks_and_only_yes_applies(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("a")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED")
+    code, output = run_on_terminal(sandbox, ["apply", str(tmp_path)], "y")
+    assert code == 1
+    assert "Apply changes to 1 membership(s)? Only 'yes' will be accepted" in output
+    assert "apply cancelled; nothing was changed" in output
+    assert writes(sandbox) == []
+    code, output = run_on_terminal(sandbox, ["apply", str(tmp_path)], "yes")
+    assert code == 0, output
+    assert writes(sandbox) == [{"queryLogStatus": "ENABLED"}]
