@@ -35,12 +35,8 @@ try:
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.core.utils import unix_time
     from moto.iam.models import get_account_id_from
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import BaseWSGIServer, make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress.server import BaseWSGIServer, create_server
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "the local Clean Rooms endpoint needs moto: pip install 'cleanrooms-reconciler[sandbox]'"
@@ -152,12 +148,6 @@ def _error(status: int, message: str, code: str | None = None, **extra: Any) -> 
     )
 
 
-class _QuietHandler(MotoRequestHandler):
-    # The request log is ours; werkzeug's per-request stderr lines would bury test and demo output.
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        pass
-
-
 class CleanRoomsSandbox:
     """moto's Clean Rooms behind a completing, fault-injecting, logging WSGI layer on 127.0.0.1."""
 
@@ -176,17 +166,20 @@ class CleanRoomsSandbox:
     # -- serving -------------------------------------------------------------------------------------
 
     def start(self) -> CleanRoomsSandbox:
-        self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # waitress rather than werkzeug's development server: it keeps connections alive, as the real
+        # endpoint does, where werkzeug closes each one, so every call would pay for a new connection and a
+        # new server thread, and benchmarks would measure that instead of the client. The pool is large
+        # because injected latency holds a thread per request.
+        self._server = create_server(self, host="127.0.0.1", port=0, threads=64, ident="cleanrooms-sandbox")
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout=5)
         self._server = self._thread = None
 
     def __enter__(self) -> CleanRoomsSandbox:
@@ -199,8 +192,7 @@ class CleanRoomsSandbox:
     def endpoint_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the sandbox is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._server.effective_port}"
 
     def client_env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
         """Environment for a subprocess (the CLI) that talks to this endpoint and nothing else."""
@@ -375,7 +367,8 @@ class CleanRoomsSandbox:
             status = answer.status
             headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", answer.code or "")]
             payload = json.dumps(answer.body).encode()
-        headers = [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))]
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers += [("Content-Length", str(len(payload))), ("x-amzn-RequestId", str(uuid.uuid4()))]
         with self._lock:
             self._log.append(
                 LoggedRequest(
