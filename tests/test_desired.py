@@ -274,3 +274,22 @@ def test_validate_needs_no_credentials_or_network(tmp_path: Path) -> None:
     result = run_cli(["validate", str(tmp_path)], env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
     assert result.code == 0
     assert "1 membership file(s) valid" in result.stdout
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_the_fast_parser_accepts_nothing_the_located_one_refuses(case: str) -> None:
+    from reconciler.desired import _Loaders
+
+    assert _Loaders().quick(BAD_INPUTS[case][0]) is None
+
+
+def test_the_fast_and_located_parsers_agree_on_valid_files(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    from reconciler.desired import _Loaders
+    from reconciler.models import DesiredMembership
+
+    for example in sorted((REPO / "desired-state").rglob("*.yaml")):
+        text = example.read_text()
+        located = DesiredMembership.model_validate(YAML(typ="rt").load(text))
+        assert _Loaders().quick(text) == located
