@@ -25,6 +25,10 @@ from .plan import MembershipChange
 from .planner import remaining, stale_fields
 from .retry import READ_RETRIES, Retrier, Retry, classify
 
+# Turning logging on or off takes minutes to show: a membership returned or read right after the write may
+# still carry the old value. For these a mismatch right after a successful write is reported, not failed.
+SLOW_TO_SHOW = frozenset({"queryLogStatus", "jobLogStatus"})
+
 
 class Status(Enum):
     APPLIED = "applied"
@@ -85,12 +89,8 @@ class Applier:
                 live = self._read(change)
             except AwsError as error:
                 return f"{where}: cannot be read: {error}"
-            if live.status != "ACTIVE":
-                return f"{where}: status is now {live.status}"
-            stale = stale_fields(change, live)
-            if stale:
-                return f"{where}: the plan is stale: {', '.join(stale)} changed since planning; run plan again"
-            return live
+            refusal = self._refusal(change, live)
+            return f"{where}: {refusal[1]}" if refusal else live
 
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="preflight") as pool:
             results = list(pool.map(check, changes))
@@ -133,18 +133,12 @@ class Applier:
         if not body:
             return state.outcome(change, Status.CONVERGED, "live state already matches the plan")
         started = self.retrier.clock()
-        failed = 0
         while True:
             if state.must_read:
                 live = self._read(change)
-                if live.status != "ACTIVE":
-                    return state.outcome(change, Status.FAILED, f"status is now {live.status}")
-                if self.strict and (stale := stale_fields(change, live)):
-                    return state.outcome(
-                        change,
-                        Status.STALE,
-                        f"the plan is stale: {', '.join(stale)} changed since planning; run plan again",
-                    )
+                refusal = self._refusal(change, live)
+                if refusal:
+                    return state.outcome(change, *refusal)
                 body = remaining(change, live)
                 if not body:
                     if state.unconfirmed:
@@ -169,20 +163,34 @@ class Applier:
                 state.must_read = kind is Retry.CONFLICT or error.outcome_unknown
                 if error.outcome_unknown:
                     state.unconfirmed += tuple(n for n in body if n not in state.unconfirmed)
-                failed += 1
-                self.retrier.wait(error, kind, failed, started)
+                self.retrier.wait(error, kind, state.attempts, started)
                 continue
             state.attempts += 1
             state.sent += tuple(name for name in body if name not in state.sent)
             self._audit(change, body, state.attempts, "ok", request_id, None)
             left = remaining(change, LiveMembership.from_api(dict(returned), change.region))
-            if left:
+            wrong = [name for name in left if name not in SLOW_TO_SHOW]
+            if wrong:
                 return state.outcome(
                     change,
                     Status.FAILED,
-                    f"not verified: the service returned other values for {', '.join(left)} after the write",
+                    f"not verified: the service returned other values for {', '.join(wrong)} after the write",
+                )
+            if left:
+                return state.outcome(
+                    change,
+                    Status.APPLIED,
+                    f"{', '.join(left)} accepted but not showing yet: logging changes take minutes to propagate",
                 )
             return state.outcome(change, Status.APPLIED)
+
+    def _refusal(self, change: MembershipChange, live: LiveMembership) -> tuple[Status, str] | None:
+        """Why a fresh read forbids writing the change, if it does."""
+        if live.status != "ACTIVE":
+            return Status.FAILED, f"status is now {live.status}"
+        if self.strict and (stale := stale_fields(change, live)):
+            return Status.STALE, f"the plan is stale: {', '.join(stale)} changed since planning; run plan again"
+        return None
 
     def _read(self, change: MembershipChange) -> LiveMembership:
         membership = self.retrier.call(

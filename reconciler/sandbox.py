@@ -48,6 +48,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID: str = DEFAULT_ACCOUNT_ID
 LOG_STATUSES = ("ENABLED", "DISABLED")
+LOG_FIELDS = ("queryLogStatus", "jobLogStatus")
 RESULT_FORMATS = ("CSV", "PARQUET")
 ABILITIES_ALL = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")
 
@@ -73,7 +74,8 @@ _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/\d+/(?P<region>[^/]+)/")
 @dataclass(frozen=True)
 class Fault:
     """One injected answer. `concurrent_write` is applied to the membership just before answering, as if
-    someone else wrote it; `after_apply` processes the request first, so the client cannot know it worked."""
+    someone else wrote it; `after_apply` processes the request first, so the client cannot know it worked.
+    A status below 400 with `after_apply` answers normally, showing the concurrent write too."""
 
     status: int
     reason: str | None = None
@@ -82,6 +84,9 @@ class Fault:
 
     @property
     def error_code(self) -> str:
+        """The error's name; for a success after a concurrent write, a label for the request log."""
+        if self.status < 400:
+            return "ConcurrentWrite"
         return _ERROR_NAMES.get(self.status, "InternalServerException")
 
 
@@ -158,6 +163,8 @@ class CleanRoomsSandbox:
         self._rules: list[_FaultRule] = []
         self._latency: dict[str, float] = {}
         self._bucket: _TokenBucket | None = None
+        self._log_delay = 0.0
+        self._pending_logs: dict[tuple[str, str], tuple[Any, float]] = {}
         self._log: list[LoggedRequest] = []
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -220,6 +227,8 @@ class CleanRoomsSandbox:
             self._rules.clear()
             self._latency.clear()
             self._bucket = None
+            self._log_delay = 0.0
+            self._pending_logs.clear()
             self._log.clear()
 
     def create_membership(
@@ -319,6 +328,11 @@ class CleanRoomsSandbox:
             for operation in operations:
                 self._latency[operation] = seconds
 
+    def set_log_propagation_delay(self, seconds: float) -> None:
+        """Like the service, show a query/job logging change only `seconds` after it was made."""
+        with self._lock:
+            self._log_delay = seconds
+
     def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
         """Answer 429 beyond `per_second` requests (a token bucket, as the service's quotas behave)."""
         with self._lock:
@@ -357,12 +371,18 @@ class CleanRoomsSandbox:
         fault = self._next_fault(operation, membership_id)
         try:
             if fault is not None and not fault.after_apply:
-                if fault.concurrent_write and membership_id:
-                    self.write(membership_id, fault.concurrent_write, region, account)
+                self._concurrent_write(fault, membership_id, region, account)
                 raise self._fault_answer(fault, membership_id)
             status, headers, payload = self._handle(operation, membership_id, environ, body, query, region, account)
             if fault is not None:
-                raise self._fault_answer(fault, membership_id)
+                self._concurrent_write(fault, membership_id, region, account)
+                if fault.status >= 400:
+                    raise self._fault_answer(fault, membership_id)
+                if membership_id:
+                    # A success answered after someone else's write: the caller sees both.
+                    with self._lock:
+                        seen = self._as_seen(self._get(region, account, membership_id))
+                    payload = json.dumps({"membership": seen}).encode()
         except _ServiceError as answer:
             status = answer.status
             headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", answer.code or "")]
@@ -385,6 +405,10 @@ class CleanRoomsSandbox:
             )
         start_response(f"{status} {_reason_phrase(status)}", headers)
         return [payload]
+
+    def _concurrent_write(self, fault: Fault, membership_id: str | None, region: str, account: str) -> None:
+        if fault.concurrent_write and membership_id:
+            self.write(membership_id, fault.concurrent_write, region, account)
 
     def _caller(self, environ: dict[str, Any]) -> tuple[str, str]:
         # The same account resolution as moto's own responses, so our handlers see the backend moto uses.
@@ -434,7 +458,7 @@ class CleanRoomsSandbox:
         if operation == "GetMembership" and membership_id:
             with self._lock:
                 membership = self._get(region, account, membership_id)
-                return _ok({"membership": _full(membership)})
+                return _ok({"membership": self._as_seen(membership)})
         if operation == "UpdateMembership" and membership_id:
             return _ok({"membership": self._update(region, account, membership_id, body or {})})
         status, headers, payload = self._forward(environ)
@@ -489,8 +513,26 @@ class CleanRoomsSandbox:
                     reason="INVALID_CONFIGURATION",
                 )
             _check_update(body)
+            self._remember_logging(membership, body)
             _apply(membership, body)
-            return _full(membership)
+            return self._as_seen(membership)
+
+    def _remember_logging(self, membership: Membership, body: Mapping[str, Any]) -> None:
+        if not self._log_delay:
+            return
+        seen = _full(membership)
+        for name in LOG_FIELDS:
+            if name in body and body[name] != seen.get(name):
+                self._pending_logs[(membership.id, name)] = (seen.get(name), time.monotonic() + self._log_delay)
+
+    def _as_seen(self, membership: Membership) -> dict[str, Any]:
+        """The membership as a caller sees it: a logging change still propagating shows its old value."""
+        data = _full(membership)
+        now = time.monotonic()
+        for (membership_id, name), (old, until) in list(self._pending_logs.items()):
+            if membership_id == membership.id and now < until:
+                data[name] = old
+        return data
 
 
 def _check_update(body: Mapping[str, Any]) -> None:

@@ -317,3 +317,42 @@ def test_on_a_terminal_apply_asks_and_only_yes_applies(sandbox: CleanRoomsSandbo
     code, output = run_on_terminal(sandbox, ["apply", str(tmp_path)], "yes")
     assert code == 0, output
     assert writes(sandbox) == [{"queryLogStatus": "ENABLED"}]
+
+
+def test_logging_changes_that_take_time_to_show_are_applied_with_a_note(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    mid = sandbox.create_membership("acme", queryLogStatus="DISABLED", defaultJobResultConfiguration=job_results("a-b"))
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED", defaultJobResultConfiguration=job_results("c-d"))
+    sandbox.set_log_propagation_delay(30)
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 0, result.stdout + result.stderr
+    assert (
+        f"applied: {mid} ({tmp_path}/a.yaml, us-east-1) fields queryLogStatus, defaultJobResultConfiguration: "
+        "queryLogStatus accepted but not showing yet: logging changes take minutes to propagate"
+    ) in result.stdout
+    assert sandbox.membership(mid)["queryLogStatus"] == "ENABLED"
+    # Until it shows, a plan sees the old value: the one field is planned (and would be sent) again.
+    replan = run_cli(["plan", "--format", "json", str(tmp_path)], env=sandbox.client_env())
+    assert json.loads(replan.stdout)["changes"][0]["fields"] == {
+        "queryLogStatus": {"before": "DISABLED", "after": "ENABLED"}
+    }
+
+
+def test_a_result_configuration_the_service_did_not_take_fails_verification(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    mid = sandbox.create_membership("acme")
+    write_desired(tmp_path, "a.yaml", mid, defaultJobResultConfiguration=job_results("wanted-bucket"))
+    # The concurrent writer lands after our write is applied and before the answer: what comes back differs.
+    sandbox.inject(
+        "UpdateMembership",
+        sequence=[
+            Fault(
+                200, concurrent_write={"defaultJobResultConfiguration": job_results("other-bucket")}, after_apply=True
+            )
+        ],
+    )
+    result = apply(sandbox, str(tmp_path))
+    assert result.code == 1
+    assert "not verified: the service returned other values for defaultJobResultConfiguration" in result.stdout
