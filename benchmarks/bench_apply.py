@@ -9,13 +9,10 @@ limit is a token bucket over every membership call (reads too), as a service quo
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import cli_env, seed
+from common import cli_env, run_reconciler, seed
 
 from reconciler.sandbox import CleanRoomsSandbox
 
@@ -31,27 +28,8 @@ def main() -> None:
         directory = Path(tmp)
         seed(sandbox, directory, args.memberships, lambda _: "queryLogStatus: ENABLED\njobLogStatus: ENABLED\n")
         sandbox.set_rate_limit(args.limit)
-        env = cli_env(sandbox)
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "reconciler",
-                "--parallelism",
-                str(args.parallelism),
-                "apply",
-                "--auto-approve",
-                "--max-attempts",
-                "10",
-                str(directory),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        elapsed = time.perf_counter() - started
+        command = ["--parallelism", str(args.parallelism), "apply", "--auto-approve", "--max-attempts", "10"]
+        elapsed, proc = run_reconciler([*command, str(directory)], cli_env(sandbox))
         requests = sandbox.requests()
         writes = [r for r in requests if r.operation == "UpdateMembership"]
         ok_writes = [r for r in writes if r.status == 200]

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import cli_env, seed
+from common import cli_env, run_reconciler, seed
 
 from reconciler.sandbox import CleanRoomsSandbox
 
@@ -28,26 +28,8 @@ def run_validate(directory: Path) -> float:
 
 def run_plan(sandbox: CleanRoomsSandbox, directory: Path, parallelism: int) -> tuple[float, int, dict[str, int]]:
     sandbox.clear_requests()
-    env = cli_env(sandbox)
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "--parallelism",
-            str(parallelism),
-            "plan",
-            "--format",
-            "json",
-            str(directory),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
+    args = ["--parallelism", str(parallelism), "plan", "--format", "json", str(directory)]
+    elapsed, proc = run_reconciler(args, cli_env(sandbox))
     if proc.returncode != 0:
         raise SystemExit(f"plan failed ({proc.returncode}): {proc.stderr}")
     return elapsed, len(sandbox.requests()), json.loads(proc.stdout)["summary"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,3 +25,12 @@ def seed(sandbox: CleanRoomsSandbox, directory: Path, count: int, desired: Calla
 def cli_env(sandbox: CleanRoomsSandbox) -> dict[str, str]:
     """This environment without AWS settings, pointed at the sandbox: nothing reaches beyond 127.0.0.1."""
     return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | sandbox.client_env()
+
+
+def run_reconciler(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall seconds and the finished `python -m reconciler ARGS` process."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args], env=env, capture_output=True, text=True, check=False
+    )
+    return time.perf_counter() - started, proc

@@ -163,17 +163,23 @@ def test_error_after_apply_leaves_the_write_done(sandbox: CleanRoomsSandbox) -> 
     assert sandbox.membership(mid)["queryLogStatus"] == "ENABLED"
 
 
+def get_statuses(sandbox: CleanRoomsSandbox, membership_id: str, count: int) -> list[int]:
+    """HTTP status of `count` GetMembership calls in a row."""
+    api = client(sandbox)
+    statuses = []
+    for _ in range(count):
+        try:
+            api.get_membership(membershipIdentifier=membership_id)
+            statuses.append(200)
+        except ClientError as exc:
+            statuses.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+    return statuses
+
+
 def test_fault_rate_is_a_seeded_share(sandbox: CleanRoomsSandbox) -> None:
     mid = sandbox.create_membership("acme")
     sandbox.inject("GetMembership", rate=0.5, fault=THROTTLE)
-    api = client(sandbox)
-    outcomes = []
-    for _ in range(200):
-        try:
-            api.get_membership(membershipIdentifier=mid)
-            outcomes.append(200)
-        except ClientError as exc:
-            outcomes.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+    outcomes = get_statuses(sandbox, mid, 200)
     assert set(outcomes) == {200, 429}
     assert 70 <= outcomes.count(429) <= 130
     assert [r.status for r in sandbox.requests()] == outcomes
@@ -204,14 +210,7 @@ def test_latency_is_added_per_operation(sandbox: CleanRoomsSandbox) -> None:
 def test_rate_limit_throttles_beyond_the_budget(sandbox: CleanRoomsSandbox) -> None:
     mid = sandbox.create_membership("acme")
     sandbox.set_rate_limit(1, burst=3)
-    api = client(sandbox)
-    statuses = []
-    for _ in range(6):
-        try:
-            api.get_membership(membershipIdentifier=mid)
-            statuses.append(200)
-        except ClientError as exc:
-            statuses.append(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+    statuses = get_statuses(sandbox, mid, 6)
     # A full bucket lets the burst through, then refills at 1/s.
     assert statuses[:3] == [200, 200, 200]
     assert statuses.count(429) >= 2
