@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -166,7 +165,6 @@ class LiveMembership:
     collaborationName: str
     status: str
     memberAbilities: tuple[str, ...]
-    updateTime: str
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -177,8 +175,6 @@ class LiveMembership:
 
     @classmethod
     def from_api(cls, membership: dict[str, Any], region: str) -> LiveMembership:
-        update_time = membership.get("updateTime")
-        stamp = update_time.isoformat() if isinstance(update_time, datetime) else str(update_time)
         return cls(
             membershipIdentifier=membership["id"],
             arn=membership["arn"],
@@ -186,6 +182,5 @@ class LiveMembership:
             collaborationName=membership.get("collaborationName", ""),
             status=membership.get("status", ""),
             memberAbilities=tuple(membership.get("memberAbilities", ())),
-            updateTime=stamp,
             settings={k: membership[k] for k in SETTABLE_FIELDS if k in membership},
         )

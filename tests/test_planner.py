@@ -29,7 +29,6 @@ def live(status: str = "ACTIVE", abilities: tuple[str, ...] = ("CAN_QUERY", "CAN
         collaborationName="acme",
         status=status,
         memberAbilities=abilities,
-        updateTime="2026-01-01T00:00:00+00:00",
         settings=settings,
     )
 
