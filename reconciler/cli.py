@@ -686,7 +686,4 @@ def demo() -> None:
 
 
 def main() -> None:
-    # Reads and writes run in thread pools whose threads each wake from I/O for a short burst of
-    # botocore CPU; with the default 5 ms GIL switch interval a woken thread waits behind a busy one.
-    sys.setswitchinterval(0.0005)
     cli(prog_name="reconciler")
