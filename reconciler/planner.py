@@ -51,6 +51,11 @@ def normalize(name: str, value: Any) -> Any:
     return {**value, "outputConfiguration": output}
 
 
+def same(name: str, one: Any, other: Any) -> bool:
+    """Equal as the service sees it: API defaults filled in on both sides."""
+    return bool(normalize(name, one) == normalize(name, other))
+
+
 def managed_live(live: LiveMembership, managed: Iterable[str]) -> dict[str, Any]:
     return {name: live.settings.get(name) for name in SETTABLE_FIELDS if name in managed}
 
@@ -67,7 +72,7 @@ def diff(target: Target, live: LiveMembership) -> MembershipChange:
             continue
         before = live.settings.get(name)
         after = desired[name]
-        if normalize(name, before) != normalize(name, after):
+        if not same(name, before, after):
             fields.append(FieldChange(name, before, after, _leaves(name, before, after)))
     planned_from = managed_live(live, desired)
     return MembershipChange(
@@ -85,11 +90,7 @@ def diff(target: Target, live: LiveMembership) -> MembershipChange:
 
 def remaining(change: MembershipChange, live: LiveMembership) -> dict[str, Any]:
     """The planned fields that still differ from live: what a write should send now (maybe nothing)."""
-    return {
-        f.name: f.after
-        for f in change.fields
-        if normalize(f.name, live.settings.get(f.name)) != normalize(f.name, f.after)
-    }
+    return {f.name: f.after for f in change.fields if not same(f.name, live.settings.get(f.name), f.after)}
 
 
 def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
@@ -97,15 +98,12 @@ def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
     if live_fingerprint(managed_live(live, change.liveSettings)) == change.fingerprint:
         return []
     planned = {f.name: f.after for f in change.fields}
-    stale = []
-    for name, planned_from in change.liveSettings.items():
-        current = normalize(name, live.settings.get(name))
-        accepted = [normalize(name, planned_from)]
-        if name in planned:
-            accepted.append(normalize(name, planned[name]))
-        if current not in accepted:
-            stale.append(name)
-    return stale
+    return [
+        name
+        for name, planned_from in change.liveSettings.items()
+        if not same(name, live.settings.get(name), planned_from)
+        and not (name in planned and same(name, live.settings.get(name), planned[name]))
+    ]
 
 
 def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
