@@ -23,7 +23,8 @@ from .api import AwsError, Gateway
 from .models import LiveMembership
 from .plan import MembershipChange
 from .planner import remaining, stale_fields
-from .retry import READ_RETRIES, Retrier, Retry, classify
+from .reader import fetch
+from .retry import Retrier, Retry, classify
 
 # Turning logging on or off takes minutes to show: a membership returned or read right after the write may
 # still carry the old value. For these a mismatch right after a successful write is reported, not failed.
@@ -193,10 +194,7 @@ class Applier:
         return None
 
     def _read(self, change: MembershipChange) -> LiveMembership:
-        membership = self.retrier.call(
-            lambda: self.gateway.get_membership(change.where, change.membershipIdentifier), READ_RETRIES
-        )
-        return LiveMembership.from_api(dict(membership), change.region)
+        return fetch(self.gateway, self.retrier, change.where, change.membershipIdentifier)
 
     def _audit(
         self,

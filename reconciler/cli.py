@@ -25,7 +25,7 @@ from .models import LiveMembership, desired_json_schema
 from .plan import Plan, PlanError, Unmanaged
 from .planner import Target, build_plan, resolve_targets
 from .ratelimit import LimitedGateway
-from .reader import read_live
+from .reader import fetch, read_live
 from .retry import (
     DEFAULT_BASE_DELAY,
     DEFAULT_MAX_ATTEMPTS,
@@ -635,17 +635,12 @@ def import_(
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     for membership_id in ids:
-
-        def read(membership_id: str = membership_id) -> Mapping[str, Any]:
-            return reader.get_membership(where, membership_id)
-
         try:
-            raw = retrier.call(read, READ_RETRIES)
+            live = fetch(reader, retrier, where, membership_id)
         except AwsError as error:
             click.echo(f"error: {membership_id}: {error}", err=True)
             failed += 1
             continue
-        live = LiveMembership.from_api(dict(raw), region)
         if live.status != "ACTIVE":
             click.echo(
                 f"error: {membership_id}: status is {live.status}; only ACTIVE memberships are imported", err=True

@@ -8,19 +8,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .api import AwsError, MembershipReader
+from .api import AwsError, MembershipReader, Where
 from .models import LiveMembership
 from .plan import PlanError
 from .planner import Target
 from .retry import READ_RETRIES, Retrier
 
 
+def fetch(gateway: MembershipReader, retrier: Retrier, where: Where, membership_id: str) -> LiveMembership:
+    """One GetMembership under the read retry policy; raises AwsError when it cannot be read."""
+    membership = retrier.call(lambda: gateway.get_membership(where, membership_id), READ_RETRIES)
+    return LiveMembership.from_api(dict(membership), where.region)
+
+
 def read_one(gateway: MembershipReader, retrier: Retrier, target: Target) -> LiveMembership | PlanError:
     try:
-        membership = retrier.call(lambda: gateway.get_membership(target.where, target.membership_id), READ_RETRIES)
+        return fetch(gateway, retrier, target.where, target.membership_id)
     except AwsError as error:
         return read_error(target, error)
-    return LiveMembership.from_api(dict(membership), target.region)
 
 
 def read_error(target: Target, error: AwsError) -> PlanError:
