@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
@@ -25,12 +25,11 @@ from .models import LiveMembership, desired_json_schema
 from .plan import Plan, PlanError, Unmanaged
 from .planner import Target, build_plan, resolve_targets
 from .ratelimit import LimitedGateway
-from .reader import fetch, read_live
+from .reader import fetch, list_active, read_live
 from .retry import (
     DEFAULT_BASE_DELAY,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_DELAY,
-    READ_RETRIES,
     Retrier,
     Retry,
     RetryPolicy,
@@ -558,12 +557,8 @@ def find_unmanaged(
     found: list[Unmanaged] = []
     retrier = runtime.retrier()
     for where in sorted({t.where for t in targets}):
-
-        def listing(where: Where = where) -> list[Mapping[str, Any]]:
-            return list(reader.list_memberships(where, "ACTIVE"))
-
         try:
-            summaries = retrier.call(listing, READ_RETRIES)
+            summaries = list_active(reader, retrier, where)
         except AwsError as error:
             fail(f"cannot list memberships in {where}: {error}")
         found += [
@@ -624,9 +619,7 @@ def import_(
     reader = ReadOnly(runtime.gateway())
     retrier = runtime.retrier()
     try:
-        ids = list(memberships) or [
-            s["id"] for s in retrier.call(lambda: list(reader.list_memberships(where, "ACTIVE")), READ_RETRIES)
-        ]
+        ids = list(memberships) or [s["id"] for s in list_active(reader, retrier, where)]
     except AwsError as error:
         fail(f"cannot list memberships in {where}: {error}")
     existing = (

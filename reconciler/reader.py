@@ -5,8 +5,9 @@ ListMemberships summaries lack the settings, so planning cannot be done from a l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .api import AwsError, MembershipReader, Where
 from .models import LiveMembership
@@ -19,6 +20,11 @@ def fetch(gateway: MembershipReader, retrier: Retrier, where: Where, membership_
     """One GetMembership under the read retry policy; raises AwsError when it cannot be read."""
     membership = retrier.call(lambda: gateway.get_membership(where, membership_id), READ_RETRIES)
     return LiveMembership.from_api(dict(membership), where.region)
+
+
+def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> list[Mapping[str, Any]]:
+    """Every ACTIVE membership summary, paged to the end, under the read retry policy (retried whole)."""
+    return retrier.call(lambda: list(gateway.list_memberships(where, "ACTIVE")), READ_RETRIES)
 
 
 def read_one(gateway: MembershipReader, retrier: Retrier, target: Target) -> LiveMembership | PlanError:
