@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from .api import Where
 from .desired import DesiredFile
 from .models import SETTABLE_FIELDS, LiveMembership
@@ -109,6 +107,9 @@ def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
 def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
     if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
         return ()
+    # Imported on first use: only nested changes need it, and it costs ~50 ms of every start-up.
+    from deepdiff import DeepDiff
+
     tree = DeepDiff(normalize(name, before), normalize(name, after), view="tree")
     leaves = []
     for report, levels in tree.items():
