@@ -183,8 +183,9 @@ def parse_target(value: str | None) -> tuple[str, str] | None:
     return account, region
 
 
-def target_key(target: Target) -> tuple[str, str]:
-    return target.file.membership.accountId or DEFAULT_ACCOUNT, target.region
+def target_key(where: Where) -> tuple[str, str]:
+    """The (account, region) pair --target and `targets` speak of, for a file or a planned change."""
+    return where.account or DEFAULT_ACCOUNT, where.region
 
 
 def select(runtime: Runtime, files: Sequence[DesiredFile], target: str | None) -> tuple[list[Target], list[PlanError]]:
@@ -192,7 +193,7 @@ def select(runtime: Runtime, files: Sequence[DesiredFile], target: str | None) -
     wanted = parse_target(target)
     targets, errors = resolve_targets(files, runtime.default_region())
     if wanted is not None:
-        targets = [t for t in targets if target_key(t) == wanted]
+        targets = [t for t in targets if target_key(t.where) == wanted]
     return targets, errors
 
 
@@ -434,7 +435,7 @@ def load_saved_plan(plan_file: Path, memberships: Sequence[str], target: tuple[s
         m
         for m in saved.memberships
         if (not memberships or m.membershipIdentifier in memberships)
-        and (target is None or (m.accountId or DEFAULT_ACCOUNT, m.region) == target)
+        and (target is None or target_key(m.where) == target)
     ]
     return Plan.build(kept)
 
@@ -580,7 +581,7 @@ def targets(runtime: Runtime, path: Path, fmt: str) -> None:
         click.echo(f"error: {error}", err=True)
     if errors:
         sys.exit(ExitStatus.ERROR)
-    pairs = sorted({target_key(t) for t in resolved})
+    pairs = sorted({target_key(t.where) for t in resolved})
     if fmt == "github-matrix":
         include = [{"account": a, "region": r, "target": f"{a}/{r}"} for a, r in pairs]
         click.echo(json.dumps({"include": include}, separators=(",", ":")))
