@@ -9,6 +9,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# How --target, `targets` and saved plans name the account of files that carry no accountId (the caller's).
+DEFAULT_ACCOUNT = "default"
+
 
 @dataclass(frozen=True, order=True)
 class Where:
@@ -19,6 +22,21 @@ class Where:
 
     def __str__(self) -> str:
         return f"{self.account}/{self.region}" if self.account else self.region
+
+    @property
+    def label(self) -> str:
+        """`ACCOUNT/REGION`, with `default` for the caller's own account: what --target takes."""
+        return f"{self.account or DEFAULT_ACCOUNT}/{self.region}"
+
+    @classmethod
+    def parse(cls, label: str) -> Where:
+        """The inverse of `label`; ValueError when it is not ACCOUNT/REGION."""
+        account, _, region = label.partition("/")
+        if not (account and region) or "/" in region:
+            raise ValueError(
+                f"{label!r}: expected ACCOUNT/REGION, with ACCOUNT `{DEFAULT_ACCOUNT}` for files without accountId"
+            )
+        return cls(region, None if account == DEFAULT_ACCOUNT else account)
 
 
 @dataclass

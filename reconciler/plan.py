@@ -109,6 +109,24 @@ class MembershipChange:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What --membership and --target keep: memberships by id, and one account and region. Empty keeps all."""
+
+    memberships: frozenset[str] = frozenset()
+    where: Where | None = None
+
+    def admits_id(self, membership_id: str) -> bool:
+        return not self.memberships or membership_id in self.memberships
+
+    def admits(self, membership_id: str, where: Where) -> bool:
+        return self.admits_id(membership_id) and (self.where is None or where == self.where)
+
+    def describe(self) -> str:
+        parts = [f"--membership {m}" for m in sorted(self.memberships)]
+        return " ".join(parts + ([f"--target {self.where.label}"] if self.where else []))
+
+
+@dataclass(frozen=True)
 class PlanError:
     """A membership that cannot be planned: apply then writes nothing at all."""
 
@@ -200,6 +218,10 @@ class Plan:
         if data.get("formatVersion") != FORMAT_VERSION:
             raise ValueError(f"unsupported plan formatVersion {data.get('formatVersion')!r}")
         return cls.build([MembershipChange.from_json(c) for c in data["changes"]])
+
+    def selected(self, selection: Selection) -> Plan:
+        kept = [m for m in self.memberships if selection.admits(m.membershipIdentifier, m.where)]
+        return replace(self, memberships=tuple(kept))
 
 
 def fingerprint(values: Mapping[str, Any]) -> str:

@@ -24,8 +24,8 @@ _S3_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
-class Target:
-    """A desired file with the region it resolves to."""
+class ResolvedFile:
+    """A desired file with the region it resolves to: what planning reads and diffs."""
 
     file: DesiredFile
     region: str
@@ -62,7 +62,7 @@ def live_fingerprint(settings: Mapping[str, Any]) -> str:
     return fingerprint({name: normalize(name, value) for name, value in settings.items()})
 
 
-def diff(target: Target, live: LiveMembership) -> MembershipChange:
+def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
     desired = target.file.membership.managed()
     fields = []
     for name in SETTABLE_FIELDS:
@@ -127,7 +127,7 @@ def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
     return tuple(sorted(leaves, key=lambda leaf: leaf.path))
 
 
-def check(target: Target, live: LiveMembership) -> list[str]:
+def check(target: ResolvedFile, live: LiveMembership) -> list[str]:
     """Why this membership cannot be planned; empty when it can. Each would fail (or misfire) at apply."""
     desired = target.file.membership
     problems = []
@@ -149,14 +149,14 @@ def check(target: Target, live: LiveMembership) -> list[str]:
     return problems
 
 
-def plan_one(target: Target, live: LiveMembership) -> MembershipChange | list[PlanError]:
+def plan_one(target: ResolvedFile, live: LiveMembership) -> MembershipChange | list[PlanError]:
     problems = check(target, live)
     if problems:
         return [PlanError(target.membership_id, target.file.path, p, "PlanCheck") for p in problems]
     return diff(target, live)
 
 
-def build_plan(targets: Iterable[Target], live: Mapping[str, LiveMembership | PlanError]) -> Plan:
+def build_plan(targets: Iterable[ResolvedFile], live: Mapping[str, LiveMembership | PlanError]) -> Plan:
     """`live` maps each membership id to what was read, or to why it could not be read."""
     changes: list[MembershipChange] = []
     errors: list[PlanError] = []
@@ -173,9 +173,11 @@ def build_plan(targets: Iterable[Target], live: Mapping[str, LiveMembership | Pl
     return Plan.build(changes, errors)
 
 
-def resolve_targets(files: Iterable[DesiredFile], default_region: str | None) -> tuple[list[Target], list[PlanError]]:
+def resolve_regions(
+    files: Iterable[DesiredFile], default_region: str | None
+) -> tuple[list[ResolvedFile], list[PlanError]]:
     """Each file's region: its own `region`, else --region, else the AWS configuration's."""
-    targets: list[Target] = []
+    targets: list[ResolvedFile] = []
     errors: list[PlanError] = []
     for file in files:
         region = file.membership.region or default_region
@@ -189,5 +191,5 @@ def resolve_targets(files: Iterable[DesiredFile], default_region: str | None) ->
                 )
             )
         else:
-            targets.append(Target(file, region))
+            targets.append(ResolvedFile(file, region))
     return targets, errors

@@ -12,7 +12,7 @@ from typing import Any
 from .api import AwsError, MembershipReader, Where
 from .models import LiveMembership
 from .plan import PlanError
-from .planner import Target
+from .planner import ResolvedFile
 from .retry import READ_RETRIES, Retrier
 
 
@@ -27,14 +27,14 @@ def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> li
     return retrier.call(lambda: list(gateway.list_memberships(where, "ACTIVE")), READ_RETRIES)
 
 
-def read_one(gateway: MembershipReader, retrier: Retrier, target: Target) -> LiveMembership | PlanError:
+def read_one(gateway: MembershipReader, retrier: Retrier, target: ResolvedFile) -> LiveMembership | PlanError:
     try:
         return fetch(gateway, retrier, target.where, target.membership_id)
     except AwsError as error:
         return read_error(target, error)
 
 
-def read_error(target: Target, error: AwsError) -> PlanError:
+def read_error(target: ResolvedFile, error: AwsError) -> PlanError:
     if error.not_found:
         message = f"not found in {target.where} (ResourceNotFoundException"
         message += f", request id {error.request_id})" if error.request_id else ")"
@@ -45,12 +45,12 @@ def read_error(target: Target, error: AwsError) -> PlanError:
 
 def read_live(
     gateway: MembershipReader,
-    targets: Sequence[Target],
+    targets: Sequence[ResolvedFile],
     retrier: Retrier,
     parallelism: int,
     on_done: Callable[[], None] | None = None,
 ) -> dict[str, LiveMembership | PlanError]:
-    def work(target: Target) -> LiveMembership | PlanError:
+    def work(target: ResolvedFile) -> LiveMembership | PlanError:
         result = read_one(gateway, retrier, target)
         if on_done is not None:
             on_done()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .applier import Outcome, Status
 from .plan import FieldChange, MembershipChange, Plan
 
 Style = Callable[[str, str], str]
@@ -140,3 +141,29 @@ def render(plan: Plan, fmt: str, style: Style = plain, link: Link = None, words:
     if fmt == "markdown":
         return markdown(plan, link, words)
     return text(plan, style, words)
+
+
+# -- apply outcomes ------------------------------------------------------------------------------------
+
+_OUTCOME_COLOURS = {Status.APPLIED: "green", Status.CONVERGED: "green", Status.NOT_STARTED: "yellow"}
+_OUTCOME_ICONS = {Status.APPLIED: ":white_check_mark:", Status.CONVERGED: ":white_check_mark:"}
+
+
+def _in_order(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    return sorted(outcomes, key=lambda o: (o.change.source, o.change.membershipIdentifier))
+
+
+def outcomes_text(outcomes: Sequence[Outcome], style: Style = plain) -> str:
+    lines = [style(o.describe(), _OUTCOME_COLOURS.get(o.status, "red")) for o in _in_order(outcomes)]
+    counts = {status: sum(1 for o in outcomes if o.status is status) for status in Status}
+    lines.append(
+        f"Apply: {counts[Status.APPLIED]} applied, {counts[Status.CONVERGED]} already converged, "
+        f"{counts[Status.FAILED] + counts[Status.STALE]} failed, {counts[Status.NOT_STARTED]} not started."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def outcomes_markdown(outcomes: Sequence[Outcome]) -> str:
+    lines = ["#### Apply result", ""]
+    lines += [f"- {_OUTCOME_ICONS.get(o.status, ':x:')} {o.describe()}" for o in _in_order(outcomes)]
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from reconciler.applier import Applier, Status
 from reconciler.aws import AwsGateway
 from reconciler.desired import load
 from reconciler.models import SETTABLE_FIELDS
-from reconciler.planner import build_plan, resolve_targets
+from reconciler.planner import build_plan, resolve_regions
 from reconciler.ratelimit import AimdLimiter, LimitedGateway
 from reconciler.reader import read_live
 from reconciler.retry import Retrier, RetryPolicy
@@ -83,7 +83,7 @@ def test_apply_invariants_under_random_faults(sandbox: CleanRoomsSandbox, tmp_pa
 
     retrier = Retrier(RetryPolicy(max_attempts=MAX_ATTEMPTS), sleep=lambda _: None, rng=random.Random(seed))
     api = gateway(sandbox)
-    targets, region_errors = resolve_targets(load(tmp_path).files, "us-east-1")
+    targets, region_errors = resolve_regions(load(tmp_path).files, "us-east-1")
     plan = build_plan(targets, read_live(api, targets, retrier, 4))
     assert region_errors == [] and plan.errors == ()
     planned_fields = {m.membershipIdentifier: set(m.body()) for m in plan.changes}

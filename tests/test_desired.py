@@ -6,12 +6,9 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from reconciler.cli import cli
 from reconciler.desired import MAX_FILE_BYTES, load
 
-from .helpers import run_cli
+from .helpers import run_cli, run_process
 
 REPO = Path(__file__).resolve().parent.parent
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
@@ -29,12 +26,12 @@ def write(directory: Path, name: str, text: str | bytes) -> Path:
 
 
 def validate(path: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["validate", str(path)])
-    return result.exit_code, result.output
+    result = run_cli(["validate", str(path)])
+    return result.code, result.stdout + result.stderr
 
 
 def test_repository_examples_are_valid_in_a_real_process() -> None:
-    result = run_cli(["validate", "desired-state"], cwd=REPO)
+    result = run_process(["validate", "desired-state"], cwd=REPO)
     assert result.code == 0, result.stdout + result.stderr
     assert "3 membership file(s) valid in desired-state" in result.stdout
 

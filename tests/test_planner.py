@@ -10,15 +10,15 @@ from hypothesis import strategies as st
 from reconciler.desired import DesiredFile
 from reconciler.models import SETTABLE_FIELDS, DesiredMembership, LiveMembership
 from reconciler.plan import LeafChange, Plan, PlanError
-from reconciler.planner import Target, build_plan, diff, normalize, plan_one, resolve_targets
+from reconciler.planner import ResolvedFile, build_plan, diff, normalize, plan_one, resolve_regions
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 ROLE = "arn:aws:iam::111122223333:role/CleanRoomsQueryResults"
 
 
-def target(**settings: Any) -> Target:
+def target(**settings: Any) -> ResolvedFile:
     membership = DesiredMembership.model_validate({"membershipIdentifier": MID, **settings})
-    return Target(DesiredFile("desired-state/a.yaml", membership, "0" * 64), "us-east-1")
+    return ResolvedFile(DesiredFile("desired-state/a.yaml", membership, "0" * 64), "us-east-1")
 
 
 def live(status: str = "ACTIVE", abilities: tuple[str, ...] = ("CAN_QUERY", "CAN_RECEIVE_RESULTS"), **settings: Any):
@@ -121,10 +121,10 @@ def test_plan_orders_changes_and_counts_errors_per_membership() -> None:
 
 
 def test_a_file_without_region_needs_a_default() -> None:
-    targets, errors = resolve_targets([target().file], None)
+    targets, errors = resolve_regions([target().file], None)
     assert targets == []
     assert "no region" in errors[0].message
-    targets, errors = resolve_targets([target().file, target(region="eu-west-1").file], "us-east-2")
+    targets, errors = resolve_regions([target().file, target(region="eu-west-1").file], "us-east-2")
     assert [t.region for t in targets] == ["us-east-2", "eu-west-1"]
     assert errors == []
 

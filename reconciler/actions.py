@@ -1,0 +1,43 @@
+"""What the reconciler tells a GitHub Actions run: annotations, the job summary and links to sources.
+
+Pure apart from appending to the summary file the runner names; no network (the GitHub API is not here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .desired import Problem
+from .environment import GitHubContext
+
+
+def error_annotations(github: GitHubContext, problems: Sequence[Problem]) -> list[str]:
+    """`::error file=…,line=…,col=…::message` lines, shown inline on the pull request's diff."""
+    if not github.actions:
+        return []
+    lines = []
+    for p in problems:
+        message = f"{p.field}: {p.message}" if p.field else p.message
+        lines.append(f"::error file={_escape(p.path, prop=True)},line={p.line},col={p.col}::{_escape(message)}")
+    return lines
+
+
+def _escape(value: str, *, prop: bool = False) -> str:
+    # The runner's own escaping rules for workflow commands (data, and properties which also split on , and :).
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def append_summary(github: GitHubContext, markdown: str) -> None:
+    """Add Markdown to the job's summary page, when the runner asks for one."""
+    if github.step_summary:
+        with open(github.step_summary, "a", encoding="utf-8") as stream:
+            stream.write(markdown + "\n")
+
+
+def source_link(github: GitHubContext) -> Callable[[str], str] | None:
+    """A link to a desired-state file at the commit being run, for Markdown plans."""
+    if not (github.server_url and github.repository and github.sha):
+        return None
+    base = f"{github.server_url}/{github.repository}/blob/{github.sha}"
+    return lambda path: f"{base}/{path}"

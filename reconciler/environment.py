@@ -1,0 +1,73 @@
+"""What a command gets from the world it runs in: streams, terminals, colour, variables and the clock.
+
+One object, made from the process in `cli.main` and replaced by tests (HTTPie's `Environment`), so no
+module reads `sys.stdout`, `isatty()` or `os.environ` on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class GitHubContext:
+    """The GitHub Actions variables the reconciler uses; empty outside a workflow run."""
+
+    actions: bool = False
+    step_summary: str | None = None
+    server_url: str | None = None
+    repository: str | None = None
+    sha: str | None = None
+
+    @classmethod
+    def from_variables(cls, variables: Mapping[str, str]) -> GitHubContext:
+        return cls(
+            actions=variables.get("GITHUB_ACTIONS") == "true",
+            step_summary=variables.get("GITHUB_STEP_SUMMARY") or None,
+            server_url=variables.get("GITHUB_SERVER_URL") or None,
+            repository=variables.get("GITHUB_REPOSITORY") or None,
+            sha=variables.get("GITHUB_SHA") or None,
+        )
+
+
+@dataclass
+class Environment:
+    stdout: TextIO
+    stderr: TextIO
+    stdin_isatty: bool = False
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    variables: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def from_os(cls) -> Environment:
+        return cls(
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_isatty=_isatty(sys.stdin),
+            stdout_isatty=_isatty(sys.stdout),
+            stderr_isatty=_isatty(sys.stderr),
+            variables=dict(os.environ),
+        )
+
+    @property
+    def colour(self) -> bool:
+        # https://no-color.org: any value, even empty, turns colour off.
+        return self.stdout_isatty and "NO_COLOR" not in self.variables
+
+    @property
+    def github(self) -> GitHubContext:
+        return GitHubContext.from_variables(self.variables)
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:  # a closed stream
+        return False

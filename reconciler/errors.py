@@ -1,0 +1,81 @@
+"""Every way a command can end, as types. `cli.main` maps them to exit statuses, in one place.
+
+An error here is one the user can act on: it carries a one-line message (and, where there is more to say,
+detail lines printed before it) and never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .desired import Problem
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    # "Changes" (plan --detailed-exitcode) or "drift" (drift), and nothing else: CI branches on it.
+    CHANGES = 2
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+class ReconcilerError(Exception):
+    """A failure with a message for the user; exit 1."""
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = tuple(details)
+
+
+class UsageError(ReconcilerError):
+    """Options that do not make sense together, or a value no option takes."""
+
+
+class ConfigurationError(ReconcilerError):
+    """The AWS configuration (profile, region, credentials chain) cannot be used."""
+
+
+class InvalidDesiredState(ReconcilerError):
+    """A desired-state file has problems: nothing was read or changed."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s) in the desired state; nothing was read or changed",
+            [str(problem) for problem in problems],
+        )
+        self.problems = tuple(problems)
+
+
+class NothingSelected(ReconcilerError):
+    """The scope (a path, --membership, --target) selects no membership: an error, never a silent no-op."""
+
+
+class InvalidSavedPlan(ReconcilerError):
+    """apply --plan FILE: the file is not a saved plan this version can apply."""
+
+
+class PlanHasErrors(ReconcilerError):
+    """Some memberships cannot be planned; apply then writes nothing."""
+
+
+class StalePlan(ReconcilerError):
+    """A saved plan whose memberships changed since planning: nothing was applied."""
+
+
+class ApplyRefused(ReconcilerError):
+    """apply stopped before any write: too many changes, no confirmation, no terminal to ask on."""
+
+
+class OutputNotWritable(ReconcilerError):
+    """A file the command was asked to write (--out, --audit-log, import) cannot be written."""
+
+    def __init__(self, what: str, path: str, error: OSError) -> None:
+        super().__init__(f"cannot write {what} {path}: {error.strerror or error}")
+
+
+class AwsCallFailed(ReconcilerError):
+    """A call that is not about one membership (listing, assuming a role) failed."""

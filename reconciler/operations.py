@@ -1,0 +1,372 @@
+"""The use cases behind the commands: validate, plan, apply, drift, import, targets.
+
+Each takes parsed options and injected collaborators (the Runtime with its gateway), and returns a result
+value that knows its exit status, or raises an error from errors.py. Nothing here prints or exits: the
+CLI renders results, and maps errors to exit statuses in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import importer
+from .api import AwsError, MembershipReader, ReadOnly, Where
+from .applier import Applier, AuditSink, Outcome
+from .desired import DesiredFile, LoadResult, load
+from .errors import (
+    ApplyRefused,
+    AwsCallFailed,
+    ExitStatus,
+    InvalidDesiredState,
+    InvalidSavedPlan,
+    NothingSelected,
+    OutputNotWritable,
+    PlanHasErrors,
+    StalePlan,
+    UsageError,
+)
+from .models import LiveMembership
+from .plan import Plan, PlanError, Selection, Unmanaged
+from .planner import ResolvedFile, build_plan, resolve_regions
+from .reader import fetch, list_active, read_live
+from .retry import Retrier
+from .runtime import Notify, Runtime
+
+# -- validate ----------------------------------------------------------------------------------------
+
+
+def validate(path: Path) -> LoadResult:
+    return load(path)
+
+
+def validate_status(result: LoadResult) -> ExitStatus:
+    return ExitStatus.ERROR if result.problems else ExitStatus.OK
+
+
+# -- loading and selecting -----------------------------------------------------------------------------
+
+
+def load_desired(path: Path) -> list[DesiredFile]:
+    """Every file, valid; any problem stops the command before the first AWS call."""
+    result = load(path)
+    if result.problems:
+        raise InvalidDesiredState(result.problems)
+    return result.files
+
+
+def select_files(files: Sequence[DesiredFile], selection: Selection, path: Path) -> list[DesiredFile]:
+    if selection.memberships:
+        unknown = sorted(selection.memberships - {f.membership.membershipIdentifier for f in files})
+        if unknown:
+            raise NothingSelected(f"--membership names no file under {path}: {', '.join(unknown)}")
+    return [f for f in files if selection.admits_id(f.membership.membershipIdentifier)]
+
+
+def resolve(
+    runtime: Runtime, files: Sequence[DesiredFile], selection: Selection
+) -> tuple[list[ResolvedFile], list[PlanError]]:
+    """Each file's region; with --target, only that account and region."""
+    resolved, errors = resolve_regions(files, runtime.default_region())
+    return [r for r in resolved if selection.admits(r.membership_id, r.where)], errors
+
+
+def read_plan(
+    runtime: Runtime, resolved: Sequence[ResolvedFile], errors: Sequence[PlanError], reader: MembershipReader
+) -> Plan:
+    with runtime.progress(len(resolved), "Reading memberships") as advance:
+        live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
+    return build_plan(resolved, live).with_errors(errors)
+
+
+def cannot_plan(errors: Sequence[PlanError]) -> str:
+    count = len({e.membershipIdentifier for e in errors})
+    return f"{count} membership(s) cannot be planned; nothing will be applied"
+
+
+def _fresh_plan(runtime: Runtime, path: Path, selection: Selection, reader: MembershipReader | None = None) -> Plan:
+    files = select_files(load_desired(path), selection, path)
+    resolved, errors = resolve(runtime, files, selection)
+    return read_plan(runtime, resolved, errors, reader or runtime.gateway())
+
+
+# -- plan ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    status: ExitStatus
+    messages: tuple[str, ...] = ()  # for stderr, after the plan
+
+
+def plan(runtime: Runtime, path: Path, selection: Selection, out: Path | None, detailed: bool) -> PlanResult:
+    result = _fresh_plan(runtime, path, selection)
+    if result.errors:
+        messages = [cannot_plan(result.errors)]
+        if out is not None:
+            messages.append(f"the plan was not saved to {out}: it has errors")
+        return PlanResult(result, ExitStatus.ERROR, tuple(messages))
+    if out is not None:
+        write_text(out, result.dumps(), "the plan to")
+    status = ExitStatus.CHANGES if detailed and result.changes else ExitStatus.OK
+    return PlanResult(result, status)
+
+
+def write_text(path: Path, text: str, what: str) -> None:
+    """Write a file the user named, creating its directory; an OSError becomes a one-line error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise OutputNotWritable(what, str(path), error) from error
+
+
+# -- apply ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    plan_file: Path | None = None
+    max_changes: int | None = None
+    audit_log: Path | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    plan: Plan
+    outcomes: tuple[Outcome, ...] = ()
+    interrupted_by: str | None = None  # the signal that stopped new writes
+
+    @property
+    def status(self) -> ExitStatus:
+        if all(o.ok for o in self.outcomes):
+            return ExitStatus.OK
+        return ExitStatus.INTERRUPTED if self.interrupted_by == "SIGINT" else ExitStatus.ERROR
+
+
+def apply(
+    runtime: Runtime,
+    path: Path,
+    selection: Selection,
+    options: ApplyOptions,
+    *,
+    show: Callable[[Plan], None],
+    confirm: Callable[[int], None],
+) -> ApplyResult:
+    """Plan (or load the saved plan), show it, check the blast radius, confirm, then write."""
+    if options.plan_file is not None:
+        planned = load_saved_plan(options.plan_file).selected(selection)
+    else:
+        planned = _fresh_plan(runtime, path, selection)
+    show(planned)
+    if planned.errors:
+        raise PlanHasErrors(cannot_plan(planned.errors))
+    changes = planned.changes
+    if not changes:
+        return ApplyResult(planned)
+    if options.max_changes is not None and len(changes) > options.max_changes:
+        raise ApplyRefused(
+            f"{len(changes)} memberships would change, more than --max-changes {options.max_changes}; "
+            "nothing was applied"
+        )
+    confirm(len(changes))
+    with audit_writer(options.audit_log) as audit:
+        applier = Applier(runtime.gateway(), runtime.retrier(), audit, strict=options.plan_file is not None)
+        live: Mapping[str, LiveMembership] | None = None
+        if options.plan_file is not None:
+            problems, live = applier.preflight(changes, runtime.parallelism)
+            if problems:
+                raise StalePlan(
+                    f"the saved plan {options.plan_file} no longer holds; nothing was applied",
+                    [f"error: {problem}" for problem in problems],
+                )
+        with stop_on_signals(applier, runtime.notify) as stopped, runtime.progress(len(changes), "Applying") as done:
+            outcomes = applier.apply(changes, runtime.parallelism, live, done)
+    return ApplyResult(planned, tuple(outcomes), stopped.name)
+
+
+def load_saved_plan(plan_file: Path) -> Plan:
+    try:
+        return Plan.from_json(json.loads(plan_file.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise InvalidSavedPlan(f"cannot read the saved plan {plan_file}: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidSavedPlan(f"{plan_file} is not a saved plan: {exc}") from exc
+
+
+@contextmanager
+def audit_writer(path: Path | None) -> Iterator[AuditSink | None]:
+    """JSON lines appended to `path`, opened before any write: if it cannot be opened, nothing is written."""
+    if path is None:
+        yield None
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = path.open("a", encoding="utf-8")
+    except OSError as error:
+        raise OutputNotWritable("the audit log", str(path), error) from error
+    lock = threading.Lock()
+
+    def write(record: Mapping[str, Any]) -> None:
+        with lock:
+            stream.write(json.dumps(record, sort_keys=True) + "\n")
+            stream.flush()
+
+    with stream:
+        yield write
+
+
+@dataclass
+class _Stopped:
+    name: str | None = None
+
+
+@contextmanager
+def stop_on_signals(applier: Applier, notify: Notify) -> Iterator[_Stopped]:
+    """Ctrl-C / SIGTERM: writes in flight finish, no new write starts, and the report says which is which."""
+    stopped = _Stopped()
+
+    def handler(signum: int, _frame: object) -> None:
+        stopped.name = signal.Signals(signum).name
+        notify(f"\n{stopped.name}: finishing writes in flight, starting no new ones")
+        applier.stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread may install handlers (an embedding program's worker): run without them.
+        yield stopped
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# -- drift ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    report: Plan
+
+    @property
+    def status(self) -> ExitStatus:
+        if self.report.errors:
+            return ExitStatus.ERROR
+        return ExitStatus.CHANGES if self.report.changes else ExitStatus.OK
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return (f"{len(self.report.errors)} error(s) while checking drift",) if self.report.errors else ()
+
+
+def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: bool) -> DriftResult:
+    """A plan through a reader with no update method: drift cannot write, and runs under a read-only role."""
+    files = load_desired(path)
+    chosen = select_files(files, selection, path)
+    resolved, errors = resolve(runtime, chosen, selection)
+    reader = ReadOnly(runtime.gateway())
+    report = read_plan(runtime, resolved, errors, reader)
+    if report_unmanaged:
+        managed = {f.membership.membershipIdentifier for f in files}
+        report = report.with_unmanaged(find_unmanaged(runtime, reader, {r.where for r in resolved}, managed))
+    return DriftResult(report)
+
+
+def find_unmanaged(
+    runtime: Runtime, reader: MembershipReader, places: set[Where], managed: set[str]
+) -> list[Unmanaged]:
+    found: list[Unmanaged] = []
+    retrier = runtime.retrier()
+    for where in sorted(places):
+        found += [
+            Unmanaged(s["id"], s.get("collaborationName", ""), where.region, s.get("arn", ""))
+            for s in _list_active(reader, where, retrier)
+            if s["id"] not in managed and s.get("status", "ACTIVE") == "ACTIVE"
+        ]
+    return found
+
+
+def _list_active(reader: MembershipReader, where: Where, retrier: Retrier) -> list[Mapping[str, Any]]:
+    try:
+        return list_active(reader, retrier, where)
+    except AwsError as error:
+        raise AwsCallFailed(f"cannot list memberships in {where}: {error}") from error
+
+
+# -- targets -------------------------------------------------------------------------------------------
+
+
+def targets(runtime: Runtime, path: Path) -> list[Where]:
+    """The account/region pairs the desired state covers, in a stable order."""
+    resolved, errors = resolve_regions(load_desired(path), runtime.default_region())
+    if errors:
+        raise PlanHasErrors(f"{len(errors)} file(s) have no region", [f"error: {error}" for error in errors])
+    return sorted({r.where for r in resolved}, key=lambda where: where.label)
+
+
+# -- import --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    out_dir: Path
+    total: int
+    written: tuple[str, ...] = ()  # one line per file written, updated or kept
+    failures: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def status(self) -> ExitStatus:
+        return ExitStatus.ERROR if self.failures else ExitStatus.OK
+
+
+def import_memberships(
+    runtime: Runtime, memberships: Sequence[str], import_all: bool, out_dir: Path, overwrite: bool
+) -> ImportResult:
+    """Write desired-state files from live memberships, so a plan right after shows no changes."""
+    if import_all == bool(memberships):
+        raise UsageError("choose either --all or --membership ID (repeatable)")
+    region = runtime.default_region()
+    if region is None:
+        raise UsageError("no region: pass --region or configure AWS_DEFAULT_REGION")
+    where = Where(region)
+    reader = ReadOnly(runtime.gateway())
+    retrier = runtime.retrier()
+    ids = list(memberships) or [s["id"] for s in _list_active(reader, where, retrier)]
+    existing = (
+        {f.membership.membershipIdentifier: Path(f.path) for f in load(out_dir).files} if out_dir.exists() else {}
+    )
+    written: list[str] = []
+    failures: list[str] = []
+    for membership_id in ids:
+        try:
+            live = fetch(reader, retrier, where, membership_id)
+        except AwsError as error:
+            failures.append(f"{membership_id}: {error}")
+            continue
+        if live.status != "ACTIVE":
+            failures.append(f"{membership_id}: status is {live.status}; only ACTIVE memberships are imported")
+            continue
+        target = existing.get(membership_id) or out_dir / importer.file_name(live)
+        written.append(_write_imported(live, target, overwrite))
+    return ImportResult(out_dir, len(ids), tuple(written), tuple(failures))
+
+
+def _write_imported(live: LiveMembership, path: Path, overwrite: bool) -> str:
+    if path.exists() and not overwrite:
+        return f"kept {path}: it exists (--overwrite updates it in place)"
+    if path.exists():
+        write_text(path, importer.render_update(path.read_text(encoding="utf-8"), live), "the file")
+        return f"updated {path}"
+    schema = os.path.relpath(Path("schema") / "membership.schema.json", path.parent)
+    write_text(path, importer.render_new(live, schema), "the file")
+    return f"wrote {path}"

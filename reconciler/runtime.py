@@ -1,0 +1,98 @@
+"""What every command that calls AWS shares: the global options, the gateway (made on first use), the
+retry policy, and how it reports retries and progress. Built once by the CLI; tests pass their own gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+
+from .api import AwsError, Gateway
+from .errors import ConfigurationError
+from .retry import Retrier, Retry, RetryPolicy
+
+Advance = Callable[[], None]
+# progress(total, label) -> a context whose value is called once per finished item.
+Progress = Callable[[int, str], AbstractContextManager[Advance]]
+Notify = Callable[[str], None]
+
+DEFAULT_PARALLELISM = 8
+
+
+@contextmanager
+def no_progress(_total: int, _label: str) -> Iterator[Advance]:
+    yield lambda: None
+
+
+def _silent(_message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str | None = None
+    profile: str | None = None
+    parallelism: int = DEFAULT_PARALLELISM
+    verbose: int = 0
+    assume_role_template: str | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        gateway: Gateway | None = None,
+        notify: Notify = _silent,
+        progress: Progress = no_progress,
+    ) -> None:
+        self.settings = settings
+        self.notify = notify
+        self.progress = progress
+        self._gateway = gateway
+        self._session_region: str | None = None
+
+    @property
+    def parallelism(self) -> int:
+        return self.settings.parallelism
+
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            # Imported here so `validate`, `schema` and `--help` never load boto3.
+            from botocore.exceptions import BotoCoreError
+
+            from .aws import AwsGateway, make_session
+            from .ratelimit import LimitedGateway
+
+            try:
+                session = make_session(self.settings.profile, self.settings.region)
+            except BotoCoreError as exc:
+                raise ConfigurationError(f"AWS configuration: {exc}") from exc
+            self._gateway = LimitedGateway(
+                AwsGateway(
+                    session,
+                    max_connections=self.settings.parallelism,
+                    assume_role_template=self.settings.assume_role_template,
+                )
+            )
+            self._session_region = session.region_name
+        return self._gateway
+
+    def default_region(self) -> str | None:
+        """--region, else the AWS configuration's region."""
+        self.gateway()
+        return self.settings.region or self._session_region
+
+    def retrier(self) -> Retrier:
+        return Retrier(self.settings.policy, on_retry=self._log_retry)
+
+    def _log_retry(self, error: AwsError, kind: Retry, attempt: int, delay: float) -> None:
+        if self.settings.verbose:
+            target = error.membership_id or ""
+            reason = f", {error.reason}" if error.reason else ""
+            self.notify(
+                f"retry {attempt}/{self.settings.policy.max_attempts} {error.operation} {target}: "
+                f"{kind.value} ({error.code}{reason}); waiting {delay:.2f}s"
+            )
