@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from reconciler.desired import MAX_FILE_BYTES, load
 
 from .helpers import run_cli, run_process
