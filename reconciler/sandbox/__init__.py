@@ -1,0 +1,215 @@
+"""A local AWS Clean Rooms endpoint for the tests and `reconciler demo`: no AWS account, no network.
+
+moto's `cleanrooms` backend (moto >= 5.2.5) holds the collaborations and memberships; in front of it, served
+over HTTP on 127.0.0.1 by waitress:
+
+* `emulation.py` completes what moto lacks (and only that, so it can shrink as moto catches up);
+* `faults.py` injects 429 / 409 / 500 answers, concurrent writes, latency and a rate limit;
+* `requestlog.py` keeps every request for tests to assert on;
+* `server.py` routes requests through all three and moto.
+
+`CleanRoomsSandbox` is the facade tests and the demo use. moto is an optional extra
+(`pip install cleanrooms-reconciler[sandbox]`): only this package imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+try:
+    from moto.cleanrooms.models import CleanRoomsBackend, cleanrooms_backends
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the local Clean Rooms endpoint needs moto: pip install 'cleanrooms-reconciler[sandbox]'"
+    ) from exc
+
+from . import emulation
+from .emulation import LogPropagation
+from .faults import CONFLICT, SERVER_ERROR, THROTTLE, Fault, Faults
+from .requestlog import LoggedRequest, RequestLog
+from .server import DEFAULT_REGION, Endpoint, Server
+
+__all__ = [
+    "ABILITIES_ALL",
+    "ACCOUNT_ID",
+    "CONFLICT",
+    "DEFAULT_REGION",
+    "SERVER_ERROR",
+    "THROTTLE",
+    "CleanRoomsSandbox",
+    "Fault",
+    "LoggedRequest",
+]
+
+ACCOUNT_ID: str = DEFAULT_ACCOUNT_ID
+ABILITIES_ALL = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")
+
+
+class CleanRoomsSandbox:
+    """moto's Clean Rooms behind a completing, fault-injecting, logging endpoint on 127.0.0.1."""
+
+    def __init__(self, seed: int = 0, account_id: str = ACCOUNT_ID) -> None:
+        self.account_id = account_id
+        self._lock = threading.RLock()
+        self._faults = Faults(seed)
+        self._log = RequestLog()
+        self._propagation = LogPropagation()
+        self._endpoint = Endpoint(account_id, self._faults, self._log, self._propagation, self._lock)
+        self._server: Server | None = None
+
+    # -- serving -------------------------------------------------------------------------------------
+
+    def start(self) -> CleanRoomsSandbox:
+        self._server = Server(self._endpoint)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._server = None
+
+    def __enter__(self) -> CleanRoomsSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._server.url
+
+    def client_env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """Environment for a client (the CLI) that talks to this endpoint and nothing else."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "AKIASANDBOXEXAMPLE00",
+            "AWS_SECRET_ACCESS_KEY": "sandbox-secret",
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+    # -- seeding and state ---------------------------------------------------------------------------
+
+    def backend(self, region: str = DEFAULT_REGION, account_id: str | None = None) -> CleanRoomsBackend:
+        return cleanrooms_backends[account_id or self.account_id][region]
+
+    def reset(self) -> None:
+        with self._lock:
+            for regions in cleanrooms_backends.values():
+                for backend in regions.values():
+                    backend.collaborations.clear()
+                    backend.memberships.clear()
+            self._faults.reset()
+            self._propagation.reset()
+            self._log.clear()
+
+    def create_membership(
+        self,
+        collaboration_name: str = "sandbox-collaboration",
+        *,
+        region: str = DEFAULT_REGION,
+        abilities: Sequence[str] = ABILITIES_ALL,
+        queryLogStatus: str = "DISABLED",
+        jobLogStatus: str | None = None,
+        defaultResultConfiguration: Mapping[str, Any] | None = None,
+        defaultJobResultConfiguration: Mapping[str, Any] | None = None,
+        status: str = "ACTIVE",
+        account_id: str | None = None,
+    ) -> str:
+        """Seed one collaboration with one membership of ours in it; returns the membership id."""
+        with self._lock:
+            backend = self.backend(region, account_id)
+            collaboration = backend.create_collaboration(
+                name=collaboration_name,
+                description=f"{collaboration_name} (sandbox)",
+                creator_display_name="sandbox",
+                creator_member_abilities=list(abilities),
+                query_log_status=queryLogStatus,
+                members=[],
+                data_encryption_metadata=None,
+                analytics_engine="SPARK",
+                tags=None,
+            )
+            membership = backend.create_membership(
+                collaboration_identifier=collaboration.id,
+                query_log_status=queryLogStatus,
+                payment_configuration=None,
+                default_result_configuration=emulation.copy(defaultResultConfiguration),
+                tags=None,
+            )
+            fields = {"jobLogStatus": jobLogStatus, "defaultJobResultConfiguration": defaultJobResultConfiguration}
+            emulation.apply_fields(membership, fields)
+            membership.status = status
+            return str(membership.id)
+
+    def membership(
+        self, membership_id: str, region: str = DEFAULT_REGION, account_id: str | None = None
+    ) -> dict[str, Any]:
+        with self._lock:
+            return emulation.full(self.backend(region, account_id).get_membership(membership_id))
+
+    def set_status(
+        self, membership_id: str, status: str, region: str = DEFAULT_REGION, account_id: str | None = None
+    ) -> None:
+        with self._lock:
+            self.backend(region, account_id).get_membership(membership_id).status = status
+
+    def write(
+        self,
+        membership_id: str,
+        fields: Mapping[str, Any],
+        region: str = DEFAULT_REGION,
+        account_id: str | None = None,
+    ) -> None:
+        """An out-of-band change (the console, another tool): not logged as a request."""
+        self._endpoint.write(region, account_id or self.account_id, membership_id, dict(fields))
+
+    # -- faults, latency, rate limit ----------------------------------------------------------------
+
+    def inject(
+        self,
+        operation: str,
+        *,
+        sequence: Sequence[Fault | None] = (),
+        rate: float = 0.0,
+        fault: Fault = THROTTLE,
+        membership_id: str | None = None,
+    ) -> None:
+        """Answer `operation` ("*" for all) first with `sequence` (None lets a request through), then with
+        `fault` for a `rate` share of requests, chosen by the sandbox's seeded random generator."""
+        self._faults.inject(operation, sequence, rate, fault, membership_id)
+
+    def reseed(self, seed: int) -> None:
+        """Make the share-based faults repeatable from here on."""
+        self._faults.reseed(seed)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def set_latency(self, seconds: float, operations: Iterable[str] = ("*",)) -> None:
+        self._faults.set_latency(seconds, operations)
+
+    def set_log_propagation_delay(self, seconds: float) -> None:
+        """Like the service, show a query/job logging change only `seconds` after it was made."""
+        with self._lock:
+            self._propagation.delay = seconds
+
+    def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
+        """Answer 429 beyond `per_second` requests (a token bucket, as the service's quotas behave)."""
+        self._faults.set_rate_limit(per_second, burst)
+
+    # -- request log ---------------------------------------------------------------------------------
+
+    def requests(self, operation: str | None = None) -> list[LoggedRequest]:
+        return self._log.entries(operation)
+
+    def clear_requests(self) -> None:
+        self._log.clear()

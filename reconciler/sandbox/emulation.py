@@ -1,0 +1,139 @@
+"""What moto 5.2.5's Clean Rooms lacks, kept in one place so it can be deleted piece by piece as moto
+catches up. Each function names the gap it fills:
+
+* UpdateMembership applies only `queryLogStatus`           -> `apply_fields` (every settable field, PATCH)
+* CreateMembership drops `jobLogStatus` and job results     -> `apply_fields` after create
+* Membership.to_dict() omits the job fields                 -> `full`
+* no enum or required-member checks on update               -> `check_update`
+* a membership that is not ACTIVE can be updated            -> `refuse_inactive`
+* the ListMemberships `status` filter is ignored            -> `filter_by_status`
+* logging changes show at once (the service takes minutes)  -> `LogPropagation`
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from moto.cleanrooms.models import Membership
+from moto.core.utils import unix_time
+
+from .faults import ERROR_NAMES
+
+LOG_STATUSES = ("ENABLED", "DISABLED")
+LOG_FIELDS = ("queryLogStatus", "jobLogStatus")
+RESULT_FORMATS = ("CSV", "PARQUET")
+
+_ATTRIBUTES = {
+    "queryLogStatus": "query_log_status",
+    "jobLogStatus": "job_log_status",
+    "defaultResultConfiguration": "default_result_configuration",
+    "defaultJobResultConfiguration": "default_job_result_configuration",
+}
+JOB_FIELDS = ("jobLogStatus", "defaultJobResultConfiguration")
+
+
+class ServiceError(Exception):
+    """An error answer, as the service would send it."""
+
+    def __init__(self, status: int, body: Mapping[str, Any], code: str | None = None) -> None:
+        super().__init__(code)
+        self.status = status
+        self.body = dict(body)
+        self.code = code
+
+
+def service_error(status: int, message: str, code: str | None = None, **extra: Any) -> ServiceError:
+    return ServiceError(
+        status,
+        {"message": message, **{k: v for k, v in extra.items() if v is not None}},
+        code or ERROR_NAMES.get(status, "InternalServerException"),
+    )
+
+
+def apply_fields(membership: Membership, fields: Mapping[str, Any]) -> None:
+    # PATCH semantics: a field left out (or None here) stays as it is; a nested object is replaced whole.
+    changed = False
+    for name, attribute in _ATTRIBUTES.items():
+        if fields.get(name) is not None:
+            setattr(membership, attribute, copy(fields[name]))
+            changed = True
+    if changed:
+        membership.update_time = unix_time()
+
+
+def full(membership: Membership) -> dict[str, Any]:
+    data: dict[str, Any] = membership.to_dict()
+    extra = {
+        "jobLogStatus": getattr(membership, "job_log_status", None),
+        "defaultJobResultConfiguration": getattr(membership, "default_job_result_configuration", None),
+    }
+    data |= {k: copy(v) for k, v in extra.items() if v is not None}
+    if "defaultResultConfiguration" in data:
+        data["defaultResultConfiguration"] = copy(data["defaultResultConfiguration"])
+    return data
+
+
+def check_update(body: Mapping[str, Any]) -> None:
+    """The service's own checks on the fields we send: enums and required members."""
+    for name in LOG_FIELDS:
+        if name in body and body[name] not in LOG_STATUSES:
+            raise service_error(400, f"Invalid {name}: {body[name]!r}", reason="FIELD_VALIDATION_FAILED")
+    query = body.get("defaultResultConfiguration")
+    if query is not None:
+        s3 = (query.get("outputConfiguration") or {}).get("s3") or {}
+        if s3.get("resultFormat") not in RESULT_FORMATS or not s3.get("bucket"):
+            raise service_error(400, "Invalid defaultResultConfiguration", reason="FIELD_VALIDATION_FAILED")
+    job = body.get("defaultJobResultConfiguration")
+    if job is not None and (not job.get("roleArn") or not (job.get("outputConfiguration") or {}).get("s3")):
+        raise service_error(400, "Invalid defaultJobResultConfiguration", reason="FIELD_VALIDATION_FAILED")
+
+
+def refuse_inactive(membership: Membership) -> None:
+    if membership.status != "ACTIVE":
+        # Assumption: the service refuses with a permanent 400, not a retryable 409.
+        raise service_error(
+            400,
+            f"Membership {membership.id} is {membership.status}; only an ACTIVE membership can be updated",
+            reason="INVALID_CONFIGURATION",
+        )
+
+
+def filter_by_status(page: dict[str, Any], wanted: Sequence[str]) -> dict[str, Any]:
+    page["membershipSummaries"] = [s for s in page["membershipSummaries"] if s.get("status") in wanted]
+    return page
+
+
+class LogPropagation:
+    """Like the service, show a query/job logging change only `delay` seconds after it was made."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self._pending: dict[tuple[str, str], tuple[Any, float]] = {}
+
+    def reset(self) -> None:
+        self.delay = 0.0
+        self._pending.clear()
+
+    def remember(self, membership: Membership, body: Mapping[str, Any]) -> None:
+        if not self.delay:
+            return
+        seen = full(membership)
+        for name in LOG_FIELDS:
+            if name in body and body[name] != seen.get(name):
+                self._pending[(membership.id, name)] = (seen.get(name), time.monotonic() + self.delay)
+
+    def as_seen(self, membership: Membership) -> dict[str, Any]:
+        """The membership as a caller sees it: a logging change still propagating shows its old value."""
+        data = full(membership)
+        now = time.monotonic()
+        for (membership_id, name), (old, until) in list(self._pending.items()):
+            if membership_id == membership.id and now < until:
+                data[name] = old
+        return data
+
+
+def copy(value: Any) -> Any:
+    return json.loads(json.dumps(value)) if value is not None else None

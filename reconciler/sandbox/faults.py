@@ -1,0 +1,139 @@
+"""Injected trouble: scripted or seeded error answers, added latency, and a server-side rate limit."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR_NAMES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    409: "ConflictException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected answer. `concurrent_write` is applied to the membership just before answering, as if
+    someone else wrote it; `after_apply` processes the request first, so the client cannot know it worked.
+    A status below 400 with `after_apply` answers normally, showing the concurrent write too."""
+
+    status: int
+    reason: str | None = None
+    concurrent_write: Mapping[str, Any] | None = None
+    after_apply: bool = False
+
+    @property
+    def error_code(self) -> str:
+        """The error's name; for a success after a concurrent write, a label for the request log."""
+        if self.status < 400:
+            return "ConcurrentWrite"
+        return ERROR_NAMES.get(self.status, "InternalServerException")
+
+
+THROTTLE = Fault(429)
+CONFLICT = Fault(409, reason="INVALID_STATE")
+SERVER_ERROR = Fault(500)
+
+
+@dataclass
+class _Rule:
+    operation: str
+    sequence: list[Fault | None]
+    rate: float
+    fault: Fault
+    membership_id: str | None
+
+    def matches(self, operation: str, membership_id: str | None) -> bool:
+        return self.operation in (operation, "*") and self.membership_id in (None, membership_id)
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Faults:
+    """Which answer each request gets: the rate limit first (as a quota), then the rules in order."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self._rules: list[_Rule] = []
+        self._latency: dict[str, float] = {}
+        self._bucket: TokenBucket | None = None
+
+    def inject(
+        self,
+        operation: str,
+        sequence: Sequence[Fault | None] = (),
+        rate: float = 0.0,
+        fault: Fault = THROTTLE,
+        membership_id: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._rules.append(_Rule(operation, list(sequence), rate, fault, membership_id))
+
+    def reseed(self, seed: int) -> None:
+        with self._lock:
+            self._random.seed(seed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self._latency.clear()
+            self._bucket = None
+
+    def set_latency(self, seconds: float, operations: Iterable[str] = ("*",)) -> None:
+        with self._lock:
+            for operation in operations:
+                self._latency[operation] = seconds
+
+    def latency(self, operation: str) -> float:
+        with self._lock:
+            return self._latency.get(operation, self._latency.get("*", 0.0))
+
+    def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
+        with self._lock:
+            if per_second is None:
+                self._bucket = None
+            else:
+                capacity = burst or per_second
+                self._bucket = TokenBucket(per_second, capacity, capacity)
+
+    def next(self, operation: str, membership_id: str | None) -> Fault | None:
+        with self._lock:
+            limited = operation.endswith("Membership") or operation == "ListMemberships"
+            if limited and self._bucket is not None and not self._bucket.take():
+                return THROTTLE
+            for rule in self._rules:
+                if not rule.matches(operation, membership_id):
+                    continue
+                if rule.sequence:
+                    return rule.sequence.pop(0)
+                if rule.rate and self._random.random() < rule.rate:
+                    return rule.fault
+        return None
