@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -357,7 +357,9 @@ def demo(shell: Shell) -> ExitStatus:
 def run(args: Sequence[str], env: Environment) -> int:
     """Run the CLI with `args` in `env`; the exit status. Every exception is mapped here and nowhere else."""
     try:
-        result = cli.main(list(args), prog_name="reconciler", standalone_mode=False, obj=env)
+        # click writes help, version and prompts to sys.stdout itself: point it at the environment's streams.
+        with redirect_stdout(env.stdout), redirect_stderr(env.stderr):
+            result = cli.main(list(args), prog_name="reconciler", standalone_mode=False, obj=env)
     except click.exceptions.Abort as abort:
         # click turns Ctrl-C (and EOF at a prompt) into Abort.
         if isinstance(abort.__context__, KeyboardInterrupt):

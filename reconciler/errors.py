@@ -74,7 +74,11 @@ class OutputNotWritable(ReconcilerError):
     """A file the command was asked to write (--out, --audit-log, import) cannot be written."""
 
     def __init__(self, what: str, path: str, error: OSError) -> None:
-        super().__init__(f"cannot write {what} {path}: {error.strerror or error}")
+        reason = str(error.strerror or error)
+        # Making a missing directory can fail on a parent (a file where a directory should be): name it.
+        if error.filename and str(error.filename) != path:
+            reason += f": {error.filename}"
+        super().__init__(f"cannot write {what} {path}: {reason}")
 
 
 class AwsCallFailed(ReconcilerError):

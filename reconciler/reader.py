@@ -56,6 +56,10 @@ def read_live(
             on_done()
         return result
 
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
+    pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read")
+    try:
         results = list(pool.map(work, targets))
+    finally:
+        # On Ctrl-C, drop the reads not started yet: waiting for all of them would hold the command.
+        pool.shutdown(wait=True, cancel_futures=True)
     return {target.membership_id: result for target, result in zip(targets, results, strict=True)}

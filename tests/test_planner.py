@@ -21,7 +21,9 @@ def target(**settings: Any) -> ResolvedFile:
     return ResolvedFile(DesiredFile("desired-state/a.yaml", membership, "0" * 64), "us-east-1")
 
 
-def live(status: str = "ACTIVE", abilities: tuple[str, ...] = ("CAN_QUERY", "CAN_RECEIVE_RESULTS"), **settings: Any):
+def live(
+    status: str = "ACTIVE", abilities: tuple[str, ...] = ("CAN_QUERY", "CAN_RECEIVE_RESULTS"), **settings: Any
+) -> LiveMembership:
     return LiveMembership(
         membershipIdentifier=MID,
         arn=f"arn:aws:cleanrooms:us-east-1:111122223333:membership/{MID}",

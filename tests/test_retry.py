@@ -1,4 +1,4 @@
-"""The retry policy and the adaptive rate limiter, with injected clock, sleep and randomness."""
+"""The retry policy: classification, full-jitter backoff, attempts and deadline, with injected clock and sleep."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import random
 import pytest
 
 from reconciler.api import AwsError
-from reconciler.ratelimit import AimdLimiter
 from reconciler.retry import READ_RETRIES, Retrier, Retry, RetryPolicy, classify
 
 
@@ -125,30 +124,3 @@ def test_call_returns_once_a_retry_succeeds() -> None:
         return answer
 
     assert Retrier(sleep=lambda _: None).call(flaky, READ_RETRIES) == "ok"
-
-
-def test_limiter_does_not_pace_until_throttled() -> None:
-    clock = FakeClock()
-    limiter = AimdLimiter(clock=clock, sleep=clock.sleep)
-    for _ in range(100):
-        limiter.acquire()
-    assert clock.sleeps == []
-    assert limiter.rate is None
-
-
-def test_limiter_halves_on_throttle_once_per_burst_and_grows_back() -> None:
-    clock = FakeClock()
-    limiter = AimdLimiter(clock=clock, sleep=clock.sleep, increase_per_second=5, decrease_factor=0.5)
-    for _ in range(40):
-        clock.now += 0.025  # 40 calls/s
-        limiter.acquire()
-    limiter.throttled()
-    limiter.throttled()  # a second 429 from the same burst does not cut again
-    assert limiter.rate == pytest.approx(20, rel=0.1)
-    assert limiter.throttles == 2
-    start = clock.now
-    for _ in range(20):
-        limiter.acquire()
-    # Paced: twenty calls at about 20/s (growing meanwhile) take most of a second.
-    assert 0.7 < clock.now - start < 1.0
-    assert limiter.rate is not None and limiter.rate > 20

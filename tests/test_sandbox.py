@@ -33,8 +33,7 @@ def client(sandbox: CleanRoomsSandbox) -> Any:
 def error_of(call: Any, **kwargs: Any) -> dict[str, Any]:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
-    response: dict[str, Any] = caught.value.response
-    return response
+    return dict(caught.value.response)
 
 
 def test_update_applies_every_settable_field(sandbox: CleanRoomsSandbox) -> None:

@@ -1,0 +1,125 @@
+"""An in-memory Clean Rooms gateway for unit tests: memberships as dicts, scripted errors, a call log.
+
+It implements the Gateway protocol from reconciler.api, the network boundary, so the applier, reader and
+operations run unchanged against it, in milliseconds. The HTTP endpoint (reconciler.sandbox) stays the
+double for end-to-end tests."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.api import AwsError, Where
+
+ACCOUNT = "111122223333"
+ABILITIES = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")
+
+
+def throttled(operation: str = "UpdateMembership", membership_id: str | None = None) -> AwsError:
+    return AwsError(operation, membership_id, "ThrottlingException", "Rate exceeded", 429)
+
+
+def conflict(reason: str | None = "INVALID_STATE", membership_id: str | None = None) -> AwsError:
+    return AwsError("UpdateMembership", membership_id, "ConflictException", "modified concurrently", 409, reason)
+
+
+def server_error(operation: str = "UpdateMembership", membership_id: str | None = None) -> AwsError:
+    return AwsError(operation, membership_id, "InternalServerException", "Internal error", 500)
+
+
+def invalid(reason: str = "INVALID_CONFIGURATION") -> AwsError:
+    return AwsError("UpdateMembership", None, "ValidationException", "invalid", 400, reason)
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """One scripted answer: an error (None: answer normally), a concurrent write someone else makes just
+    before, and whether the call is applied before the error is raised (an unknown outcome)."""
+
+    error: AwsError | None = None
+    concurrent_write: Mapping[str, Any] | None = None
+    after_apply: bool = False
+
+
+@dataclass
+class FakeGateway:
+    memberships: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str | None, dict[str, Any] | None]] = field(default_factory=list)
+    script: dict[str, list[Scripted]] = field(default_factory=dict)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def add(
+        self,
+        *,
+        status: str = "ACTIVE",
+        account: str = ACCOUNT,
+        region: str = "us-east-1",
+        collaboration: str = "acme",
+        abilities: tuple[str, ...] = ABILITIES,
+        **settings: Any,
+    ) -> str:
+        membership_id = f"00000000-0000-4000-8000-{next(self._ids):012d}"
+        self.memberships[membership_id] = {
+            "id": membership_id,
+            "arn": f"arn:aws:cleanrooms:{region}:{account}:membership/{membership_id}",
+            "collaborationName": collaboration,
+            "status": status,
+            "memberAbilities": list(abilities),
+            **copy.deepcopy(settings),
+        }
+        return membership_id
+
+    def then(self, operation: str, *answers: Scripted | AwsError | None) -> None:
+        """Answer the next calls of `operation` with these, in order; then answer normally."""
+        queue = self.script.setdefault(operation, [])
+        queue += [a if isinstance(a, Scripted) else Scripted(a) for a in answers]
+
+    def writes(self) -> list[dict[str, Any] | None]:
+        return [body for operation, _, body in self.calls if operation == "UpdateMembership"]
+
+    def operations(self) -> list[str]:
+        return [operation for operation, _, _ in self.calls]
+
+    def _answer(self, operation: str, membership_id: str | None) -> Scripted:
+        queue = self.script.get(operation) or []
+        answer = queue.pop(0) if queue else Scripted()
+        if answer.concurrent_write and membership_id in self.memberships:
+            self.memberships[membership_id].update(copy.deepcopy(dict(answer.concurrent_write)))
+        return answer
+
+    def _get(self, operation: str, membership_id: str) -> dict[str, Any]:
+        if membership_id not in self.memberships:
+            raise AwsError(operation, membership_id, "ResourceNotFoundException", "not found", 404)
+        return self.memberships[membership_id]
+
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
+        self.calls.append(("GetMembership", membership_id, None))
+        answer = self._answer("GetMembership", membership_id)
+        if answer.error is not None:
+            raise answer.error
+        return copy.deepcopy(self._get("GetMembership", membership_id))
+
+    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+        self.calls.append(("ListMemberships", None, None))
+        answer = self._answer("ListMemberships", None)
+        if answer.error is not None:
+            raise answer.error
+        for membership in self.memberships.values():
+            if status is None or membership["status"] == status:
+                yield {k: membership[k] for k in ("id", "arn", "collaborationName", "status")}
+
+    def update_membership(
+        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], str | None]:
+        self.calls.append(("UpdateMembership", membership_id, copy.deepcopy(dict(fields))))
+        answer = self._answer("UpdateMembership", membership_id)
+        if answer.error is not None and not answer.after_apply:
+            raise answer.error
+        membership = self._get("UpdateMembership", membership_id)
+        membership.update(copy.deepcopy(dict(fields)))
+        if answer.error is not None:
+            raise answer.error
+        return copy.deepcopy(membership), f"request-{len(self.calls)}"

@@ -1,0 +1,61 @@
+"""The AWS edge over real HTTP to the local endpoint: every failure becomes an AwsError that says enough."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from reconciler.api import AwsError, Where
+from reconciler.aws import AwsGateway
+from reconciler.sandbox import CleanRoomsSandbox, Fault
+
+HERE = Where("us-east-1")
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+def gateway(endpoint_url: str) -> AwsGateway:
+    session = boto3.Session(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x", region_name="us-east-1")
+    return AwsGateway(session, endpoint_url=endpoint_url)
+
+
+def test_not_found_names_the_membership_and_request(sandbox: CleanRoomsSandbox) -> None:
+    with pytest.raises(AwsError) as caught:
+        gateway(sandbox.endpoint_url).get_membership(HERE, MISSING)
+    error = caught.value
+    assert (error.operation, error.membership_id, error.code, error.status) == (
+        "GetMembership",
+        MISSING,
+        "ResourceNotFoundException",
+        404,
+    )
+    assert error.not_found and not error.outcome_unknown
+    assert error.request_id is not None and len(error.request_id) == 36
+
+
+def test_a_conflict_carries_its_reason(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("a")
+    sandbox.inject("UpdateMembership", sequence=[Fault(409, reason="INVALID_STATE")])
+    with pytest.raises(AwsError) as caught:
+        gateway(sandbox.endpoint_url).update_membership(HERE, mid, {"queryLogStatus": "ENABLED"})
+    assert (caught.value.code, caught.value.reason, caught.value.status) == ("ConflictException", "INVALID_STATE", 409)
+
+
+def test_an_endpoint_that_refuses_connections_is_an_unknown_outcome() -> None:
+    with pytest.raises(AwsError) as caught:
+        gateway("http://127.0.0.1:9").get_membership(HERE, MISSING)
+    assert caught.value.status is None and caught.value.outcome_unknown
+    assert caught.value.code == "EndpointConnectionError"
+
+
+def test_update_returns_the_membership_and_the_request_id(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("a")
+    membership, request_id = gateway(sandbox.endpoint_url).update_membership(HERE, mid, {"queryLogStatus": "ENABLED"})
+    assert membership["queryLogStatus"] == "ENABLED"
+    assert request_id is not None and len(request_id) == 36
+
+
+def test_listing_pages_to_the_end_with_the_status_filter(sandbox: CleanRoomsSandbox) -> None:
+    active = {sandbox.create_membership(f"c{i}") for i in range(3)}
+    sandbox.create_membership("gone", status="REMOVED")
+    listed = list(gateway(sandbox.endpoint_url).list_memberships(HERE, "ACTIVE"))
+    assert {m["id"] for m in listed} == active

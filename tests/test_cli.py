@@ -1,0 +1,96 @@
+"""The one mapping from outcomes to exit statuses: usage errors exit 1 (2 means changes or drift), unwritable
+outputs are one line, Ctrl-C exits 130, and no error prints a traceback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.sandbox import CleanRoomsSandbox
+
+from .helpers import clean_environ, run_cli, write_desired
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["drift", "--no-such-option"],
+        ["drift", "--format", "md"],
+        ["plan", "--detailed-exitcode", "--format", "md"],
+        ["apply", "--max-changes", "-1"],
+        ["nonsense"],
+        ["--assume-role-template", "arn:aws:iam::1:role/x", "plan"],
+    ],
+)
+def test_usage_errors_exit_1_never_2(args: list[str]) -> None:
+    result = run_cli(args)
+    assert result.code == 1, result
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert "rror" in result.stderr
+
+
+def test_help_and_version_exit_0() -> None:
+    assert run_cli(["--help"]).code == 0
+    version = run_cli(["--version"])
+    assert (version.code, version.stdout.startswith("reconciler, version ")) == (0, True)
+
+
+def test_plan_out_creates_its_directory_and_an_unwritable_one_is_one_line(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    write_desired(tmp_path / "d", "a.yaml", sandbox.create_membership("a"), queryLogStatus="ENABLED")
+    saved = tmp_path / "missing" / "dir" / "p.json"
+    assert run_cli(["plan", "--out", str(saved), str(tmp_path / "d")], env=sandbox.client_env()).code == 0
+    assert saved.read_text().startswith('{\n  "formatVersion": 1')
+    (tmp_path / "file").write_text("")
+    result = run_cli(
+        ["plan", "--out", str(tmp_path / "file" / "p.json"), str(tmp_path / "d")], env=sandbox.client_env()
+    )
+    assert result.code == 1
+    assert result.stderr.splitlines() == [
+        f"error: cannot write the plan to {tmp_path}/file/p.json: File exists: {tmp_path}/file"
+    ]
+
+
+def test_an_audit_log_that_cannot_be_opened_stops_apply_before_any_write(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    write_desired(tmp_path / "d", "a.yaml", sandbox.create_membership("a"), queryLogStatus="ENABLED")
+    (tmp_path / "file").write_text("")
+    audit = tmp_path / "file" / "audit.jsonl"
+    result = run_cli(
+        ["apply", "--auto-approve", "--audit-log", str(audit), str(tmp_path / "d")], env=sandbox.client_env()
+    )
+    assert result.code == 1
+    assert result.stderr.splitlines() == [f"error: cannot write the audit log {audit}: File exists: {tmp_path}/file"]
+    assert sandbox.requests("UpdateMembership") == []
+
+
+def test_ctrl_c_during_plan_exits_130(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    for i in range(20):
+        write_desired(tmp_path, f"m{i}.yaml", sandbox.create_membership(f"c{i}"), queryLogStatus="ENABLED")
+    sandbox.set_latency(0.5)
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--parallelism", "1", "plan", str(tmp_path)],
+        env=clean_environ(sandbox.client_env()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not sandbox.requests() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    # Queued reads are dropped: only the one in flight is waited for, not the other 18 (9 s at 0.5 s each).
+    assert len(sandbox.requests()) <= 3
+    assert time.monotonic() - started < 8

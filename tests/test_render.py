@@ -1,0 +1,88 @@
+"""Renderers are pure: a plan (or apply outcomes) in, text, Markdown or JSON out."""
+
+from __future__ import annotations
+
+import json
+
+from reconciler import render
+from reconciler.applier import Outcome, Status
+from reconciler.plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError
+
+MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
+
+
+def change(membership_id: str = MID) -> MembershipChange:
+    fields = (
+        FieldChange("queryLogStatus", "DISABLED", "ENABLED"),
+        FieldChange(
+            "defaultJobResultConfiguration",
+            {"outputConfiguration": {"s3": {"bucket": "old"}}},
+            {"outputConfiguration": {"s3": {"bucket": "new"}}},
+            (LeafChange("outputConfiguration.s3.bucket", "old", "new"),),
+        ),
+    )
+    return MembershipChange(
+        membership_id, "d/a.yaml", "us-east-1", fields, "sha256:x", "0" * 64, "acme", accountId="111122223333"
+    )
+
+
+def test_text_shows_each_field_and_leaf_and_the_summary() -> None:
+    out = render.text(Plan.build([change()]))
+    assert out.splitlines() == [
+        f"~ membership {MID} acme (d/a.yaml, 111122223333/us-east-1)",
+        '    ~ queryLogStatus: "DISABLED" -> "ENABLED"',
+        "    ~ defaultJobResultConfiguration:",
+        '        ~ outputConfiguration.s3.bucket: "old" -> "new"',
+        "",
+        "Plan: 1 memberships, 1 to change, 0 unchanged.",
+    ]
+
+
+def test_drift_words_and_styles_apply() -> None:
+    out = render.text(Plan.build([]), lambda text, colour: f"<{colour}>{text}", render.DRIFT)
+    assert out == "No drift. Live settings match the desired state.\nDrift: 0 memberships, 0 drifted, 0 in sync.\n"
+    styled = render.text(Plan.build([change()]), lambda text, colour: f"<{colour}>{text}")
+    assert styled.startswith(f"<yellow>~ membership {MID}")
+
+
+def test_markdown_has_a_title_table_and_details_with_links() -> None:
+    out = render.markdown(Plan.build([change()]), lambda path: f"https://example.test/{path}")
+    lines = out.splitlines()
+    assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 memberships)"
+    assert lines[2] == "| membership | collaboration | file | account/region | fields |"
+    assert lines[4] == (
+        f"| `{MID}` | acme | [`d/a.yaml`](https://example.test/d/a.yaml) | 111122223333/us-east-1 "
+        "| `queryLogStatus`, `defaultJobResultConfiguration` |"
+    )
+    assert "```diff" in lines and "</details>" in lines
+
+
+def test_markdown_lists_errors_first() -> None:
+    plan = Plan.build([], [PlanError(MID, "d/a.yaml", "status is REMOVED", "PlanCheck")])
+    out = render.markdown(plan)
+    assert "**Errors** (nothing will be applied until these are fixed):" in out
+    assert f"- :x: `{MID}` in `d/a.yaml`: status is REMOVED" in out
+
+
+def test_json_is_the_contract_shape() -> None:
+    document = json.loads(render.render(Plan.build([change()]), "json"))
+    assert document["formatVersion"] == 1
+    assert document["summary"] == {"memberships": 1, "toChange": 1, "unchanged": 0}
+    assert document["changes"][0]["fields"]["queryLogStatus"] == {"before": "DISABLED", "after": "ENABLED"}
+
+
+def test_apply_outcomes_in_text_and_markdown() -> None:
+    outcomes = [
+        Outcome(change(), Status.APPLIED, ("queryLogStatus",), 1),
+        Outcome(change("00000000-0000-4000-8000-000000000001"), Status.NOT_STARTED),
+    ]
+    text = render.outcomes_text(outcomes)
+    assert text.splitlines() == [
+        "not started: 00000000-0000-4000-8000-000000000001 (d/a.yaml, us-east-1)",
+        f"applied: {MID} (d/a.yaml, us-east-1) fields queryLogStatus",
+        "Apply: 1 applied, 0 already converged, 0 failed, 1 not started.",
+    ]
+    markdown = render.outcomes_markdown(outcomes)
+    assert markdown.splitlines()[0] == "#### Apply result"
+    assert f"- :white_check_mark: applied: {MID} (d/a.yaml, us-east-1) fields queryLogStatus" in markdown
+    assert "- :x: not started: 00000000-0000-4000-8000-000000000001" in markdown
