@@ -16,6 +16,7 @@ from moto.cleanrooms.models import Membership, cleanrooms_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 from . import emulation
@@ -201,6 +202,9 @@ class Server:
 
     def close(self) -> None:
         self._server.close()
+        # The serving loop runs while any connection is open, and clients keep theirs alive: close them
+        # too, or stopping waits out the join timeout.
+        wasyncore.close_all(self._server._map)
         self._thread.join(timeout=5)
 
 
