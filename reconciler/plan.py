@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .api import Where
@@ -13,8 +13,16 @@ from .api import Where
 FORMAT_VERSION = 1
 
 
+class _Flat:
+    """A value whose JSON form is its fields, as they are."""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return data
+
+
 @dataclass(frozen=True)
-class LeafChange:
+class LeafChange(_Flat):
     """One nested leaf that differs, by dotted path inside its top-level field."""
 
     path: str
@@ -22,9 +30,6 @@ class LeafChange:
     after: Any
     # "added", "removed" or "changed": a leaf absent on one side is shown differently from a null.
     kind: str = "changed"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after, "kind": self.kind}
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ class Selection:
 
 
 @dataclass(frozen=True)
-class PlanError:
+class PlanError(_Flat):
     """A membership that cannot be planned: apply then writes nothing at all."""
 
     membershipIdentifier: str
@@ -138,31 +143,15 @@ class PlanError:
     def __str__(self) -> str:
         return f"{self.source}: membership {self.membershipIdentifier}: {self.message}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "membershipIdentifier": self.membershipIdentifier,
-            "source": self.source,
-            "message": self.message,
-            "code": self.code,
-        }
-
 
 @dataclass(frozen=True)
-class Unmanaged:
+class Unmanaged(_Flat):
     """An ACTIVE membership in a covered account and region that no desired-state file manages."""
 
     membershipIdentifier: str
     collaborationName: str
     region: str
     arn: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "membershipIdentifier": self.membershipIdentifier,
-            "collaborationName": self.collaborationName,
-            "region": self.region,
-            "arn": self.arn,
-        }
 
 
 @dataclass(frozen=True)

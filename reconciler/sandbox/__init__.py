@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 try:
@@ -60,6 +60,17 @@ class CleanRoomsSandbox:
         self._propagation = LogPropagation()
         self._endpoint = Endpoint(account_id, self._faults, self._log, self._propagation, self._lock)
         self._server: Server | None = None
+        # Faults, latency and the rate limit (see faults.py), and the request log, as the facade's own:
+        # inject(operation, sequence=[...], rate=0.5, fault=THROTTLE, membership_id=...) answers
+        # `operation` ("*" for all) first with `sequence` (None lets a request through), then with `fault`
+        # for a `rate` share of requests, chosen by the seeded random generator (`reseed` repeats it).
+        self.inject = self._faults.inject
+        self.reseed = self._faults.reseed
+        self.clear_faults = self._faults.clear
+        self.set_latency = self._faults.set_latency
+        self.set_rate_limit = self._faults.set_rate_limit
+        self.requests = self._log.entries
+        self.clear_requests = self._log.clear
 
     # -- serving -------------------------------------------------------------------------------------
 
@@ -162,6 +173,11 @@ class CleanRoomsSandbox:
         with self._lock:
             self.backend(region, account_id).get_membership(membership_id).status = status
 
+    def set_log_propagation_delay(self, seconds: float) -> None:
+        """Like the service, show a query/job logging change only `seconds` after it was made."""
+        with self._lock:
+            self._propagation.delay = seconds
+
     def write(
         self,
         membership_id: str,
@@ -171,45 +187,3 @@ class CleanRoomsSandbox:
     ) -> None:
         """An out-of-band change (the console, another tool): not logged as a request."""
         self._endpoint.write(region, account_id or self.account_id, membership_id, dict(fields))
-
-    # -- faults, latency, rate limit ----------------------------------------------------------------
-
-    def inject(
-        self,
-        operation: str,
-        *,
-        sequence: Sequence[Fault | None] = (),
-        rate: float = 0.0,
-        fault: Fault = THROTTLE,
-        membership_id: str | None = None,
-    ) -> None:
-        """Answer `operation` ("*" for all) first with `sequence` (None lets a request through), then with
-        `fault` for a `rate` share of requests, chosen by the sandbox's seeded random generator."""
-        self._faults.inject(operation, sequence, rate, fault, membership_id)
-
-    def reseed(self, seed: int) -> None:
-        """Make the share-based faults repeatable from here on."""
-        self._faults.reseed(seed)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def set_latency(self, seconds: float, operations: Iterable[str] = ("*",)) -> None:
-        self._faults.set_latency(seconds, operations)
-
-    def set_log_propagation_delay(self, seconds: float) -> None:
-        """Like the service, show a query/job logging change only `seconds` after it was made."""
-        with self._lock:
-            self._propagation.delay = seconds
-
-    def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
-        """Answer 429 beyond `per_second` requests (a token bucket, as the service's quotas behave)."""
-        self._faults.set_rate_limit(per_second, burst)
-
-    # -- request log ---------------------------------------------------------------------------------
-
-    def requests(self, operation: str | None = None) -> list[LoggedRequest]:
-        return self._log.entries(operation)
-
-    def clear_requests(self) -> None:
-        self._log.clear()

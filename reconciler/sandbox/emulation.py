@@ -13,6 +13,7 @@ catches up. Each function names the gap it fills:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,12 +27,7 @@ LOG_STATUSES = ("ENABLED", "DISABLED")
 LOG_FIELDS = ("queryLogStatus", "jobLogStatus")
 RESULT_FORMATS = ("CSV", "PARQUET")
 
-_ATTRIBUTES = {
-    "queryLogStatus": "query_log_status",
-    "jobLogStatus": "job_log_status",
-    "defaultResultConfiguration": "default_result_configuration",
-    "defaultJobResultConfiguration": "default_job_result_configuration",
-}
+SETTABLE = ("queryLogStatus", "jobLogStatus", "defaultResultConfiguration", "defaultJobResultConfiguration")
 JOB_FIELDS = ("jobLogStatus", "defaultJobResultConfiguration")
 
 
@@ -56,9 +52,10 @@ def service_error(status: int, message: str, code: str | None = None, **extra: A
 def apply_fields(membership: Membership, fields: Mapping[str, Any]) -> None:
     # PATCH semantics: a field left out (or None here) stays as it is; a nested object is replaced whole.
     changed = False
-    for name, attribute in _ATTRIBUTES.items():
+    for name in SETTABLE:
         if fields.get(name) is not None:
-            setattr(membership, attribute, copy(fields[name]))
+            # moto keeps each field as the snake_case attribute of its camelCase name.
+            setattr(membership, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), copy(fields[name]))
             changed = True
     if changed:
         membership.update_time = unix_time()

@@ -85,6 +85,7 @@ class Faults:
     def inject(
         self,
         operation: str,
+        *,
         sequence: Sequence[Fault | None] = (),
         rate: float = 0.0,
         fault: Fault = THROTTLE,
