@@ -37,7 +37,7 @@ lint-workflows: $(STAMP)
 	$(BIN)/zizmor --offline --quiet .github/
 
 typecheck: $(STAMP)
-	$(BIN)/mypy reconciler
+	$(BIN)/mypy reconciler tests
 
 unit: $(STAMP)
 	$(BIN)/pytest
