@@ -69,12 +69,40 @@ class LoadResult:
         return not self.problems
 
 
-def discover(root: Path) -> list[Path]:
-    if root.is_file():
-        return [root]
+def discover(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The membership files under `root`, and a problem for each file that looks like one but cannot be
+    loaded: nothing is skipped silently, since a skipped file is a membership left unmanaged."""
     if not root.is_dir():
-        return []
-    return sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+        return [root], []
+    inside = root.resolve()
+    paths: list[Path] = []
+    problems: list[Problem] = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in YAML_SUFFIXES:
+            continue
+        refusal = _refusal(path, root, inside)
+        if refusal:
+            problems.append(Problem(str(path), 1, 1, "", refusal))
+        elif path.is_file():
+            paths.append(path)
+    return paths, problems
+
+
+def _refusal(path: Path, root: Path, inside: Path) -> str | None:
+    if path.suffix not in YAML_SUFFIXES:
+        return "the extension must be lower-case .yaml or .yml: rename the file (it was not loaded)"
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "a symbolic link that leads nowhere (to a missing file); nothing was loaded from it"
+    except (RuntimeError, OSError):
+        return "a symbolic link loop; nothing was loaded from it"
+    if not target.is_relative_to(inside):
+        # A pull request could otherwise make the reconciler read any file on the runner.
+        return f"a symbolic link that leads outside {root} (to {target}); refused"
+    return None
 
 
 def load(root: Path) -> LoadResult:
@@ -82,9 +110,9 @@ def load(root: Path) -> LoadResult:
     if not root.exists():
         return LoadResult([], [Problem(str(root), 1, 1, "", "no such file or directory")])
     files: list[DesiredFile] = []
-    problems: list[Problem] = []
+    paths, problems = discover(root)
     loaders = _Loaders()
-    for path in discover(root):
+    for path in paths:
         loaded, found = load_file(path, loaders)
         problems.extend(found)
         if loaded is not None:

@@ -35,6 +35,8 @@ def _bucket_rules(name: str) -> str:
     # The pattern cannot express these S3 naming rules; the service would reject them after a round trip.
     if ".." in name:
         raise ValueError("an S3 bucket name cannot contain two adjacent dots")
+    if any(not (label[:1].isalnum() and label[-1:].isalnum()) for label in name.split(".")):
+        raise ValueError("each dot-separated part of an S3 bucket name must start and end with a letter or digit")
     try:
         ipaddress.IPv4Address(name)
     except ValueError:

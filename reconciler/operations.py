@@ -44,7 +44,15 @@ from .runtime import Notify, Runtime
 
 
 def validate(path: Path) -> LoadResult:
-    return load(path)
+    result = load(path)
+    _require_files(result, path)
+    return result
+
+
+def _require_files(result: LoadResult, path: Path) -> None:
+    if not result.files and not result.problems:
+        # Terraform's "No configuration files": an empty scope is a mistake, never "no changes".
+        raise NothingSelected(f"no membership files (*.yaml, *.yml) under {path}")
 
 
 def validate_status(result: LoadResult) -> ExitStatus:
@@ -56,7 +64,7 @@ def validate_status(result: LoadResult) -> ExitStatus:
 
 def load_desired(path: Path) -> list[DesiredFile]:
     """Every file, valid; any problem stops the command before the first AWS call."""
-    result = load(path)
+    result = validate(path)
     if result.problems:
         raise InvalidDesiredState(result.problems)
     return result.files
@@ -71,11 +79,19 @@ def select_files(files: Sequence[DesiredFile], selection: Selection, path: Path)
 
 
 def resolve(
-    runtime: Runtime, files: Sequence[DesiredFile], selection: Selection
+    runtime: Runtime, files: Sequence[DesiredFile], selection: Selection, path: Path
 ) -> tuple[list[ResolvedFile], list[PlanError]]:
-    """Each file's region; with --target, only that account and region."""
+    """Each file's region; with --target, only that account and region, which must select something."""
     resolved, errors = resolve_regions(files, runtime.default_region())
-    return [r for r in resolved if selection.admits(r.membership_id, r.where)], errors
+    if selection.where is None:
+        return resolved, errors
+    kept = [r for r in resolved if selection.admits(r.membership_id, r.where)]
+    if not kept:
+        covered = ", ".join(sorted({r.where.label for r in resolved})) or "none"
+        raise NothingSelected(
+            f"--target {selection.where.label} selects no membership under {path} (the files cover: {covered})"
+        )
+    return kept, errors
 
 
 def read_plan(
@@ -93,7 +109,7 @@ def cannot_plan(errors: Sequence[PlanError]) -> str:
 
 def _fresh_plan(runtime: Runtime, path: Path, selection: Selection, reader: MembershipReader | None = None) -> Plan:
     files = select_files(load_desired(path), selection, path)
-    resolved, errors = resolve(runtime, files, selection)
+    resolved, errors = resolve(runtime, files, selection, path)
     return read_plan(runtime, resolved, errors, reader or runtime.gateway())
 
 
@@ -163,7 +179,7 @@ def apply(
 ) -> ApplyResult:
     """Plan (or load the saved plan), show it, check the blast radius, confirm, then write."""
     if options.plan_file is not None:
-        planned = load_saved_plan(options.plan_file).selected(selection)
+        planned = select_saved(load_saved_plan(options.plan_file), selection, options.plan_file)
     else:
         planned = _fresh_plan(runtime, path, selection)
     show(planned)
@@ -191,6 +207,16 @@ def apply(
         with stop_on_signals(applier, runtime.notify) as stopped, runtime.progress(len(changes), "Applying") as done:
             outcomes = applier.apply(changes, runtime.parallelism, live, done)
     return ApplyResult(planned, tuple(outcomes), stopped.name)
+
+
+def select_saved(saved: Plan, selection: Selection, plan_file: Path) -> Plan:
+    """The saved plan's part that --membership / --target keep; a selection that keeps nothing is an error."""
+    chosen = saved.selected(selection)
+    unknown = selection.memberships - {m.membershipIdentifier for m in saved.memberships}
+    if (selection.memberships or selection.where) and (unknown or not chosen.memberships):
+        named = " ".join(f"--membership {m}" for m in sorted(unknown)) if unknown else selection.describe()
+        raise NothingSelected(f"{named} selects no membership in the saved plan {plan_file}")
+    return chosen
 
 
 def load_saved_plan(plan_file: Path) -> Plan:
@@ -273,7 +299,7 @@ def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: 
     """A plan through a reader with no update method: drift cannot write, and runs under a read-only role."""
     files = load_desired(path)
     chosen = select_files(files, selection, path)
-    resolved, errors = resolve(runtime, chosen, selection)
+    resolved, errors = resolve(runtime, chosen, selection, path)
     reader = ReadOnly(runtime.gateway())
     report = read_plan(runtime, resolved, errors, reader)
     if report_unmanaged:

@@ -100,8 +100,16 @@ class LimitedGateway:
         return self._paced(where, lambda: self._inner.get_membership(where, membership_id))
 
     def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
-        # Paged lazily by the inner gateway; pacing the first page is enough for a discovery call.
-        return self._paced(where, lambda: self._inner.list_memberships(where, status))
+        # The inner gateway pages lazily, so its calls happen while this generator is consumed: pace before
+        # the first page, and let a 429 on any page reach the limiter on its way out.
+        limiter = self.limiter(where)
+        limiter.acquire()
+        try:
+            yield from self._inner.list_memberships(where, status)
+        except AwsError as error:
+            if classify(error) is Retry.THROTTLED:
+                limiter.throttled()
+            raise
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]

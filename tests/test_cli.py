@@ -94,3 +94,30 @@ def test_ctrl_c_during_plan_exits_130(sandbox: CleanRoomsSandbox, tmp_path: Path
     # Queued reads are dropped: only the one in flight is waited for, not the other 18 (9 s at 0.5 s each).
     assert len(sandbox.requests()) <= 3
     assert time.monotonic() - started < 8
+
+
+def test_a_scope_that_selects_nothing_is_an_error_for_every_command(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    desired = tmp_path / "d"
+    mid = sandbox.create_membership("a")
+    write_desired(desired, "a.yaml", mid, queryLogStatus="ENABLED")
+    env = sandbox.client_env()
+    saved = tmp_path / "p.json"
+    assert run_cli(["plan", "--out", str(saved), str(desired)], env=env).code == 0
+    typo = ["--target", "default/us-east1"]
+    for args in (
+        ["plan", *typo, str(desired)],
+        ["drift", *typo, str(desired)],
+        ["apply", "--auto-approve", *typo, str(desired)],
+        ["apply", "--auto-approve", "--plan", str(saved), *typo],
+        ["apply", "--auto-approve", "--plan", str(saved), "--membership", "00000000-0000-4000-8000-000000000009"],
+    ):
+        result = run_cli(args, env=env)
+        assert result.code == 1, (args, result)
+        assert "error: " in result.stderr and "selects no membership" in result.stderr, (args, result.stderr)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (["plan"], ["drift"], ["apply", "--auto-approve"], ["targets"]):
+        result = run_cli([*command, str(empty)], env=env)
+        assert result.code == 1
+        assert f"error: no membership files (*.yaml, *.yml) under {empty}" in result.stderr
+    assert sandbox.requests("UpdateMembership") == []

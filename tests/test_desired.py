@@ -291,3 +291,44 @@ def test_the_fast_and_located_parsers_agree_on_valid_files(tmp_path: Path) -> No
         text = example.read_text()
         located = DesiredMembership.model_validate(YAML(typ="rt").load(text))
         assert _Loaders().quick(text) == located
+
+
+@pytest.mark.parametrize("bucket", ["my-.bucket", "my.-bucket", "a.-b.c"])
+def test_every_dot_separated_bucket_label_starts_and_ends_with_a_letter_or_digit(tmp_path: Path, bucket: str) -> None:
+    path = write(
+        tmp_path,
+        "a.yaml",
+        f"membershipIdentifier: {MID}\n"
+        "defaultResultConfiguration:\n  outputConfiguration:\n    s3:\n"
+        f"      resultFormat: CSV\n      bucket: {bucket}\n",
+    )
+    code, output = validate(tmp_path)
+    assert code == 1
+    assert (
+        f"{path}:6:15: defaultResultConfiguration.outputConfiguration.s3.bucket: "
+        "each dot-separated part of an S3 bucket name must start and end with a letter or digit" in output
+    )
+
+
+def test_files_the_loader_would_skip_are_reported_not_dropped(tmp_path: Path) -> None:
+    write(tmp_path, "good.yaml", f"membershipIdentifier: {MID}\n")
+    write(tmp_path, "upper.YAML", "membershipIdentifier: 00000000-0000-4000-8000-000000000001\n")
+    (tmp_path / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "loop.yml").symlink_to(tmp_path / "loop.yml")
+    outside = write(tmp_path.parent / f"{tmp_path.name}-outside", "x.yaml", f"membershipIdentifier: {MID}\n")
+    (tmp_path / "escape.yaml").symlink_to(outside)
+    result = load(tmp_path)
+    assert [f.path for f in result.files] == [f"{tmp_path}/good.yaml"]
+    assert [(p.path.removeprefix(f"{tmp_path}/"), p.message) for p in result.problems] == [
+        ("dangling.yaml", "a symbolic link that leads nowhere (to a missing file); nothing was loaded from it"),
+        ("escape.yaml", f"a symbolic link that leads outside {tmp_path} (to {outside}); refused"),
+        ("loop.yml", "a symbolic link loop; nothing was loaded from it"),
+        ("upper.YAML", "the extension must be lower-case .yaml or .yml: rename the file (it was not loaded)"),
+    ]
+
+
+def test_a_directory_with_no_membership_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("not a membership\n")
+    code, output = validate(tmp_path)
+    assert code == 1
+    assert f"error: no membership files (*.yaml, *.yml) under {tmp_path}" in output

@@ -51,3 +51,14 @@ def test_a_429_from_reads_and_writes_reaches_the_limiter_of_its_account_and_regi
     assert gateway.limiter(here).throttles == 2
     assert gateway.limiter(there).throttles == 0
     assert gateway.limiter(here).rate is not None and gateway.limiter(there).rate is None
+
+
+def test_a_429_while_paging_reaches_the_limiter() -> None:
+    inner = FakeGateway()
+    inner.add()
+    where = Where("us-east-1")
+    gateway = LimitedGateway(inner, lambda: AimdLimiter(sleep=lambda _: None))
+    inner.then("ListMemberships", throttled("ListMemberships"))
+    with pytest.raises(Exception, match="ThrottlingException"):
+        list(gateway.list_memberships(where))
+    assert gateway.limiter(where).throttles == 1

@@ -37,7 +37,7 @@ def test_schema_states_the_constraints_and_allows_no_null() -> None:
 
 
 def test_every_example_references_the_schema_by_a_working_relative_path() -> None:
-    examples = discover(REPO / "desired-state")
+    examples, _ = discover(REPO / "desired-state")
     assert len(examples) >= 2
     for example in examples:
         first = example.read_text().splitlines()[0]
