@@ -145,12 +145,16 @@ class Applier:
                     if state.unconfirmed:
                         # Our write whose answer was lost (a timeout or a 5xx after applying) took effect.
                         state.sent += tuple(n for n in state.unconfirmed if n not in state.sent)
+                        confirmed = {f.name: f.after for f in change.fields if f.name in state.unconfirmed}
+                        self._audit(change, confirmed, state.attempts, "confirmed", None, None)
                         return state.outcome(change, Status.APPLIED, "confirmed by a read after an unknown outcome")
                     status = Status.APPLIED if state.sent else Status.CONVERGED
                     return state.outcome(change, status, "live state already matches the plan")
                 state.must_read = False
             if self.stop.is_set():
                 raise StopRequestedError
+            # Logged before sending: if the process dies mid-call, the log still shows the write may have landed.
+            self._audit(change, body, state.attempts + 1, "sent", None, None)
             try:
                 returned, request_id = self.gateway.update_membership(change.where, change.membershipIdentifier, body)
             except AwsError as error:

@@ -102,7 +102,11 @@ def test_an_error_after_the_write_took_effect_is_confirmed_by_a_read_not_resent(
     assert outcome.status is Status.APPLIED
     assert outcome.message == "confirmed by a read after an unknown outcome"
     assert gateway.operations() == ["UpdateMembership", "GetMembership"]
-    assert [line["outcome"] for line in audit] == ["InternalServerException"]
+    assert [(line["outcome"], line["fields"]) for line in audit] == [
+        ("sent", {"queryLogStatus": "ENABLED"}),
+        ("InternalServerException", {"queryLogStatus": "ENABLED"}),
+        ("confirmed", {"queryLogStatus": "ENABLED"}),
+    ]
 
 
 def test_a_server_error_before_the_write_reads_then_resends() -> None:
@@ -184,7 +188,9 @@ def test_the_audit_sink_hears_every_attempt_with_its_answer() -> None:
     lines: list[Mapping[str, Any]] = []
     applier(gateway, audit=lines).apply_one(change_for(gateway, mid, queryLogStatus="ENABLED"))
     assert [(x["attempt"], x["outcome"], x["fields"]) for x in lines] == [
+        (1, "sent", {"queryLogStatus": "ENABLED"}),
         (1, "ThrottlingException", {"queryLogStatus": "ENABLED"}),
+        (2, "sent", {"queryLogStatus": "ENABLED"}),
         (2, "ok", {"queryLogStatus": "ENABLED"}),
     ]
-    assert lines[1]["requestId"] == "request-2"
+    assert lines[3]["requestId"] == "request-2"

@@ -254,9 +254,15 @@ def test_audit_log_has_a_line_per_write_attempt(sandbox: CleanRoomsSandbox, tmp_
     audit = tmp_path / "audit.jsonl"
     assert apply(sandbox, "--audit-log", str(audit), str(tmp_path / "d")).code == 0
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [(x["attempt"], x["outcome"]) for x in lines] == [(1, "ThrottlingException"), (2, "ok")]
+    assert [(x["attempt"], x["outcome"]) for x in lines] == [
+        (1, "sent"),
+        (1, "ThrottlingException"),
+        (2, "sent"),
+        (2, "ok"),
+    ]
     assert all(x["membershipIdentifier"] == mid and x["fields"] == {"queryLogStatus": "ENABLED"} for x in lines)
-    assert all(len(x["requestId"]) == 36 and x["time"].endswith("+00:00") for x in lines)
+    answers = [x for x in lines if x["outcome"] != "sent"]
+    assert all(len(x["requestId"]) == 36 and x["time"].endswith("+00:00") for x in answers)
 
 
 def test_sigterm_finishes_writes_in_flight_and_starts_no_new_ones(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
@@ -356,3 +362,37 @@ def test_a_result_configuration_the_service_did_not_take_fails_verification(
     result = apply(sandbox, str(tmp_path))
     assert result.code == 1
     assert "not verified: the service returned other values for defaultJobResultConfiguration" in result.stdout
+
+
+def test_after_sigkill_every_write_that_reached_the_service_has_a_sent_line(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(200)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path / "d", f"m{i:03}.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.set_latency(0.05, operations=["UpdateMembership"])
+    audit = tmp_path / "audit" / "log.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--audit-log", str(audit), str(tmp_path / "d")],
+        env=subprocess_env(sandbox.client_env()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(sandbox.requests("UpdateMembership")) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait(timeout=30)
+    time.sleep(0.3)  # writes the process sent before dying still reach the endpoint
+    reached = {r.membership_id for r in sandbox.requests("UpdateMembership")}
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    sent = {x["membershipIdentifier"] for x in lines if x["outcome"] == "sent"}
+    assert 40 <= len(reached) < 200
+    assert reached <= sent
+    assert all(x["fields"] == {"queryLogStatus": "ENABLED"} for x in lines)
+    # A re-run finishes the job and sends nothing twice.
+    sandbox.set_latency(0.0)
+    sandbox.clear_requests()
+    assert apply(sandbox, "--audit-log", str(audit), str(tmp_path / "d")).code == 0
+    assert not reached & {r.membership_id for r in sandbox.requests("UpdateMembership")}
+    assert all(sandbox.membership(mid)["queryLogStatus"] == "ENABLED" for mid in ids)
