@@ -239,7 +239,7 @@ def _validation_problem(name: str, root: CommentedMap, err: ErrorDetails) -> Pro
     loc = tuple(err["loc"])
     line, col = _locate(root, loc, point_at_key=err["type"] == "extra_forbidden")
     field = ".".join(str(part) for part in loc)
-    return Problem(name, line, col, field, _message(loc, err))
+    return Problem(name, line, col, field, explain(loc, err))
 
 
 def _locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: bool) -> tuple[int, int]:
@@ -255,7 +255,7 @@ def _locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: boo
     return line + 1, col + 1
 
 
-def _message(loc: tuple[int | str, ...], err: ErrorDetails) -> str:
+def explain(loc: tuple[int | str, ...], err: ErrorDetails) -> str:
     leaf = str(loc[-1]) if loc else ""
     value = err.get("input")
     kind = err["type"]

@@ -7,6 +7,7 @@ CLI renders results, and maps errors to exit statuses in one place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import importer
+from . import importer, saved
 from .api import AwsError, MembershipReader, ReadOnly, Where
 from .applier import Applier, AuditSink, Outcome
 from .desired import DesiredFile, LoadResult, load
@@ -180,6 +181,11 @@ def apply(
     """Plan (or load the saved plan), show it, check the blast radius, confirm, then write."""
     if options.plan_file is not None:
         planned = select_saved(load_saved_plan(options.plan_file), selection, options.plan_file)
+        for source in edited_since(planned):
+            runtime.notify(
+                f"note: {source} changed since the plan was made; the saved plan is applied as reviewed "
+                "(run plan again to include the edit)"
+            )
     else:
         planned = _fresh_plan(runtime, path, selection)
     show(planned)
@@ -209,10 +215,10 @@ def apply(
     return ApplyResult(planned, tuple(outcomes), stopped.name)
 
 
-def select_saved(saved: Plan, selection: Selection, plan_file: Path) -> Plan:
+def select_saved(plan: Plan, selection: Selection, plan_file: Path) -> Plan:
     """The saved plan's part that --membership / --target keep; a selection that keeps nothing is an error."""
-    chosen = saved.selected(selection)
-    unknown = selection.memberships - {m.membershipIdentifier for m in saved.memberships}
+    chosen = plan.selected(selection)
+    unknown = selection.memberships - {m.membershipIdentifier for m in plan.memberships}
     if (selection.memberships or selection.where) and (unknown or not chosen.memberships):
         named = " ".join(f"--membership {m}" for m in sorted(unknown)) if unknown else selection.describe()
         raise NothingSelected(f"{named} selects no membership in the saved plan {plan_file}")
@@ -221,11 +227,28 @@ def select_saved(saved: Plan, selection: Selection, plan_file: Path) -> Plan:
 
 def load_saved_plan(plan_file: Path) -> Plan:
     try:
-        return Plan.from_json(json.loads(plan_file.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise InvalidSavedPlan(f"cannot read the saved plan {plan_file}: {exc.strerror or exc}") from exc
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidSavedPlan(f"{plan_file} is not a saved plan: {exc}") from exc
+        text = plan_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidSavedPlan(f"cannot read the saved plan {plan_file}: {exc}") from exc
+    plan, problems = saved.parse(text)
+    if plan is None:
+        raise InvalidSavedPlan(
+            f"{plan_file} is not a valid saved plan; nothing was applied", [f"{plan_file}: {p}" for p in problems]
+        )
+    return plan
+
+
+def edited_since(plan: Plan) -> list[str]:
+    """Sources of a saved plan that changed since it was made (those still here to compare).
+
+    Like Terraform's saved plans, the plan is applied as reviewed, not re-read from the files: the note
+    keeps that from being a surprise."""
+    edited = []
+    for change in plan.memberships:
+        source = Path(change.source)
+        if source.is_file() and hashlib.sha256(source.read_bytes()).hexdigest() != change.desiredSha256:
+            edited.append(change.source)
+    return edited
 
 
 @contextmanager

@@ -8,6 +8,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from reconciler.sandbox import SERVER_ERROR, THROTTLE, CleanRoomsSandbox, Fault
 
@@ -396,3 +399,74 @@ def test_after_sigkill_every_write_that_reached_the_service_has_a_sent_line(
     assert apply(sandbox, "--audit-log", str(audit), str(tmp_path / "d")).code == 0
     assert not reached & {r.membership_id for r in sandbox.requests("UpdateMembership")}
     assert all(sandbox.membership(mid)["queryLogStatus"] == "ENABLED" for mid in ids)
+
+
+def saved_plan_of(sandbox: CleanRoomsSandbox, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    mid = sandbox.create_membership("a")
+    write_desired(tmp_path / "d", "a.yaml", mid, defaultResultConfiguration=query_results("good-bucket"))
+    saved = tmp_path / "plan.json"
+    assert run_cli(["plan", "--out", str(saved), str(tmp_path / "d")], env=sandbox.client_env()).code == 0
+    document: dict[str, Any] = json.loads(saved.read_text())
+    return mid, document
+
+
+def edited(document: dict[str, Any], edit: str) -> Any:
+    changed = json.loads(json.dumps(document))
+    change = changed["changes"][0]
+    field = change["fields"]["defaultResultConfiguration"]
+    if edit == "list":
+        return []
+    if edit == "null":
+        return None
+    if edit == "fields-as-list":
+        change["fields"] = [field]
+    elif edit == "extra-key":
+        change["note"] = "hello"
+    elif edit == "bad-bucket":
+        field["after"]["outputConfiguration"]["s3"]["bucket"] = "Not A Valid Bucket!"
+    elif edit == "twice":
+        changed["changes"].append(change)
+    elif edit == "unknown-field":
+        change["fields"]["isMetricsEnabled"] = {"before": False, "after": True}
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("list", "the top level: must be an object with formatVersion and changes"),
+        ("null", "the top level: must be an object with formatVersion and changes"),
+        ("fields-as-list", "changes[0].fields: must be an object"),
+        ("extra-key", "changes[0].note: unknown key"),
+        ("bad-bucket", "changes[0].fields.defaultResultConfiguration.after.outputConfiguration.s3.bucket: must be"),
+        ("twice", "changes[1]: membership {mid} is already planned in changes[0]"),
+        ("unknown-field", "changes[0].fields.isMetricsEnabled: not a field UpdateMembership can change"),
+    ],
+)
+def test_a_saved_plan_is_validated_like_desired_state_before_any_call(
+    sandbox: CleanRoomsSandbox, tmp_path: Path, edit: str, message: str
+) -> None:
+    mid, document = saved_plan_of(sandbox, tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(edited(document, edit)))
+    sandbox.clear_requests()
+    result = apply(sandbox, "--plan", str(bad))
+    assert result.code == 1
+    assert f"{bad}: {message.format(mid=mid)}" in result.stderr, result.stderr
+    assert f"error: {bad} is not a valid saved plan; nothing was applied" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sandbox.requests() == []
+
+
+def test_a_saved_plan_whose_file_changed_since_is_applied_as_reviewed_and_says_so(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    mid, _ = saved_plan_of(sandbox, tmp_path)
+    write_desired(tmp_path / "d", "a.yaml", mid, defaultResultConfiguration=query_results("edited-bucket"))
+    result = apply(sandbox, "--plan", str(tmp_path / "plan.json"))
+    assert result.code == 0, result.stderr
+    assert (
+        f"note: {tmp_path}/d/a.yaml changed since the plan was made; the saved plan is applied as reviewed "
+        "(run plan again to include the edit)"
+    ) in result.stderr
+    assert writes(sandbox) == [{"defaultResultConfiguration": query_results("good-bucket")}]

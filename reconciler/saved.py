@@ -1,0 +1,100 @@
+"""Reading a saved plan (`plan --out`) for `apply --plan`: checked like desired state, before any call.
+
+A saved plan is input like a desired-state file: it may have been edited, truncated or produced by another
+version. Its shape is checked strictly, and every value it would send (`after`) goes through the same model
+as `validate`, so nothing the desired state could not hold is ever written. Pure: no AWS, no printing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .desired import explain
+from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
+from .plan import Plan
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _SavedField(_Closed):
+    before: Any = None
+    after: Any
+    leaves: list[dict[str, Any]] = []
+
+
+class _SavedChange(_Closed):
+    membershipIdentifier: MembershipId
+    source: str
+    region: Region
+    accountId: AccountId | None = None
+    collaborationName: str = ""
+    fields: dict[str, _SavedField] = Field(min_length=1)
+    fingerprint: str
+    desiredSha256: str
+    liveSettings: dict[str, Any] = {}
+
+
+class _SavedPlan(_Closed):
+    formatVersion: Literal[1]
+    changes: list[_SavedChange]
+    summary: dict[str, int] | None = None
+    errors: list[Any] = Field(default=[], max_length=0)
+    unmanaged: list[Any] | None = None
+    changesHash: str | None = None
+
+
+_SHAPES = {
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "list_type": "must be a list",
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def parse(text: str) -> tuple[Plan | None, list[str]]:
+    """The plan, or every problem as `WHERE: message` (WHERE a path like changes[0].fields.NAME.after...)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, [f"the top level: not JSON: {exc}"]
+    if not isinstance(data, dict):
+        return None, ["the top level: must be an object with formatVersion and changes"]
+    try:
+        saved = _SavedPlan.model_validate(data)
+    except ValidationError as exc:
+        return None, [f"{_where(err['loc'])}: {_SHAPES.get(err['type'], err['msg'])}" for err in exc.errors()]
+    problems = _values(saved)
+    if problems:
+        return None, problems
+    return Plan.from_json(data), []
+
+
+def _values(saved: _SavedPlan) -> list[str]:
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, change in enumerate(saved.changes):
+        at = f"changes[{index}]"
+        first = seen.setdefault(change.membershipIdentifier, index)
+        if first != index:
+            problems.append(f"{at}: membership {change.membershipIdentifier} is already planned in changes[{first}]")
+        unknown = [name for name in change.fields if name not in SETTABLE_FIELDS]
+        problems += [f"{at}.fields.{name}: not a field UpdateMembership can change" for name in unknown]
+        after = {name: f.after for name, f in change.fields.items() if name not in unknown}
+        try:
+            DesiredMembership.model_validate({"membershipIdentifier": change.membershipIdentifier, **after})
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                problems.append(f"{at}.fields.{loc[0]}.after{_where(loc[1:], dotted=True)}: {explain(loc, err)}")
+    return problems
+
+
+def _where(loc: tuple[int | str, ...], *, dotted: bool = False) -> str:
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    return text if dotted else (text.lstrip(".") or "the top level")
