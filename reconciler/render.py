@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from .applier import Outcome, Status
 from .plan import FieldChange, MembershipChange, Plan
@@ -97,7 +98,9 @@ def markdown(plan: Plan, link: Link = None, words: Words = PLAN) -> str:
     ]
     if plan.errors:
         out += ["**Errors** (nothing will be applied until these are fixed):", ""]
-        out += [f"- :x: `{e.membershipIdentifier}` in {_source(e.source, link)}: {e.message}" for e in plan.errors]
+        out += [
+            f"- :x: `{e.membershipIdentifier}` in {_source(e.source, link)}: {inert(e.message)}" for e in plan.errors
+        ]
         out.append("")
     if plan.changes:
         out += _changes_markdown(plan.changes, link)
@@ -105,7 +108,7 @@ def markdown(plan: Plan, link: Link = None, words: Words = PLAN) -> str:
         out += [words.nothing, ""]
     if plan.unmanaged is not None:
         out += [f"**Unmanaged**: {len(plan.unmanaged)} ACTIVE membership(s) no file manages", ""]
-        out += [f"- `{u.membershipIdentifier}` {u.collaborationName} ({u.region})" for u in plan.unmanaged]
+        out += [f"- `{u.membershipIdentifier}` {inert(u.collaborationName)} ({u.region})" for u in plan.unmanaged]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -114,12 +117,13 @@ def _changes_markdown(changes: Sequence[MembershipChange], link: Link) -> list[s
     for m in changes:
         names = ", ".join(f"`{f.name}`" for f in m.fields)
         out.append(
-            f"| `{m.membershipIdentifier}` | {m.collaborationName} | {_source(m.source, link)} | {m.where} | {names} |"
+            f"| `{m.membershipIdentifier}` | {inert(m.collaborationName)} | {_source(m.source, link)} "
+            f"| {inert(str(m.where))} | {names} |"
         )
     out.append("")
     for m in changes:
         out += [
-            f"<details><summary><code>{m.membershipIdentifier}</code> {m.collaborationName}: "
+            f"<details><summary><code>{m.membershipIdentifier}</code> {inert(m.collaborationName)}: "
             f"{len(m.fields)} field(s)</summary>",
             "",
             "```diff",
@@ -132,7 +136,32 @@ def _changes_markdown(changes: Sequence[MembershipChange], link: Link) -> list[s
 
 
 def _source(path: str, link: Link) -> str:
-    return f"[`{path}`]({link(path)})" if link else f"`{path}`"
+    # A file name comes from a pull request: shown inert, and linked by a quoted URL.
+    shown = f"<code>{inert(path)}</code>"
+    return f"[{shown}]({link(quote(path))})" if link else shown
+
+
+# Characters that can start Markdown or HTML syntax mid-line, or split a table cell (inert text never starts
+# a line, so list and heading markers are safe). As numeric references they show as themselves, and GitHub
+# never reads them as structure.
+_SYNTAX = frozenset("\\`*_{}[]()#+!|~<>&\"'")
+
+
+def inert(text: str) -> str:
+    """Text that did not come from this tool (collaboration names, live values, error messages, file names),
+    made inert for a PR comment or issue: it cannot add table cells, open or close HTML, embed images or
+    links, or mention anyone (a zero-width space after `@`, as Dependabot does)."""
+    out = []
+    for char in text:
+        if char in "\r\n":
+            out.append(" ")
+        elif char == "@":
+            out.append("@&#8203;")
+        elif char in _SYNTAX:
+            out.append(f"&#{ord(char)};")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def render(plan: Plan, fmt: str, style: Style = plain, link: Link = None, words: Words = PLAN) -> str:

@@ -161,3 +161,16 @@ def test_job_results_drift_is_detected(sandbox: CleanRoomsSandbox, tmp_path: Pat
     result = drift(sandbox, str(tmp_path))
     assert result.code == 2
     assert '        ~ outputConfiguration.s3.bucket: "wrong-bucket" -> "right-bucket"' in result.stdout
+
+
+def test_a_hostile_collaboration_name_stays_inert_in_the_drift_issue_markdown(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    hostile = "Acme | Retail </details> **@octocat** <img src=x>"
+    mid = sandbox.create_membership(hostile, queryLogStatus="DISABLED")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED")
+    result = drift(sandbox, "--format", "markdown", str(tmp_path))
+    assert result.code == 2
+    assert "<img" not in result.stdout and "@octocat" not in result.stdout
+    assert result.stdout.count("</details>") == 1
+    assert "Acme &#124; Retail &#60;/details&#62; &#42;&#42;@&#8203;octocat&#42;&#42;" in result.stdout

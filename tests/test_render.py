@@ -51,7 +51,7 @@ def test_markdown_has_a_title_table_and_details_with_links() -> None:
     assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 memberships)"
     assert lines[2] == "| membership | collaboration | file | account/region | fields |"
     assert lines[4] == (
-        f"| `{MID}` | acme | [`d/a.yaml`](https://example.test/d/a.yaml) | 111122223333/us-east-1 "
+        f"| `{MID}` | acme | [<code>d/a.yaml</code>](https://example.test/d/a.yaml) | 111122223333/us-east-1 "
         "| `queryLogStatus`, `defaultJobResultConfiguration` |"
     )
     assert "```diff" in lines and "</details>" in lines
@@ -61,7 +61,7 @@ def test_markdown_lists_errors_first() -> None:
     plan = Plan.build([], [PlanError(MID, "d/a.yaml", "status is REMOVED", "PlanCheck")])
     out = render.markdown(plan)
     assert "**Errors** (nothing will be applied until these are fixed):" in out
-    assert f"- :x: `{MID}` in `d/a.yaml`: status is REMOVED" in out
+    assert f"- :x: `{MID}` in <code>d/a.yaml</code>: status is REMOVED" in out
 
 
 def test_json_is_the_contract_shape() -> None:
@@ -86,3 +86,20 @@ def test_apply_outcomes_in_text_and_markdown() -> None:
     assert markdown.splitlines()[0] == "#### Apply result"
     assert f"- :white_check_mark: applied: {MID} (d/a.yaml, us-east-1) fields queryLogStatus" in markdown
     assert "- :x: not started: 00000000-0000-4000-8000-000000000001" in markdown
+
+
+HOSTILE = "Acme | Retail </details> **@octocat** <img src=x> [x](https://evil.test) ![i](https://evil.test/i.png)"
+
+
+def test_untrusted_text_cannot_reshape_the_markdown() -> None:
+    hostile = MembershipChange(
+        MID, "d/a|b.yaml", "us-east-1", (FieldChange("queryLogStatus", "DISABLED", "ENABLED"),), "x", "0", HOSTILE
+    )
+    errors = [PlanError("00000000-0000-4000-8000-000000000001", "d/c.yaml", f"guard is 'x' but it is {HOSTILE!r}")]
+    out = render.markdown(Plan.build([hostile], errors), lambda path: f"https://github.test/blob/{path}")
+    [row] = [line for line in out.splitlines() if line.startswith(f"| `{MID}`")]
+    assert row.replace("\\|", "").count("|") == 6  # five columns, as the header has
+    assert out.count("</details>") == 1 and out.count("<details>") == 1
+    for forbidden in ("<img", "@octocat", "**@", "](https://evil", "![", "|b.yaml"):
+        assert forbidden not in out, forbidden
+    assert "@&#8203;octocat" in out  # shown, but not a mention
