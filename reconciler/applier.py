@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from .api import AwsError, Gateway
+from .errors import EndpointUnavailable
 from .models import LiveMembership
 from .plan import MembershipChange
 from .planner import remaining, stale_fields
@@ -129,6 +130,10 @@ class Applier:
             return state.outcome(change, status, "interrupted before the change was confirmed")
         except AwsError as error:
             return state.outcome(change, Status.FAILED, error=error)
+        except EndpointUnavailable as down:
+            if state.attempts == 0:
+                return state.outcome(change, Status.NOT_STARTED, "not started: the endpoint stopped answering")
+            return state.outcome(change, Status.FAILED, f"outcome unknown: {down.message}")
 
     def _converge(self, change: MembershipChange, state: _Progress, body: dict[str, Any]) -> Outcome:
         if not body:

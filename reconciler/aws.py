@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 30.0
+# GetMembership answers in well under a second and UpdateMembership in a few; a call that has not answered
+# in 10 s is treated as lost (the breaker and the retry layer decide what follows), so a dead endpoint ends
+# a command in seconds rather than minutes.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 10.0
 
 
 class AwsGateway:

@@ -6,8 +6,10 @@ usage errors exit 1, never 2, which means changes or drift; Ctrl-C exits 130; no
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
@@ -56,9 +58,15 @@ class Shell:
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Advance]:
-        """A progress bar on stderr when it is a terminal; silent otherwise (CI logs stay clean)."""
-        if not self.env.stderr_isatty or total == 0:
+        """A progress bar on stderr when it is a terminal; otherwise (a CI log) a line every 10 s while the
+        work lasts, so a long wait (backoff, a rate limit, a slow endpoint) shows life, and a quick run
+        prints nothing."""
+        if total == 0:
             yield lambda: None
+            return
+        if not self.env.stderr_isatty:
+            with self._heartbeat(total, label) as advance:
+                yield advance
             return
         from rich.console import Console
         from rich.progress import Progress
@@ -66,6 +74,30 @@ class Shell:
         with Progress(transient=True, console=Console(file=self.env.stderr)) as bar:
             task = bar.add_task(label, total=total)
             yield lambda: bar.advance(task)
+
+    @contextmanager
+    def _heartbeat(self, total: int, label: str) -> Iterator[Advance]:
+        done = itertools.count(1)
+        finished = [0]
+        stop = threading.Event()
+
+        def advance() -> None:
+            finished[0] = next(done)  # count() is atomic under the GIL; workers call this concurrently
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                self.err(f"{label}: {finished[0]} of {total} done; still working")
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield advance
+        finally:
+            stop.set()
+            thread.join()
+
+
+HEARTBEAT_SECONDS = 10.0
 
 
 def retry_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -83,3 +83,7 @@ class OutputNotWritable(ReconcilerError):
 
 class AwsCallFailed(ReconcilerError):
     """A call that is not about one membership (listing, assuming a role) failed."""
+
+
+class EndpointUnavailable(ReconcilerError):
+    """The endpoint stopped answering at all: no new calls are started, and the command ends."""

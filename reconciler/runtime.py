@@ -64,19 +64,19 @@ class Runtime:
             from botocore.exceptions import BotoCoreError
 
             from .aws import AwsGateway, make_session
+            from .breaker import Breaker
             from .ratelimit import LimitedGateway
 
             try:
                 session = make_session(self.settings.profile, self.settings.region)
             except BotoCoreError as exc:
                 raise ConfigurationError(f"AWS configuration: {exc}") from exc
-            self._gateway = LimitedGateway(
-                AwsGateway(
-                    session,
-                    max_connections=self.settings.parallelism,
-                    assume_role_template=self.settings.assume_role_template,
-                )
+            aws = AwsGateway(
+                session,
+                max_connections=self.settings.parallelism,
+                assume_role_template=self.settings.assume_role_template,
             )
+            self._gateway = Breaker(LimitedGateway(aws))
             self._session_region = session.region_name
         return self._gateway
 

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import clean_environ, run_cli, write_desired
+from .helpers import clean_environ, run_cli, run_process, write_desired
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,36 @@ def test_a_scope_that_selects_nothing_is_an_error_for_every_command(sandbox: Cle
         assert result.code == 1
         assert f"error: no membership files (*.yaml, *.yml) under {empty}" in result.stderr
     assert sandbox.requests("UpdateMembership") == []
+
+
+def test_an_endpoint_that_never_answers_ends_the_command_within_60_s(tmp_path: Path) -> None:
+    import socket
+
+    for i in range(20):
+        write_desired(tmp_path, f"m{i:02}.yaml", f"00000000-0000-4000-8000-{i:012d}", queryLogStatus="ENABLED")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # connections complete in the kernel; nobody ever reads or answers
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+        env["AWS_DEFAULT_REGION"] = "us-east-1"
+        started = time.monotonic()
+        result = run_process(["plan", str(tmp_path)], env=env, timeout=120)
+        took = time.monotonic() - started
+    assert result.code == 1
+    assert took < 60, took
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "did not answer" in message and endpoint in message, result.stderr
+    assert "Reading memberships: 0 of 20 done; still working" in result.stderr  # life shown every 10 s
+    assert "Traceback" not in result.stderr
+
+
+def test_a_closed_port_ends_the_command_at_once(tmp_path: Path) -> None:
+    for i in range(20):
+        write_desired(tmp_path, f"m{i:02}.yaml", f"00000000-0000-4000-8000-{i:012d}", queryLogStatus="ENABLED")
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+    started = time.monotonic()
+    result = run_cli(["--region", "us-east-1", "drift", str(tmp_path)], env=env)
+    assert result.code == 1
+    assert time.monotonic() - started < 10
+    assert result.stderr.count("error: ") == 1 and "http://127.0.0.1:9" in result.stderr, result.stderr

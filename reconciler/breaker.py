@@ -1,0 +1,79 @@
+"""A circuit breaker over the gateway: once the endpoint is clearly down, stop starting calls.
+
+"Clearly down" is a run of calls that got no answer at all (a timeout, a refused or dropped connection)
+with no success in between; an error answer (4xx, 5xx) is an answer and resets nothing. Without it, each
+membership would spend its own retries on a dead endpoint: minutes per membership, hours for a large plan.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from .api import AwsError, Gateway, Where
+from .errors import EndpointUnavailable
+
+T = TypeVar("T")
+
+# Three in a row: one lost answer is a blip and two may be a slow restart, but three with nothing in
+# between, at the default 3 s connect / 10 s read timeouts, is a dead endpoint.
+DEFAULT_THRESHOLD = 3
+
+
+class Breaker:
+    def __init__(self, inner: Gateway, threshold: int = DEFAULT_THRESHOLD) -> None:
+        self._inner = inner
+        self._threshold = threshold
+        self._lock = threading.Lock()
+        self._silent = 0
+        self._open: str | None = None  # the message, once tripped
+
+    def _guard(self) -> None:
+        with self._lock:
+            if self._open is not None:
+                raise EndpointUnavailable(self._open)
+
+    def _heard(self, error: AwsError | None) -> None:
+        with self._lock:
+            if error is None:
+                self._silent = 0
+                return
+            self._silent += 1
+            if self._silent >= self._threshold and self._open is None:
+                self._open = (
+                    f"the Clean Rooms endpoint did not answer {self._silent} calls in a row "
+                    f"({error.code}: {error.message}); no new calls were started"
+                )
+            message = self._open
+        if message is not None:
+            raise EndpointUnavailable(message) from error
+
+    def _call(self, call: Callable[[], T]) -> T:
+        self._guard()
+        try:
+            result = call()
+        except AwsError as error:
+            if error.status is None:  # no answer at all
+                self._heard(error)
+            raise
+        self._heard(None)
+        return result
+
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
+        return self._call(lambda: self._inner.get_membership(where, membership_id))
+
+    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+        self._guard()
+        try:
+            yield from self._inner.list_memberships(where, status)
+        except AwsError as error:
+            if error.status is None:
+                self._heard(error)
+            raise
+        self._heard(None)
+
+    def update_membership(
+        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], str | None]:
+        return self._call(lambda: self._inner.update_membership(where, membership_id, fields))
