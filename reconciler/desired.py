@@ -7,6 +7,7 @@ Every problem carries the file, line and column so `validate` can print `FILE:LI
 from __future__ import annotations
 
 import hashlib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .models import DesiredMembership
@@ -134,6 +135,8 @@ class _Loaders:
         self.located.allow_duplicate_keys = False
 
     def quick(self, text: str) -> DesiredMembership | None:
+        if "<<" in text:
+            return None  # the safe loader would apply a merge key silently; the located path refuses it
         try:
             data = self.fast.load(text)
         except YAMLError:
@@ -169,11 +172,14 @@ def load_file(path: Path, loaders: _Loaders | None = None) -> tuple[DesiredFile 
     except YAMLError as exc:
         return None, [Problem(name, 1, 1, "", f"YAML error: {exc}")]
     if not isinstance(data, CommentedMap):
-        kind = "empty" if data is None else type(data).__name__
-        return None, [Problem(name, 1, 1, "", f"the top level must be a mapping of settings, not {kind}")]
+        return None, [Problem(name, 1, 1, "", f"the top level must be a mapping of settings, not {_kind(data)}")]
     expanded = _expanded_size(data, MAX_EXPANDED_NODES)
     if expanded is None:
         return None, [Problem(name, 1, 1, "", f"YAML aliases expand past {MAX_EXPANDED_NODES} nodes")]
+    if _has_merge(data):
+        line = next((i for i, text_line in enumerate(text.splitlines(), 1) if _MERGE.search(text_line)), 1)
+        message = "YAML merge keys (<<) are not supported (YAML 1.2 has none): write each setting out"
+        return None, [Problem(name, line, 1, "", message)]
     try:
         membership = DesiredMembership.model_validate(_plain(data))
     except ValidationError as exc:
@@ -227,7 +233,10 @@ def _expanded_size(root: object, limit: int) -> int | None:
 def _plain(node: object) -> object:
     # Plain containers so pydantic's strict mode sees dict/list/str, not ruamel's subclasses.
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+        return {_key_name(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, TaggedScalar):
+        # An explicit tag (`!!str ENABLED`): the safe loader reads the value itself, and so do we.
+        return str(node.value)
     if isinstance(node, list):
         return [_plain(v) for v in node]
     if isinstance(node, str):
@@ -235,10 +244,38 @@ def _plain(node: object) -> object:
     return node
 
 
+_MERGE = re.compile(r"(^|[{,\s])<<\s*:")
+
+
+def _has_merge(node: object) -> bool:
+    if isinstance(node, CommentedMap):
+        return bool(node.merge) or any(_has_merge(v) for v in node.values())
+    return isinstance(node, list) and any(_has_merge(v) for v in node)
+
+
+def _kind(data: object) -> str:
+    if data is None:
+        return "empty"
+    if isinstance(data, list):
+        return "a list"
+    return "a bool" if isinstance(data, bool) else f"a single value ({data!r})"
+
+
+def _key_name(key: object) -> str:
+    """A mapping key as the validation sees it: YAML allows numbers and null as keys, settings do not."""
+    return "null" if key is None else str(key)
+
+
+def _shown(part: int | str) -> str:
+    # A key with stray white space would look like a valid one: show its quotes.
+    text = str(part)
+    return repr(text) if text != text.strip() or not text else text
+
+
 def _validation_problem(name: str, root: CommentedMap, err: ErrorDetails) -> Problem:
     loc = tuple(err["loc"])
     line, col = _locate(root, loc, point_at_key=err["type"] == "extra_forbidden")
-    field = ".".join(str(part) for part in loc)
+    field = ".".join(_shown(part) for part in loc)
     return Problem(name, line, col, field, explain(loc, err))
 
 
@@ -247,11 +284,12 @@ def _locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: boo
     node: object = root
     for depth, part in enumerate(loc):
         # Desired state holds only mappings; anything else is reported at the key that holds it.
-        if not isinstance(node, CommentedMap) or part not in node:
+        key = next((k for k in node if _key_name(k) == part), None) if isinstance(node, CommentedMap) else None
+        if not isinstance(node, CommentedMap) or _key_name(key) != part:
             break
         last = depth == len(loc) - 1
-        line, col = node.lc.key(part) if (point_at_key or not last) else node.lc.value(part)
-        node = node[part]
+        line, col = node.lc.key(key) if (point_at_key or not last) else node.lc.value(key)
+        node = node[key]
     return line + 1, col + 1
 
 

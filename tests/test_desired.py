@@ -174,6 +174,28 @@ BAD_INPUTS = {
         "re-joining the collaboration",
     ),
     "multi-document": (f"membershipIdentifier: {MID}\n---\nqueryLogStatus: ENABLED\n", 2, "", "document"),
+    "merge-key": (f"membershipIdentifier: {MID}\n<<: {{queryLogStatus: on}}\n", 2, "", "merge keys (<<) are not"),
+    "merge-key-of-valid-settings": (
+        f"membershipIdentifier: {MID}\nbase: &b {{queryLogStatus: ENABLED}}\n<<: *b\n",
+        3,
+        "",
+        "merge keys (<<) are not supported",
+    ),
+    "tagged-string-next-to-an-error": (
+        f"membershipIdentifier: {MID}\nqueryLogStatus: !!str ENABLED\njobLogStatus: on\n",
+        3,
+        "jobLogStatus",
+        "got 'on'",
+    ),
+    "number-key": (f"membershipIdentifier: {MID}\n12: x\n", 2, "12", "unknown key"),
+    "null-key": (f"membershipIdentifier: {MID}\nnull: y\n", 2, "null", "unknown key"),
+    "top-level-list-is-named": ("- a\n- b\n", 1, "", "not a list"),
+    "key-with-a-trailing-space": (
+        f'membershipIdentifier: {MID}\n"queryLogStatus ": ENABLED\n',
+        2,
+        "'queryLogStatus '",
+        "unknown",
+    ),
 }
 
 
@@ -183,6 +205,7 @@ def test_bad_input_is_reported_with_file_line_and_field(tmp_path: Path, case: st
     path = write(tmp_path, f"{case}.yaml", text)
     code, output = validate(path)
     assert code == 1
+    assert "TaggedScalar" not in output and "Commented" not in output and "bug" not in output, output
     first = output.splitlines()[0]
     assert first.startswith(f"{path}:{line}:"), first
     if field:
