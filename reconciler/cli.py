@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from . import __version__, actions, operations, render
-from .api import Where
+from .api import DEFAULT_ACCOUNT, Where
 from .environment import Environment
 from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, UsageError
 from .models import desired_json_schema
@@ -338,7 +338,7 @@ def targets(shell: Shell, path: Path, fmt: str) -> None:
     """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
     found = operations.targets(shell.runtime, path)
     if fmt == "github-matrix":
-        include = [{"account": w.label.split("/")[0], "region": w.region, "target": w.label} for w in found]
+        include = [{"account": w.account or DEFAULT_ACCOUNT, "region": w.region, "target": w.label} for w in found]
         shell.out(json.dumps({"include": include}, separators=(",", ":")))
     else:
         for where in found:

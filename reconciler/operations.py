@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +108,10 @@ def cannot_plan(errors: Sequence[PlanError]) -> str:
     return f"{count} membership(s) cannot be planned; nothing will be applied"
 
 
-def _fresh_plan(runtime: Runtime, path: Path, selection: Selection, reader: MembershipReader | None = None) -> Plan:
+def _fresh_plan(runtime: Runtime, path: Path, selection: Selection) -> Plan:
     files = select_files(load_desired(path), selection, path)
     resolved, errors = resolve(runtime, files, selection, path)
-    return read_plan(runtime, resolved, errors, reader or runtime.gateway())
+    return read_plan(runtime, resolved, errors, runtime.gateway())
 
 
 # -- plan ----------------------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ class ImportResult:
     out_dir: Path
     total: int
     written: tuple[str, ...] = ()  # one line per file written, updated or kept
-    failures: tuple[str, ...] = field(default_factory=tuple)
+    failures: tuple[str, ...] = ()
 
     @property
     def status(self) -> ExitStatus:
