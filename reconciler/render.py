@@ -142,9 +142,9 @@ def _source(path: str, link: Link) -> str:
 
 
 # Characters that can start Markdown or HTML syntax mid-line, or split a table cell (inert text never starts
-# a line, so list and heading markers are safe). As numeric references they show as themselves, and GitHub
-# never reads them as structure.
-_SYNTAX = frozenset("\\`*_{}[]()#+!|~<>&\"'")
+# a line, so list and heading markers are safe; parentheses form a link only after `]`, which is escaped).
+# As numeric references they show as themselves, and GitHub never reads them as structure.
+_SYNTAX = frozenset("\\`*_{}[]#+!|~<>&\"'")
 
 
 def inert(text: str) -> str:
@@ -194,5 +194,6 @@ def outcomes_text(outcomes: Sequence[Outcome], style: Style = plain) -> str:
 
 def outcomes_markdown(outcomes: Sequence[Outcome]) -> str:
     lines = ["#### Apply result", ""]
-    lines += [f"- {_OUTCOME_ICONS.get(o.status, ':x:')} {o.describe()}" for o in _in_order(outcomes)]
+    # An outcome carries AWS error messages and file names: inert, like every untrusted value in Markdown.
+    lines += [f"- {_OUTCOME_ICONS.get(o.status, ':x:')} {inert(o.describe())}" for o in _in_order(outcomes)]
     return "\n".join(lines) + "\n"

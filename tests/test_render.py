@@ -103,3 +103,10 @@ def test_untrusted_text_cannot_reshape_the_markdown() -> None:
     for forbidden in ("<img", "@octocat", "**@", "](https://evil", "![", "|b.yaml"):
         assert forbidden not in out, forbidden
     assert "@&#8203;octocat" in out  # shown, but not a mention
+
+
+def test_apply_outcomes_in_markdown_are_inert() -> None:
+    failed = Outcome(change(), Status.FAILED, message=f"service said: {HOSTILE}")
+    out = render.outcomes_markdown([failed])
+    for forbidden in ("<img", "@octocat", "**@", "](https://evil", "</details>"):
+        assert forbidden not in out, forbidden
