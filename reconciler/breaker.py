@@ -35,6 +35,9 @@ class Breaker:
                 raise EndpointUnavailable(self._open)
 
     def _heard(self, error: AwsError | None) -> None:
+        """After each call: None for a success; an error counts only when no answer came at all."""
+        if error is not None and error.status is not None:
+            return
         with self._lock:
             if error is None:
                 self._silent = 0
@@ -54,8 +57,7 @@ class Breaker:
         try:
             result = call()
         except AwsError as error:
-            if error.status is None:  # no answer at all
-                self._heard(error)
+            self._heard(error)
             raise
         self._heard(None)
         return result
@@ -68,8 +70,7 @@ class Breaker:
         try:
             yield from self._inner.list_memberships(where, status)
         except AwsError as error:
-            if error.status is None:
-                self._heard(error)
+            self._heard(error)
             raise
         self._heard(None)
 

@@ -284,9 +284,12 @@ def _locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: boo
     node: object = root
     for depth, part in enumerate(loc):
         # Desired state holds only mappings; anything else is reported at the key that holds it.
-        key = next((k for k in node if _key_name(k) == part), None) if isinstance(node, CommentedMap) else None
-        if not isinstance(node, CommentedMap) or _key_name(key) != part:
+        if not isinstance(node, CommentedMap):
             break
+        keys = [k for k in node if _key_name(k) == part]  # the YAML key (a number, null) behind its name
+        if not keys:
+            break
+        key = keys[0]
         last = depth == len(loc) - 1
         line, col = node.lc.key(key) if (point_at_key or not last) else node.lc.value(key)
         node = node[key]

@@ -65,6 +65,11 @@ class AimdLimiter:
             self.rate = max(self.min_rate, current * self.decrease_factor)
             self._last_decrease = self._last_adjust = now
 
+    def heard(self, error: AwsError) -> None:
+        """A failed call: only throttling says anything about the rate."""
+        if classify(error) is Retry.THROTTLED:
+            self.throttled()
+
     def _grow(self, now: float) -> None:
         assert self.rate is not None
         self.rate += self.increase_per_second * max(0.0, now - self._last_adjust)
@@ -92,8 +97,7 @@ class LimitedGateway:
         try:
             return call()
         except AwsError as error:
-            if classify(error) is Retry.THROTTLED:
-                limiter.throttled()
+            limiter.heard(error)
             raise
 
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
@@ -107,8 +111,7 @@ class LimitedGateway:
         try:
             yield from self._inner.list_memberships(where, status)
         except AwsError as error:
-            if classify(error) is Retry.THROTTLED:
-                limiter.throttled()
+            limiter.heard(error)
             raise
 
     def update_membership(
