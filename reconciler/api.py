@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,12 +71,23 @@ class AwsError(Exception):
         return self.status is None or self.status >= 500
 
 
+@dataclass(frozen=True)
+class Page:
+    """One ListMemberships answer: its summaries, and the token for the next page (None: the last)."""
+
+    summaries: Sequence[Mapping[str, Any]]
+    next_token: str | None = None
+
+
 class MembershipReader(Protocol):
-    """The read-only calls: all that plan and drift need, and all a read-only IAM role allows."""
+    """The read-only calls: all that plan and drift need, and all a read-only IAM role allows.
+
+    Listing is one call per page, so that each page is paced, judged by the breaker and retried alone.
+    """
 
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]: ...
 
-    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]: ...
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page: ...
 
 
 class Gateway(MembershipReader, Protocol):
@@ -98,5 +109,5 @@ class ReadOnly:
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
         return self._inner.get_membership(where, membership_id)
 
-    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
-        return self._inner.list_memberships(where, status)
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
+        return self._inner.list_memberships(where, status, next_token)

@@ -138,7 +138,7 @@ class Applier:
     def _converge(self, change: MembershipChange, state: _Progress, body: dict[str, Any]) -> Outcome:
         if not body:
             return state.outcome(change, Status.CONVERGED, "live state already matches the plan")
-        started = self.retrier.clock()
+        tries = self.retrier.start()
         while True:
             if state.must_read:
                 live = self._read(change)
@@ -173,7 +173,7 @@ class Applier:
                 state.must_read = kind is Retry.CONFLICT or error.outcome_unknown
                 if error.outcome_unknown:
                     state.unconfirmed += tuple(n for n in body if n not in state.unconfirmed)
-                self.retrier.wait(error, kind, state.attempts, started)
+                tries.failed(error, kind)
                 continue
             state.attempts += 1
             state.sent += tuple(name for name in body if name not in state.sent)

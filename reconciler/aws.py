@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.loaders import Loader, create_loader
 
-from .api import AwsError, Where
+from .api import AwsError, Page, Where
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient
@@ -100,16 +100,12 @@ class AwsGateway:
             lambda: self._client(where).get_membership(membershipIdentifier=membership_id)["membership"],
         )
 
-    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
-        # The service may return a nextToken with a short (even empty) page: the paginator pages to the end.
-        paginator = self._client(where).get_paginator("list_memberships")
-        pages = paginator.paginate(**({"status": status} if status else {}))  # type: ignore[arg-type]
-        iterator = iter(pages)
-        while True:
-            page = _translated("ListMemberships", None, lambda: next(iterator, None))
-            if page is None:
-                return
-            yield from page["membershipSummaries"]
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
+        arguments: dict[str, Any] = {"status": status} if status else {}
+        if next_token:
+            arguments["nextToken"] = next_token
+        answer = _translated("ListMemberships", None, lambda: self._client(where).list_memberships(**arguments))
+        return Page(answer["membershipSummaries"], answer.get("nextToken"))
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]

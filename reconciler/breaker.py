@@ -8,10 +8,10 @@ membership would spend its own retries on a dead endpoint: minutes per membershi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway, Where
+from .api import AwsError, Gateway, Page, Where
 from .errors import EndpointUnavailable
 
 T = TypeVar("T")
@@ -65,14 +65,8 @@ class Breaker:
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
         return self._call(lambda: self._inner.get_membership(where, membership_id))
 
-    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
-        self._guard()
-        try:
-            yield from self._inner.list_memberships(where, status)
-        except AwsError as error:
-            self._heard(error)
-            raise
-        self._heard(None)
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
+        return self._call(lambda: self._inner.list_memberships(where, status, next_token))
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]

@@ -24,7 +24,7 @@ from .environment import Environment
 from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, UsageError
 from .models import desired_json_schema
 from .plan import Plan, Selection
-from .retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
+from .retry import DEFAULT_BASE_DELAY, DEFAULT_DEADLINE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
 from .runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
 
 DEFAULT_PATH = Path("desired-state")
@@ -101,7 +101,7 @@ HEARTBEAT_SECONDS = 10.0
 
 
 def retry_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--max-attempts / --retry-base-delay / --retry-max-delay, shared by every command that calls AWS.
+    """--max-attempts, --retry-base-delay, --retry-max-delay, --retry-deadline: every command that calls AWS.
 
     They set the runtime's retry policy directly, so commands never see them."""
 
@@ -122,6 +122,13 @@ def retry_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "Backoff base in seconds (full jitter: uniform(0, min(max, base * 2**n))).",
         ),
         ("--retry-max-delay", "max_delay", click.FloatRange(0), DEFAULT_MAX_DELAY, "Backoff cap in seconds."),
+        (
+            "--retry-deadline",
+            "deadline",
+            click.FloatRange(0),
+            DEFAULT_DEADLINE,
+            "Seconds one call may spend retrying; throttling (429) spends time here, not attempts.",
+        ),
     ]
     for flag, name, kind, default, help_text in reversed(options):
         command = click.option(

@@ -37,7 +37,7 @@ from .errors import (
 from .models import LiveMembership
 from .plan import Plan, PlanError, Selection, Unmanaged
 from .planner import ResolvedFile, build_plan, resolve_regions
-from .reader import fetch, list_active, read_live
+from .reader import fetch, in_parallel, list_active, read_live
 from .retry import Retrier
 from .runtime import Notify, Runtime
 
@@ -396,11 +396,17 @@ def import_memberships(
     )
     written: list[str] = []
     failures: list[str] = []
-    for membership_id in ids:
+
+    def read(membership_id: str) -> LiveMembership | AwsError:
         try:
-            live = fetch(reader, retrier, where, membership_id)
+            return fetch(reader, retrier, where, membership_id)
         except AwsError as error:
-            failures.append(f"{membership_id}: {error}")
+            return error
+
+    # Read in parallel, write the files in order: the output reads the same at any parallelism.
+    for membership_id, live in zip(ids, in_parallel(ids, read, runtime.parallelism), strict=True):
+        if isinstance(live, AwsError):
+            failures.append(f"{membership_id}: {live}")
             continue
         if live.status != "ACTIVE":
             failures.append(f"{membership_id}: status is {live.status}; only ACTIVE memberships are imported")

@@ -1,120 +1,205 @@
-"""A client-side rate limiter per account and region that learns the service's limit from its 429s.
+"""One rate controller per account and region, shared by every call there (reads, pages and writes alike,
+as a service quota counts them), on from the first call.
 
-Like botocore's adaptive mode, it stays out of the way until the first throttle; then it sends at a rate
-it adjusts by additive increase (while calls succeed) and multiplicative decrease (on a 429), so a large
-apply approaches the service's limit instead of hammering it and burning retries.
+It controls two things:
+
+* **How many calls are in flight** (a window, like TCP's): it starts at one and grows by one per success
+  (doubling each round trip) while answers come back about as fast as the fastest seen; when they slow
+  down (the endpoint or this machine is saturated) or a 429 comes, it stops growing and backs off. A call
+  waits for a place in the window before it is sent.
+* **How fast calls start**, once the service has throttled. A 429 means the service's token bucket is empty
+  at that moment, so the calls answered between two such moments are exactly what the quota allowed: the
+  controller measures the limit that way, over the longest span it has, and paces just under it. Before two
+  throttles far enough apart, it paces at a first estimate (calls answered before the first 429 spread over
+  that time plus one second, i.e. assuming the bucket's burst is about a second of its rate) that grows by a
+  few percent a second until the second throttle measures the limit.
+
+A 429 answering a call sent before the latest adjustment reports an overload already acted on: it is
+counted, not acted on again. Nothing here sleeps or reads the clock except through the injected functions.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway, Where
+from .api import AwsError, Gateway, Page, Where
 from .retry import Retry, classify
 
 T = TypeVar("T")
 
+# The window's cap when the caller gives none; --parallelism sets it.
+DEFAULT_MAX_CONCURRENCY = 32
+# After a throttle, the rate is cut to this share of what it was: a small cut when the last throttle is
+# long past (the rate had crept just over the limit), a deep one when throttles come close together (the
+# estimate is well over it).
+DECREASE = 0.9
+# The first estimate is paced at this share of itself: the bucket's burst is a guess.
+FIRST_SHARE = 0.95
+CUT = 0.7
+QUIET_CALLS = 50
+# Fewer answered calls than this between two throttles: the estimate is well over the limit.
+CLOSE_CALLS = 10
+# Between throttles the rate grows by this share per answered call (more after QUIET_CALLS without one):
+# at any rate, a throttle costs about one call in a hundred, and the rate averages about 95% of the limit.
+CREEP_PER_CALL = 0.001
+
 
 @dataclass
-class AimdLimiter:
-    """Token pacing at `rate` calls/s once enabled. Clock and sleep are injected for tests."""
-
-    increase_per_second: float = 5.0  # additive: the rate grows by this much per second of success
-    decrease_factor: float = 0.7  # multiplicative: the rate after a throttle, relative to before
-    min_rate: float = 0.5
-    window: float = 1.0  # seconds of history for the measured send rate
+class RateController:
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    rate: float | None = None  # None: not throttled yet, no pacing
+    # An answer slower than this multiple of the fastest, plus the allowance, says the pipe is full.
+    slow_factor: float = 2.0
+    slow_allowance: float = 0.001
+    min_rate: float = 0.5
+
+    window: float = 1.0
+    in_flight: int = 0
+    # The fastest answer per operation: a write may take longer than a read without anything being full.
+    min_rtt: dict[str, float] = field(default_factory=dict)
+    slow_start: bool = True
+    rate: float | None = None  # calls/s; None until the first 429
     throttles: int = 0
+    answered: int = 0  # successful calls, ever
+    quiet: int = 0  # successful calls since the last throttle acted on
+    _started: float | None = None
     _next_send: float = 0.0
-    _last_adjust: float = 0.0
-    _last_decrease: float = -1e9
-    _sent: deque[float] = field(default_factory=deque)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last_change: float = -math.inf  # when the window or rate last reacted to a throttle
+    # The first estimate: calls let through before the first throttle (counting those answered after it),
+    # over the time until it plus one second.
+    _first: tuple[int, float] | None = None
+    _condition: threading.Condition = field(default_factory=threading.Condition)
 
-    def acquire(self) -> None:
-        with self._lock:
-            now = self.clock()
-            self._sent.append(now)
-            while self._sent and self._sent[0] < now - self.window:
-                self._sent.popleft()
-            if self.rate is None:
-                return
-            self._grow(now)
-            at = max(now, self._next_send)
-            self._next_send = at + 1.0 / self.rate
-        if at > now:
+    def acquire(self) -> float:
+        """Wait for a place in the window and, when pacing, for the next start time; returns the send time."""
+        with self._condition:
+            while self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
+                self._condition.wait()
+            self.in_flight += 1
+        while True:
+            with self._condition:
+                now = self.clock()
+                if self.rate is None:
+                    return now
+                at = max(now, self._next_send)
+                self._next_send = at + 1.0 / self.rate
+            if at <= now:
+                return now
             self.sleep(at - now)
+            with self._condition:
+                # A start time booked before a throttle was booked at the old rate: book again.
+                if self._last_change <= now:
+                    return at
 
-    def throttled(self) -> None:
-        with self._lock:
+    def release(self, operation: str, sent: float, error: AwsError | None) -> None:
+        """After `operation` sent at `sent`: None for a success, else the error it raised."""
+        with self._condition:
+            self.in_flight -= 1
             now = self.clock()
-            self.throttles += 1
-            # One decrease per round trip's worth of time: 429s from calls already in flight report the
-            # same overload, and cutting once per each of them would collapse the rate.
-            if now - self._last_decrease < self.window / 2:
-                return
-            measured = len(self._sent) / self.window
-            current = self.rate if self.rate is not None else max(measured, self.min_rate)
-            self.rate = max(self.min_rate, current * self.decrease_factor)
-            self._last_decrease = self._last_adjust = now
+            if error is None:
+                self._answered(operation, sent, now)
+            elif classify(error) is Retry.THROTTLED:
+                self.throttles += 1
+                if sent >= self._last_change:
+                    self._throttled(now)
+            self._condition.notify_all()
 
-    def heard(self, error: AwsError) -> None:
-        """A failed call: only throttling says anything about the rate."""
-        if classify(error) is Retry.THROTTLED:
-            self.throttled()
+    def abandon(self) -> None:
+        """A call that ended without an answer from this controller's point of view (interrupted): no lesson."""
+        with self._condition:
+            self.in_flight -= 1
+            self._condition.notify_all()
 
-    def _grow(self, now: float) -> None:
-        assert self.rate is not None
-        self.rate += self.increase_per_second * max(0.0, now - self._last_adjust)
-        self._last_adjust = now
+    def _answered(self, operation: str, sent: float, now: float) -> None:
+        if self._started is None:
+            # The bucket is counted from the first call's arrival, not its sending: a first call also
+            # pays for the connection, which says nothing about the limit.
+            self._started = now
+        self.answered += 1
+        self.quiet += 1
+        rtt = now - sent
+        fastest = self.min_rtt[operation] = min(self.min_rtt.get(operation, math.inf), rtt)
+        if rtt > fastest * self.slow_factor + self.slow_allowance:
+            # Queueing somewhere: more calls in flight would only wait longer. Shrink gently.
+            self.slow_start = False
+            self.window = max(1.0, self.window - 1.0 / self.window)
+        elif self.slow_start:
+            self.window = min(float(self.max_concurrency), self.window + 1.0)
+        else:
+            self.window = min(float(self.max_concurrency), self.window + 1.0 / self.window)
+        if self.rate is None:
+            return
+        if self._first is not None and sent < self._last_change:
+            # In flight at the first throttle and let through: part of what the first estimate counts.
+            count, span = self._first
+            self._first = (count + 1, span)
+            self.rate = max(self.rate, (count + 1) / span * FIRST_SHARE)
+        else:
+            # Additive increase, per answered call so that probing costs the same share of calls at any
+            # rate; faster the longer no throttle came, in case the estimate is far too low.
+            self.rate *= 1.0 + CREEP_PER_CALL * (1.0 + self.quiet / QUIET_CALLS)
+
+    def _throttled(self, now: float) -> None:
+        self.slow_start = False
+        self.window = max(1.0, self.window / 2)
+        if self.rate is None:
+            began = self._started if self._started is not None else now
+            self._first = (self.answered, now - began + 1.0)
+            # Throttled before anything was answered says nothing of the limit: start at one call a second.
+            self.rate = max(1.0, self.answered / self._first[1]) * FIRST_SHARE
+        else:
+            self._first = None
+            self.rate = max(self.min_rate, self.rate * (CUT if self.quiet < CLOSE_CALLS else DECREASE))
+        self.quiet = 0
+        self._last_change = now
+        # The bucket is empty now: the next call waits a full interval.
+        self._next_send = max(self._next_send, now + 1.0 / self.rate)
 
 
 class LimitedGateway:
-    """A Gateway that paces every call through one AimdLimiter per account and region (quotas are per both)."""
+    """A Gateway whose every call goes through the RateController of its account and region."""
 
-    def __init__(self, inner: Gateway, make_limiter: Callable[[], AimdLimiter] = AimdLimiter) -> None:
+    def __init__(self, inner: Gateway, make_controller: Callable[[], RateController] = RateController) -> None:
         self._inner = inner
-        self._make = make_limiter
-        self._limiters: dict[Where, AimdLimiter] = {}
+        self._make = make_controller
+        self._controllers: dict[Where, RateController] = {}
         self._lock = threading.Lock()
 
-    def limiter(self, where: Where) -> AimdLimiter:
+    def controller(self, where: Where) -> RateController:
         with self._lock:
-            if where not in self._limiters:
-                self._limiters[where] = self._make()
-            return self._limiters[where]
+            if where not in self._controllers:
+                self._controllers[where] = self._make()
+            return self._controllers[where]
 
-    def _paced(self, where: Where, call: Callable[[], T]) -> T:
-        limiter = self.limiter(where)
-        limiter.acquire()
+    def _paced(self, where: Where, operation: str, call: Callable[[], T]) -> T:
+        controller = self.controller(where)
+        sent = controller.acquire()
         try:
-            return call()
+            result = call()
         except AwsError as error:
-            limiter.heard(error)
+            controller.release(operation, sent, error)
             raise
+        except BaseException:
+            controller.abandon()
+            raise
+        controller.release(operation, sent, None)
+        return result
 
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
-        return self._paced(where, lambda: self._inner.get_membership(where, membership_id))
+        return self._paced(where, "GetMembership", lambda: self._inner.get_membership(where, membership_id))
 
-    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
-        # The inner gateway pages lazily, so its calls happen while this generator is consumed: pace before
-        # the first page, and let a 429 on any page reach the limiter on its way out.
-        limiter = self.limiter(where)
-        limiter.acquire()
-        try:
-            yield from self._inner.list_memberships(where, status)
-        except AwsError as error:
-            limiter.heard(error)
-            raise
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
+        return self._paced(where, "ListMemberships", lambda: self._inner.list_memberships(where, status, next_token))
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:
-        return self._paced(where, lambda: self._inner.update_membership(where, membership_id, fields))
+        return self._paced(
+            where, "UpdateMembership", lambda: self._inner.update_membership(where, membership_id, fields)
+        )

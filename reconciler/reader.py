@@ -5,15 +5,19 @@ ListMemberships summaries lack the settings, so planning cannot be done from a l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from .api import AwsError, MembershipReader, Where
 from .models import LiveMembership
 from .plan import PlanError
 from .planner import ResolvedFile
 from .retry import READ_RETRIES, Retrier
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def fetch(gateway: MembershipReader, retrier: Retrier, where: Where, membership_id: str) -> LiveMembership:
@@ -23,8 +27,18 @@ def fetch(gateway: MembershipReader, retrier: Retrier, where: Where, membership_
 
 
 def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> list[Mapping[str, Any]]:
-    """Every ACTIVE membership summary, paged to the end, under the read retry policy (retried whole)."""
-    return retrier.call(lambda: list(gateway.list_memberships(where, "ACTIVE")), READ_RETRIES)
+    """Every ACTIVE membership summary, paged to the end, each page under the read retry policy.
+
+    The service may answer a short (even empty) page with a next token: only a missing token ends it.
+    """
+    summaries: list[Mapping[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = retrier.call(functools.partial(gateway.list_memberships, where, "ACTIVE", token), READ_RETRIES)
+        summaries += page.summaries
+        token = page.next_token
+        if not token:
+            return summaries
 
 
 def read_one(gateway: MembershipReader, retrier: Retrier, target: ResolvedFile) -> LiveMembership | PlanError:
@@ -43,6 +57,17 @@ def read_error(target: ResolvedFile, error: AwsError) -> PlanError:
     return PlanError(target.membership_id, target.file.path, message, error.code)
 
 
+def in_parallel(items: Sequence[T], work: Callable[[T], R], parallelism: int) -> list[R]:
+    """`work` over `items` in a bounded pool, results in order. The rate controller decides how many calls
+    are actually in flight; the pool only has to be at least that large."""
+    pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read")
+    try:
+        return list(pool.map(work, items))
+    finally:
+        # On Ctrl-C, drop the work not started yet: waiting for all of it would hold the command.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def read_live(
     gateway: MembershipReader,
     targets: Sequence[ResolvedFile],
@@ -56,10 +81,5 @@ def read_live(
             on_done()
         return result
 
-    pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read")
-    try:
-        results = list(pool.map(work, targets))
-    finally:
-        # On Ctrl-C, drop the reads not started yet: waiting for all of them would hold the command.
-        pool.shutdown(wait=True, cancel_futures=True)
+    results = in_parallel(targets, work, parallelism)
     return {target.membership_id: result for target, result in zip(targets, results, strict=True)}

@@ -57,12 +57,17 @@ class RetryPolicy:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
-RetryLog = Callable[[AwsError, Retry, int, float], None]
+# on_retry(error, kind, next_attempt, delay): next_attempt is None for a throttle, which spends no attempt.
+RetryLog = Callable[[AwsError, Retry, int | None, float], None]
+
+# A throttled call's backoff grows to at most base * 2**this: the rate controller paces the resend, so the
+# backoff only has to spread resends apart, not guess the service's rate.
+THROTTLE_BACKOFF_STEPS = 2
 
 
 @dataclass
 class Retrier:
-    """Runs calls under a policy. `on_retry(error, kind, next_attempt, delay)` hears of every retry."""
+    """Runs calls under a policy. `on_retry` hears of every retry."""
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
@@ -70,20 +75,11 @@ class Retrier:
     rng: random.Random = field(default_factory=random.Random)
     on_retry: RetryLog | None = None
 
-    def wait(self, error: AwsError, kind: Retry, failed: int, started: float) -> None:
-        """After `failed` attempts, sleep before the next, or re-raise `error` when attempts or time are spent."""
-        if failed >= self.policy.max_attempts:
-            raise error
-        delay = self.policy.backoff(failed - 1, self.rng)
-        if self.clock() + delay - started > self.policy.deadline:
-            raise error
-        if self.on_retry is not None:
-            self.on_retry(error, kind, failed + 1, delay)
-        self.sleep(delay)
+    def start(self) -> Tries:
+        return Tries(self, self.clock())
 
     def call(self, operation: Callable[[], T], retry_on: frozenset[Retry]) -> T:
-        started = self.clock()
-        failed = 0
+        tries = self.start()
         while True:
             try:
                 return operation()
@@ -91,8 +87,38 @@ class Retrier:
                 kind = classify(error)
                 if kind not in retry_on:
                     raise
-                failed += 1
-                self.wait(error, kind, failed, started)
+                tries.failed(error, kind)
+
+
+@dataclass
+class Tries:
+    """One call's budget. Failures spend attempts, except throttling: under a quota a 429 says "not now",
+    not "this call is failing", and the rate controller paces what follows, so success under a steady
+    quota never depends on how many 429s one call met. Every retry spends time, and the deadline bounds it.
+    """
+
+    retrier: Retrier
+    started: float
+    counted: int = 0
+    throttled: int = 0
+
+    def failed(self, error: AwsError, kind: Retry) -> None:
+        """Sleep before the next attempt, or re-raise `error` when attempts or time are spent."""
+        policy = self.retrier.policy
+        if kind is Retry.THROTTLED:
+            self.throttled += 1
+            step, attempt = min(self.throttled - 1, THROTTLE_BACKOFF_STEPS), None
+        else:
+            self.counted += 1
+            if self.counted >= policy.max_attempts:
+                raise error
+            step, attempt = self.counted - 1, self.counted + 1
+        delay = policy.backoff(step, self.retrier.rng)
+        if self.retrier.clock() + delay - self.started > policy.deadline:
+            raise error
+        if self.retrier.on_retry is not None:
+            self.retrier.on_retry(error, kind, attempt, delay)
+        self.retrier.sleep(delay)
 
 
 READ_RETRIES = frozenset({Retry.THROTTLED, Retry.TRANSIENT})

@@ -17,7 +17,7 @@ Advance = Callable[[], None]
 Progress = Callable[[int, str], AbstractContextManager[Advance]]
 Notify = Callable[[str], None]
 
-DEFAULT_PARALLELISM = 8
+DEFAULT_PARALLELISM = 32
 
 
 @contextmanager
@@ -65,7 +65,7 @@ class Runtime:
 
             from .aws import AwsGateway, make_session
             from .breaker import Breaker
-            from .ratelimit import LimitedGateway
+            from .ratelimit import LimitedGateway, RateController
 
             try:
                 session = make_session(self.settings.profile, self.settings.region)
@@ -76,7 +76,10 @@ class Runtime:
                 max_connections=self.settings.parallelism,
                 assume_role_template=self.settings.assume_role_template,
             )
-            self._gateway = Breaker(LimitedGateway(aws))
+            cap = self.settings.parallelism
+            # The breaker inside the pacing: a call that waited for its turn is checked when its turn comes, so
+            # once the endpoint is found dead, the queued calls end at once instead of each timing out.
+            self._gateway = LimitedGateway(Breaker(aws), lambda: RateController(max_concurrency=cap))
             self._session_region = session.region_name
         return self._gateway
 
@@ -88,11 +91,13 @@ class Runtime:
     def retrier(self) -> Retrier:
         return Retrier(self.settings.policy, on_retry=self._log_retry)
 
-    def _log_retry(self, error: AwsError, kind: Retry, attempt: int, delay: float) -> None:
+    def _log_retry(self, error: AwsError, kind: Retry, attempt: int | None, delay: float) -> None:
         if self.settings.verbose:
-            target = error.membership_id or ""
+            target = f" {error.membership_id}" if error.membership_id else ""
             reason = f", {error.reason}" if error.reason else ""
+            count = "" if attempt is None else f" {attempt}/{self.settings.policy.max_attempts}"
+            spent = ", no attempt spent" if attempt is None else ""
             self.notify(
-                f"retry {attempt}/{self.settings.policy.max_attempts} {error.operation} {target}: "
-                f"{kind.value} ({error.code}{reason}); waiting {delay:.2f}s"
+                f"retry{count} {error.operation}{target}: {kind.value} ({error.code}{reason}){spent}; "
+                f"waiting {delay:.2f}s"
             )

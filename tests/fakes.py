@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.api import AwsError, Where
+from reconciler.api import AwsError, Page, Where
 
 ACCOUNT = "111122223333"
 ABILITIES = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")
@@ -49,6 +49,7 @@ class FakeGateway:
     memberships: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str | None, dict[str, Any] | None]] = field(default_factory=list)
     script: dict[str, list[Scripted]] = field(default_factory=dict)
+    page_size: int = 100
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -102,14 +103,19 @@ class FakeGateway:
             raise answer.error
         return copy.deepcopy(self._get("GetMembership", membership_id))
 
-    def list_memberships(self, where: Where, status: str | None = None) -> Iterator[Mapping[str, Any]]:
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
         self.calls.append(("ListMemberships", None, None))
         answer = self._answer("ListMemberships", None)
         if answer.error is not None:
             raise answer.error
-        for membership in self.memberships.values():
-            if status is None or membership["status"] == status:
-                yield {k: membership[k] for k in ("id", "arn", "collaborationName", "status")}
+        chosen = [m for m in self.memberships.values() if status is None or m["status"] == status]
+        start = int(next_token or 0)
+        summaries = [
+            {k: m[k] for k in ("id", "arn", "collaborationName", "status")}
+            for m in chosen[start : start + self.page_size]
+        ]
+        more = start + self.page_size < len(chosen)
+        return Page(summaries, str(start + self.page_size) if more else None)
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]

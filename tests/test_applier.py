@@ -121,10 +121,19 @@ def test_a_server_error_before_the_write_reads_then_resends() -> None:
 def test_attempts_are_bounded_by_the_policy() -> None:
     gateway = FakeGateway()
     mid = gateway.add(queryLogStatus="DISABLED")
-    gateway.then("UpdateMembership", *[throttled()] * 10)
+    gateway.then("UpdateMembership", *[server_error()] * 10)
     outcome = apply_one(gateway, change_for(gateway, mid, queryLogStatus="ENABLED"), max_attempts=3)
     assert (outcome.status, outcome.attempts) == (Status.FAILED, 3)
-    assert gateway.memberships[mid]["queryLogStatus"] == "DISABLED"
+
+
+def test_throttling_spends_no_attempts() -> None:
+    gateway = FakeGateway()
+    mid = gateway.add(queryLogStatus="DISABLED")
+    gateway.then("UpdateMembership", *[throttled()] * 10)
+    outcome = apply_one(gateway, change_for(gateway, mid, queryLogStatus="ENABLED"), max_attempts=3)
+    assert (outcome.status, outcome.attempts) == (Status.APPLIED, 11)
+    assert gateway.writes() == [{"queryLogStatus": "ENABLED"}] * 11
+    assert gateway.memberships[mid]["queryLogStatus"] == "ENABLED"
 
 
 def test_a_membership_no_longer_active_is_not_written_after_a_re_read() -> None:

@@ -70,8 +70,8 @@ def test_throttling_storm_converges(sandbox: CleanRoomsSandbox, tmp_path: Path) 
     ids = [sandbox.create_membership(f"c{i}") for i in range(4)]
     for i, mid in enumerate(ids):
         write_desired(tmp_path, f"m{i}.yaml", mid, queryLogStatus="ENABLED", jobLogStatus="ENABLED")
-    sandbox.inject("GetMembership", rate=0.6, fault=THROTTLE)
-    sandbox.inject("UpdateMembership", rate=0.6, fault=THROTTLE)
+    sandbox.inject("GetMembership", rate=0.4, fault=THROTTLE)
+    sandbox.inject("UpdateMembership", rate=0.4, fault=THROTTLE)
     result = apply(sandbox, "--max-attempts", "30", str(tmp_path))
     assert result.code == 0, result.stdout + result.stderr
     for mid in ids:
@@ -105,15 +105,16 @@ def test_conflicts_with_concurrent_writes_converge_and_keep_the_other_write(
     assert all(w == {"queryLogStatus": "ENABLED"} for w in writes(sandbox))
 
 
-def test_endless_throttling_fails_after_exactly_max_attempts(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+def test_endless_throttling_fails_at_the_retry_deadline(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
     stuck, fine = sandbox.create_membership("stuck"), sandbox.create_membership("fine")
     write_desired(tmp_path, "stuck.yaml", stuck, queryLogStatus="ENABLED")
     write_desired(tmp_path, "fine.yaml", fine, jobLogStatus="ENABLED")
     sandbox.inject("UpdateMembership", rate=1.0, fault=THROTTLE, membership_id=stuck)
-    result = apply(sandbox, "--max-attempts", "4", str(tmp_path))
+    result = apply(sandbox, "--max-attempts", "2", "--retry-deadline", "1", str(tmp_path))
     assert result.code == 1
-    assert len(sandbox.requests("UpdateMembership")) == 5
-    assert [r.status for r in sandbox.requests("UpdateMembership") if r.membership_id == stuck] == [429] * 4
+    stuck_writes = [r.status for r in sandbox.requests("UpdateMembership") if r.membership_id == stuck]
+    # Throttling spends time, not attempts: more tries than --max-attempts, all inside the deadline.
+    assert len(stuck_writes) > 2 and set(stuck_writes) == {429}
     assert f"failed: {stuck} ({tmp_path}/stuck.yaml, us-east-1): UpdateMembership {stuck}: ThrottlingException" in (
         result.stdout
     )
@@ -470,3 +471,23 @@ def test_a_saved_plan_whose_file_changed_since_is_applied_as_reviewed_and_says_s
         "(run plan again to include the edit)"
     ) in result.stderr
     assert writes(sandbox) == [{"defaultResultConfiguration": query_results("good-bucket")}]
+
+
+def test_a_hundred_memberships_converge_under_a_quota_of_five_calls_a_second(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    # The default quota third parties report, over reads and writes alike; no retry option is loosened. The
+    # plan's reads are the first half of the run: apply plans first.
+    ids = [sandbox.create_membership(f"c{i}") for i in range(100)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path, f"m{i:03d}.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.set_rate_limit(5)
+    result = run_cli(["apply", "--auto-approve", str(tmp_path)], env=sandbox.client_env())
+    assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.count("applied: ") == 100
+    assert all(sandbox.membership(mid)["queryLogStatus"] == "ENABLED" for mid in ids)
+    statuses = [r.status for r in sandbox.requests()]
+    assert set(statuses) == {200, 429}
+    # The plan's 100 reads, then 100 writes: nothing read twice or resent after a success.
+    answered = [r.operation for r in sandbox.requests() if r.status == 200]
+    assert answered == ["GetMembership"] * 100 + ["UpdateMembership"] * 100

@@ -15,7 +15,7 @@ from reconciler.aws import AwsGateway
 from reconciler.desired import load
 from reconciler.models import SETTABLE_FIELDS
 from reconciler.planner import build_plan, resolve_regions
-from reconciler.ratelimit import AimdLimiter, LimitedGateway
+from reconciler.ratelimit import LimitedGateway, RateController
 from reconciler.reader import read_live
 from reconciler.retry import Retrier, RetryPolicy
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox, Fault
@@ -50,7 +50,7 @@ def gateway(sandbox: CleanRoomsSandbox) -> LimitedGateway:
         region_name="us-east-1",
     )
     inner = AwsGateway(session, endpoint_url=sandbox.endpoint_url)
-    return LimitedGateway(inner, lambda: AimdLimiter(sleep=lambda _: None))
+    return LimitedGateway(inner, lambda: RateController(sleep=lambda _: None))
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -7,6 +7,8 @@ import pytest
 
 from reconciler.api import AwsError, Where
 from reconciler.aws import AwsGateway
+from reconciler.reader import list_active
+from reconciler.retry import Retrier
 from reconciler.sandbox import CleanRoomsSandbox, Fault
 
 HERE = Where("us-east-1")
@@ -54,8 +56,16 @@ def test_update_returns_the_membership_and_the_request_id(sandbox: CleanRoomsSan
     assert request_id is not None and len(request_id) == 36
 
 
-def test_listing_pages_to_the_end_with_the_status_filter(sandbox: CleanRoomsSandbox) -> None:
-    active = {sandbox.create_membership(f"c{i}") for i in range(3)}
-    sandbox.create_membership("gone", status="REMOVED")
-    listed = list(gateway(sandbox.endpoint_url).list_memberships(HERE, "ACTIVE"))
-    assert {m["id"] for m in listed} == active
+def test_listing_is_one_call_per_page_and_pages_to_the_end_with_the_status_filter(
+    sandbox: CleanRoomsSandbox,
+) -> None:
+    # The service pages by 100 and filters by status within a page: a page may come back short.
+    removed = [sandbox.create_membership(f"gone{i}", status="REMOVED") for i in range(3)]
+    active = {sandbox.create_membership(f"c{i}") for i in range(101)}
+    edge = gateway(sandbox.endpoint_url)
+    first = edge.list_memberships(HERE, "ACTIVE", None)
+    assert len(first.summaries) == 97 and first.next_token
+    assert len(sandbox.requests("ListMemberships")) == 1
+    listed = list_active(edge, Retrier(), HERE)
+    assert {m["id"] for m in listed} == active and not active & set(removed)
+    assert len(sandbox.requests("ListMemberships")) == 1 + 2

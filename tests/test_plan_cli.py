@@ -191,7 +191,7 @@ def test_reads_retry_through_throttling(sandbox: CleanRoomsSandbox, tmp_path: Pa
     result = run_cli(["-v", "plan", str(tmp_path)], env=sandbox.client_env() | {"RECONCILER_RETRY_BASE_DELAY": "0.01"})
     assert result.code == 0, result.stderr
     assert [r.status for r in sandbox.requests()] == [429, 429, 200]
-    assert f"retry 2/5 GetMembership {mid}: throttled (ThrottlingException)" in result.stderr
+    assert f"retry GetMembership {mid}: throttled (ThrottlingException), no attempt spent; waiting" in result.stderr
 
 
 def test_a_file_with_no_region_anywhere_is_an_error(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:

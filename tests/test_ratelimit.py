@@ -1,64 +1,211 @@
-"""The adaptive rate limiter and the gateway wrapper that feeds it, with an injected clock and sleep."""
+"""The rate controller and the gateway wrapper that feeds it, with an injected clock and sleep."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
 from reconciler.api import Where
-from reconciler.ratelimit import AimdLimiter, LimitedGateway
+from reconciler.ratelimit import (
+    CLOSE_CALLS,
+    CREEP_PER_CALL,
+    CUT,
+    DECREASE,
+    FIRST_SHARE,
+    QUIET_CALLS,
+    LimitedGateway,
+    RateController,
+)
 
-from .fakes import FakeGateway, throttled
+from .fakes import FakeGateway, server_error, throttled
 from .test_retry import FakeClock
 
+THROTTLED = throttled("GetMembership")
 
-def test_limiter_does_not_pace_until_throttled() -> None:
+
+def controller(clock: FakeClock, **kwargs: float) -> RateController:
+    return RateController(clock=clock, sleep=clock.sleep, **kwargs)  # type: ignore[arg-type]
+
+
+def call(limiter: RateController, clock: FakeClock, rtt: float, error: Exception | None = None) -> None:
+    sent = limiter.acquire()
+    clock.now += rtt
+    limiter.release("GetMembership", sent, error)  # type: ignore[arg-type]
+
+
+def test_the_window_starts_at_one_and_grows_by_one_per_quick_answer() -> None:
     clock = FakeClock()
-    limiter = AimdLimiter(clock=clock, sleep=clock.sleep)
-    for _ in range(100):
-        limiter.acquire()
-    assert clock.sleeps == []
-    assert limiter.rate is None
+    limiter = controller(clock)
+    assert limiter.window == 1
+    for _ in range(10):
+        call(limiter, clock, 0.05)
+    assert limiter.window == 11
+    assert limiter.rate is None and clock.sleeps == []
 
 
-def test_limiter_halves_on_throttle_once_per_burst_and_grows_back() -> None:
+def test_the_window_stops_at_its_cap() -> None:
     clock = FakeClock()
-    limiter = AimdLimiter(clock=clock, sleep=clock.sleep, increase_per_second=5, decrease_factor=0.5)
-    for _ in range(40):
-        clock.now += 0.025  # 40 calls/s
-        limiter.acquire()
-    limiter.throttled()
-    limiter.throttled()  # a second 429 from the same burst does not cut again
-    assert limiter.rate == pytest.approx(20, rel=0.1)
-    assert limiter.throttles == 2
-    start = clock.now
-    for _ in range(20):
-        limiter.acquire()
-    # Paced: twenty calls at about 20/s (growing meanwhile) take most of a second.
-    assert 0.7 < clock.now - start < 1.0
-    assert limiter.rate is not None and limiter.rate > 20
+    limiter = RateController(max_concurrency=4, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        call(limiter, clock, 0.05)
+    assert limiter.window == 4
 
 
-def test_a_429_from_reads_and_writes_reaches_the_limiter_of_its_account_and_region() -> None:
+def test_slow_answers_leave_slow_start_and_shrink_the_window() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    for _ in range(7):
+        call(limiter, clock, 0.05)
+    assert limiter.window == 8
+    call(limiter, clock, 0.5)  # ten times the fastest: the pipe is full
+    assert limiter.window == pytest.approx(8 - 1 / 8)
+    assert not limiter.slow_start
+    call(limiter, clock, 0.05)
+    assert limiter.window == pytest.approx(8 - 1 / 8 + 1 / (8 - 1 / 8))
+
+
+def test_a_slow_write_is_not_judged_against_fast_reads() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    for _ in range(3):
+        call(limiter, clock, 0.05)
+    sent = limiter.acquire()
+    clock.now += 0.5
+    limiter.release("UpdateMembership", sent, None)
+    assert limiter.window == 5 and limiter.slow_start
+
+
+def test_the_first_throttle_paces_under_the_rate_let_through_since_the_first_answer_plus_a_second() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    for _ in range(10):
+        call(limiter, clock, 0.1)  # answered at 0.1, 0.2, ... 1.0 s: 10 calls
+    call(limiter, clock, 0.1, THROTTLED)  # 1.0 s after the first answer
+    assert limiter.rate == pytest.approx(10 / 2.0 * FIRST_SHARE)
+    assert limiter.window == pytest.approx(11 / 2)
+    assert limiter.throttles == 1
+    # The bucket is empty: the next call waits one interval.
+    before = clock.now
+    limiter.acquire()
+    assert clock.now - before == pytest.approx(1 / limiter.rate)
+
+
+def test_throttled_before_any_answer_starts_at_one_call_a_second() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    call(limiter, clock, 0.1, THROTTLED)
+    assert limiter.rate == pytest.approx(FIRST_SHARE)
+
+
+def test_a_success_in_flight_at_the_first_throttle_adds_to_the_first_estimate() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    for _ in range(3):
+        call(limiter, clock, 0.1)  # the window is 4 now; the first answer at 0.1 s
+    early = [limiter.acquire() for _ in range(2)]
+    call(limiter, clock, 0.2, THROTTLED)  # at 0.5 s
+    assert limiter.rate == pytest.approx(3 / 1.4 * FIRST_SHARE)
+    clock.now += 0.01
+    for sent in early:
+        limiter.release("GetMembership", sent, None)
+    assert limiter.rate == pytest.approx(5 / 1.4 * FIRST_SHARE)
+
+
+def test_a_throttle_for_a_call_sent_before_the_last_adjustment_is_counted_not_acted_on() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    call(limiter, clock, 0.01)  # the window is 2 now
+    early = limiter.acquire()
+    call(limiter, clock, 0.01, THROTTLED)
+    rate = limiter.rate
+    clock.now += 0.01
+    limiter.release("GetMembership", early, THROTTLED)  # in flight before the first throttle was heard
+    assert limiter.throttles == 2 and limiter.rate == rate
+
+
+def test_the_rate_creeps_up_per_answered_call_and_faster_the_longer_no_throttle_comes() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    call(limiter, clock, 0.01, THROTTLED)
+    rates = [limiter.rate]
+    for _ in range(2 * QUIET_CALLS):
+        call(limiter, clock, 0.01)
+        rates.append(limiter.rate)
+    steps = [b / a - 1 for a, b in itertools.pairwise(rates) if a is not None and b is not None]
+    assert steps[0] == pytest.approx(CREEP_PER_CALL * (1 + 1 / QUIET_CALLS))
+    assert steps[-1] == pytest.approx(CREEP_PER_CALL * 3)
+
+
+def test_a_throttle_soon_after_the_last_cuts_deep_and_one_long_after_cuts_a_little() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    call(limiter, clock, 0.01, THROTTLED)
+    for _ in range(CLOSE_CALLS - 1):
+        call(limiter, clock, 0.01)
+    before = limiter.rate
+    assert before is not None
+    call(limiter, clock, 0.01, THROTTLED)
+    assert limiter.rate == pytest.approx(before * CUT)
+    for _ in range(CLOSE_CALLS):
+        call(limiter, clock, 0.01)
+    before = limiter.rate
+    call(limiter, clock, 0.01, THROTTLED)
+    assert limiter.rate == pytest.approx(before * DECREASE)
+
+
+def test_a_start_time_booked_before_a_throttle_is_booked_again_at_the_new_rate() -> None:
+    clock = FakeClock()
+    booked: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if not booked:
+            # While this call sleeps towards its start time, another call is throttled.
+            booked.append(clock.now)
+            limiter.rate = 1.0
+            limiter._last_change = clock.now
+            limiter._next_send = clock.now + 2.0
+
+    limiter = RateController(clock=clock, sleep=sleep)
+    limiter.rate, limiter._next_send = 10.0, 0.1
+    sent = limiter.acquire()
+    assert sent == pytest.approx(2.1)
+
+
+def test_other_errors_teach_nothing() -> None:
+    clock = FakeClock()
+    limiter = controller(clock)
+    call(limiter, clock, 0.01, server_error("GetMembership"))
+    assert (limiter.window, limiter.rate, limiter.throttles, limiter.in_flight) == (1, None, 0, 0)
+
+
+def test_reads_and_writes_share_the_controller_of_their_account_and_region() -> None:
     inner = FakeGateway()
     mid = inner.add(queryLogStatus="DISABLED")
     here, there = Where("us-east-1"), Where("eu-west-1", "444455556666")
-    gateway = LimitedGateway(inner, lambda: AimdLimiter(sleep=lambda _: None))
+    gateway = LimitedGateway(inner, lambda: RateController(sleep=lambda _: None))
     inner.then("GetMembership", throttled("GetMembership", mid))
-    inner.then("UpdateMembership", throttled("UpdateMembership", mid))
-    for call in (lambda: gateway.get_membership(here, mid), lambda: gateway.update_membership(here, mid, {})):
-        with pytest.raises(Exception, match="ThrottlingException"):
-            call()
-    assert gateway.limiter(here).throttles == 2
-    assert gateway.limiter(there).throttles == 0
-    assert gateway.limiter(here).rate is not None and gateway.limiter(there).rate is None
-
-
-def test_a_429_while_paging_reaches_the_limiter() -> None:
-    inner = FakeGateway()
-    inner.add()
-    where = Where("us-east-1")
-    gateway = LimitedGateway(inner, lambda: AimdLimiter(sleep=lambda _: None))
-    inner.then("ListMemberships", throttled("ListMemberships"))
+    inner.then("UpdateMembership", None, throttled("UpdateMembership", mid))
     with pytest.raises(Exception, match="ThrottlingException"):
-        list(gateway.list_memberships(where))
-    assert gateway.limiter(where).throttles == 1
+        gateway.get_membership(here, mid)
+    gateway.update_membership(here, mid, {})
+    with pytest.raises(Exception, match="ThrottlingException"):
+        gateway.update_membership(here, mid, {})
+    assert gateway.controller(here).throttles == 2 and gateway.controller(here).answered == 1
+    assert gateway.controller(there).throttles == 0
+    assert gateway.controller(here).rate is not None and gateway.controller(there).rate is None
+    assert gateway.controller(here).in_flight == 0
+
+
+def test_each_page_of_a_listing_is_one_paced_call() -> None:
+    inner = FakeGateway(page_size=2)
+    for _ in range(5):
+        inner.add()
+    where = Where("us-east-1")
+    gateway = LimitedGateway(inner, lambda: RateController(sleep=lambda _: None))
+    inner.then("ListMemberships", None, throttled("ListMemberships"))
+    first = gateway.list_memberships(where, None, None)
+    with pytest.raises(Exception, match="ThrottlingException"):
+        gateway.list_memberships(where, None, first.next_token)
+    assert gateway.controller(where).answered == 1 and gateway.controller(where).throttles == 1

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from reconciler.api import AwsError
-from reconciler.retry import READ_RETRIES, Retrier, Retry, RetryPolicy, classify
+from reconciler.retry import READ_RETRIES, THROTTLE_BACKOFF_STEPS, Retrier, Retry, RetryPolicy, classify
 
 
 def error(code: str, status: int | None, reason: str | None = None) -> AwsError:
@@ -67,11 +67,11 @@ class FakeClock:
 def test_call_retries_up_to_max_attempts_then_raises() -> None:
     clock = FakeClock()
     calls: list[int] = []
-    retried: list[tuple[Retry, int]] = []
+    retried: list[tuple[Retry, int | None]] = []
 
-    def always_throttled() -> None:
+    def always_failing() -> None:
         calls.append(1)
-        raise error("ThrottlingException", 429)
+        raise error("InternalServerException", 500)
 
     retrier = Retrier(
         RetryPolicy(max_attempts=4),
@@ -81,10 +81,42 @@ def test_call_retries_up_to_max_attempts_then_raises() -> None:
         lambda e, kind, attempt, delay: retried.append((kind, attempt)),
     )
     with pytest.raises(AwsError):
-        retrier.call(always_throttled, READ_RETRIES)
+        retrier.call(always_failing, READ_RETRIES)
     assert len(calls) == 4
-    assert retried == [(Retry.THROTTLED, 2), (Retry.THROTTLED, 3), (Retry.THROTTLED, 4)]
+    assert retried == [(Retry.TRANSIENT, 2), (Retry.TRANSIENT, 3), (Retry.TRANSIENT, 4)]
     assert len(clock.sleeps) == 3
+
+
+def test_throttling_spends_time_not_attempts_and_its_backoff_stays_short() -> None:
+    clock = FakeClock()
+    answers: list[object] = [error("ThrottlingException", 429)] * 12 + [error("InternalServerException", 500), "ok"]
+    retried: list[int | None] = []
+
+    def flaky() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, AwsError):
+            raise answer
+        return answer
+
+    policy = RetryPolicy(max_attempts=2, base_delay=1.0, max_delay=20.0)
+    retrier = Retrier(policy, clock.sleep, clock, random.Random(5), lambda e, k, attempt, d: retried.append(attempt))
+    assert retrier.call(flaky, READ_RETRIES) == "ok"
+    assert retried == [None] * 12 + [2]
+    assert max(clock.sleeps[:12]) <= 1.0 * 2**THROTTLE_BACKOFF_STEPS
+
+
+def test_endless_throttling_ends_at_the_deadline() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def always_throttled() -> None:
+        calls.append(1)
+        raise error("ThrottlingException", 429)
+
+    policy = RetryPolicy(max_attempts=2, base_delay=1.0, deadline=30)
+    with pytest.raises(AwsError, match="ThrottlingException"):
+        Retrier(policy, clock.sleep, clock, random.Random(2)).call(always_throttled, READ_RETRIES)
+    assert clock.now <= 30 and len(calls) > 2
 
 
 def test_call_does_not_retry_what_it_was_not_asked_to() -> None:

@@ -18,11 +18,11 @@ JOB_RESULTS = {"roleArn": ROLE, "outputConfiguration": {"s3": {"bucket": "jobs-b
 QUERY_RESULTS = {"outputConfiguration": {"s3": {"resultFormat": "CSV", "bucket": "query-bucket"}}}
 
 
-def client(sandbox: CleanRoomsSandbox) -> Any:
+def client(sandbox: CleanRoomsSandbox, region: str = "us-east-1") -> Any:
     env = sandbox.client_env()
     return boto3.client(
         "cleanrooms",
-        region_name="us-east-1",
+        region_name=region,
         endpoint_url=env["AWS_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
@@ -213,6 +213,18 @@ def test_rate_limit_throttles_beyond_the_budget(sandbox: CleanRoomsSandbox) -> N
     # A full bucket lets the burst through, then refills at 1/s.
     assert statuses[:3] == [200, 200, 200]
     assert statuses.count(429) >= 2
+
+
+def test_the_rate_limit_is_a_quota_per_region_over_reads_and_writes(sandbox: CleanRoomsSandbox) -> None:
+    here, there = sandbox.create_membership("here"), sandbox.create_membership("there", region="eu-west-1")
+    sandbox.set_rate_limit(0.01, burst=2)
+    east, west = client(sandbox), client(sandbox, "eu-west-1")
+    east.get_membership(membershipIdentifier=here)
+    east.update_membership(membershipIdentifier=here, jobLogStatus="ENABLED")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        east.list_memberships()
+    west.get_membership(membershipIdentifier=there)  # its own bucket, still full
+    assert [r.status for r in sandbox.requests()] == [200, 200, 429, 200]
 
 
 def test_request_log_records_method_path_body_and_status(sandbox: CleanRoomsSandbox) -> None:

@@ -80,7 +80,9 @@ class Faults:
         self._random = random.Random(seed)
         self._rules: list[_Rule] = []
         self._latency: dict[str, float] = {}
-        self._bucket: TokenBucket | None = None
+        # A quota is per account and region: one bucket for each caller seen, made on its first call.
+        self._quota: tuple[float, float] | None = None
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
 
     def inject(
         self,
@@ -106,7 +108,8 @@ class Faults:
         with self._lock:
             self._rules.clear()
             self._latency.clear()
-            self._bucket = None
+            self._quota = None
+            self._buckets.clear()
 
     def set_latency(self, seconds: float, operations: Iterable[str] = ("*",)) -> None:
         with self._lock:
@@ -118,18 +121,21 @@ class Faults:
             return self._latency.get(operation, self._latency.get("*", 0.0))
 
     def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
+        """A token bucket of `per_second` calls (burst: `burst`, else one second's worth) per account and
+        region, over every membership call: reads, listings and writes draw on the same quota."""
         with self._lock:
-            if per_second is None:
-                self._bucket = None
-            else:
-                capacity = burst or per_second
-                self._bucket = TokenBucket(per_second, capacity, capacity)
+            self._quota = None if per_second is None else (per_second, burst or per_second)
+            self._buckets.clear()
 
-    def next(self, operation: str, membership_id: str | None) -> Fault | None:
+    def next(self, operation: str, membership_id: str | None, caller: tuple[str, str] = ("", "")) -> Fault | None:
         with self._lock:
             limited = operation.endswith("Membership") or operation == "ListMemberships"
-            if limited and self._bucket is not None and not self._bucket.take():
-                return THROTTLE
+            if limited and self._quota is not None:
+                if caller not in self._buckets:
+                    rate, burst = self._quota
+                    self._buckets[caller] = TokenBucket(rate, burst, burst)
+                if not self._buckets[caller].take():
+                    return THROTTLE
             for rule in self._rules:
                 if not rule.matches(operation, membership_id):
                     continue

@@ -86,7 +86,7 @@ class Endpoint:
         delay = self.faults.latency(operation)
         if delay:
             time.sleep(delay)
-        fault = self.faults.next(operation, membership_id)
+        fault = self.faults.next(operation, membership_id, (account, region))
         try:
             if fault is not None and not fault.after_apply:
                 self._concurrent_write(fault, membership_id, region, account)
