@@ -86,9 +86,10 @@ def test_the_first_throttle_paces_under_the_rate_let_through_since_the_first_ans
     assert limiter.window == pytest.approx(11 / 2)
     assert limiter.throttles == 1
     # The bucket is empty: the next call waits one interval.
-    before = clock.now
+    before, rate = clock.now, limiter.rate
     limiter.acquire()
-    assert clock.now - before == pytest.approx(1 / limiter.rate)
+    assert clock.now - before == pytest.approx(1 / (10 / 2.0 * FIRST_SHARE))
+    assert rate is not None
 
 
 def test_throttled_before_any_answer_starts_at_one_call_a_second() -> None:
@@ -150,6 +151,7 @@ def test_a_throttle_soon_after_the_last_cuts_deep_and_one_long_after_cuts_a_litt
     for _ in range(CLOSE_CALLS):
         call(limiter, clock, 0.01)
     before = limiter.rate
+    assert before is not None
     call(limiter, clock, 0.01, THROTTLED)
     assert limiter.rate == pytest.approx(before * DECREASE)
 
