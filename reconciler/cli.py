@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__, actions, operations, render
+from . import __version__
 from .api import DEFAULT_ACCOUNT, Where
 from .environment import Environment
 from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, UsageError
-from .models import desired_json_schema
-from .plan import Plan, Selection
 from .retry import DEFAULT_BASE_DELAY, DEFAULT_DEADLINE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
 from .runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
+
+if TYPE_CHECKING:
+    from . import render
+    from .plan import Plan, Selection
+
+# The modules behind the commands (pydantic, ruamel.yaml, the planner) are imported inside each command,
+# so `--help`, `--version` and a usage error never pay for them: start-up is part of every CI step.
 
 DEFAULT_PATH = Path("desired-state")
 FORMATS = click.Choice(["text", "markdown", "json"])
@@ -47,8 +53,11 @@ class Shell:
     def style(self, text: str, colour: str) -> str:
         return click.style(text, fg=colour) if self.env.colour else text
 
-    def emit(self, plan: Plan, fmt: str, words: render.Words = render.PLAN) -> None:
+    def emit(self, plan: Plan, fmt: str, words: render.Words | None = None) -> None:
+        from . import actions, render
+
         link = actions.source_link(self.env.github)
+        words = words or render.PLAN
         self.out(render.render(plan, fmt, self.style, link, words), nl=False)
         actions.append_summary(self.env.github, render.markdown(plan, link, words))
 
@@ -164,6 +173,8 @@ target_option = click.option(
 
 
 def selection(memberships: Sequence[str], target: Where | None) -> Selection:
+    from .plan import Selection
+
     return Selection(frozenset(memberships), target)
 
 
@@ -209,6 +220,8 @@ def cli(
 @click.pass_obj
 def validate(shell: Shell, path: Path) -> ExitStatus:
     """Check every desired-state file; report all problems. Makes no AWS call."""
+    from . import actions, operations
+
     result = operations.validate(path)
     for problem in result.problems:
         shell.out(str(problem))
@@ -225,6 +238,8 @@ def validate(shell: Shell, path: Path) -> ExitStatus:
 @click.pass_obj
 def schema(shell: Shell) -> None:
     """Print the JSON Schema of a desired-state file."""
+    from .models import desired_json_schema
+
     shell.out(json.dumps(desired_json_schema(), indent=2))
 
 
@@ -247,6 +262,8 @@ def plan(
     target: Where | None,
 ) -> ExitStatus:
     """Read the live memberships and show what apply would change."""
+    from . import operations
+
     result = operations.plan(shell.runtime, path, selection(memberships, target), out, detailed_exitcode)
     shell.emit(result.plan, fmt)
     shell.errors(result.messages)
@@ -281,6 +298,8 @@ def apply(
     target: Where | None,
 ) -> ExitStatus:
     """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
+    from . import actions, operations, render
+
     options = operations.ApplyOptions(plan_file, max_changes, audit_log)
     result = operations.apply(
         shell.runtime,
@@ -331,6 +350,8 @@ def drift(
     target: Where | None,
 ) -> ExitStatus:
     """Read-only comparison for the nightly check: exit 0 no drift, 2 drift, 1 error."""
+    from . import operations, render
+
     result = operations.drift(shell.runtime, path, selection(memberships, target), report_unmanaged)
     shell.emit(result.report, fmt, render.DRIFT)
     shell.errors(result.messages)
@@ -343,6 +364,8 @@ def drift(
 @click.pass_obj
 def targets(shell: Shell, path: Path, fmt: str) -> None:
     """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
+    from . import operations
+
     found = operations.targets(shell.runtime, path)
     if fmt == "github-matrix":
         include = [{"account": w.account or DEFAULT_ACCOUNT, "region": w.region, "target": w.label} for w in found]
@@ -367,6 +390,8 @@ def targets(shell: Shell, path: Path, fmt: str) -> None:
 @click.pass_obj
 def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_dir: Path, overwrite: bool) -> ExitStatus:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
+    from . import operations
+
     result = operations.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite)
     for line in result.written:
         shell.out(line)
@@ -414,6 +439,8 @@ def run(args: Sequence[str], env: Environment) -> int:
         exc.show(file=env.stderr)
         return ExitStatus.ERROR
     except InvalidDesiredState as exc:
+        from . import actions
+
         for line in exc.details:
             click.echo(line, file=env.stderr)
         for line in actions.error_annotations(env.github, exc.problems):
@@ -432,4 +459,7 @@ def run(args: Sequence[str], env: Environment) -> int:
 
 
 def main() -> None:
+    # pydantic looks for plugins by scanning every installed distribution's entry points when it builds
+    # the first model (~25 ms, more in a large environment); the CLI uses none.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(run(sys.argv[1:], Environment.from_os()))

@@ -16,11 +16,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import importer, saved
 from .api import AwsError, MembershipReader, ReadOnly, Where
-from .applier import Applier, AuditSink, Outcome
 from .desired import DesiredFile, LoadResult, load
 from .errors import (
     ApplyRefused,
@@ -34,12 +32,17 @@ from .errors import (
     StalePlan,
     UsageError,
 )
-from .models import LiveMembership
 from .plan import Plan, PlanError, Selection, Unmanaged
 from .planner import ResolvedFile, build_plan, resolve_regions
-from .reader import fetch, in_parallel, list_active, read_live
-from .retry import Retrier
 from .runtime import Notify, Runtime
+
+if TYPE_CHECKING:
+    from .applier import Applier, AuditSink, Outcome
+    from .models import LiveMembership
+    from .retry import Retrier
+
+# The calling side (reader, applier, saved plans, import) is imported by the use cases that call AWS, so
+# `validate`, the one command that runs on every pull request before anything else, loads only the files.
 
 # -- validate ----------------------------------------------------------------------------------------
 
@@ -98,6 +101,8 @@ def resolve(
 def read_plan(
     runtime: Runtime, resolved: Sequence[ResolvedFile], errors: Sequence[PlanError], reader: MembershipReader
 ) -> Plan:
+    from .reader import read_live
+
     with runtime.progress(len(resolved), "Reading memberships") as advance:
         live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
     return build_plan(resolved, live).with_errors(errors)
@@ -200,6 +205,8 @@ def apply(
             "nothing was applied"
         )
     confirm(len(changes))
+    from .applier import Applier
+
     with audit_writer(options.audit_log) as audit:
         applier = Applier(runtime.gateway(), runtime.retrier(), audit, strict=options.plan_file is not None)
         live: Mapping[str, LiveMembership] | None = None
@@ -230,6 +237,8 @@ def load_saved_plan(plan_file: Path) -> Plan:
         text = plan_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidSavedPlan(f"cannot read the saved plan {plan_file}: {exc}") from exc
+    from . import saved
+
     plan, problems = saved.parse(text)
     if plan is None:
         raise InvalidSavedPlan(
@@ -346,6 +355,8 @@ def find_unmanaged(
 
 
 def _list_active(reader: MembershipReader, where: Where, retrier: Retrier) -> list[Mapping[str, Any]]:
+    from .reader import list_active
+
     try:
         return list_active(reader, retrier, where)
     except AwsError as error:
@@ -382,6 +393,9 @@ def import_memberships(
     runtime: Runtime, memberships: Sequence[str], import_all: bool, out_dir: Path, overwrite: bool
 ) -> ImportResult:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
+    from . import importer
+    from .reader import fetch, in_parallel
+
     if import_all == bool(memberships):
         raise UsageError("choose either --all or --membership ID (repeatable)")
     region = runtime.default_region()
@@ -417,6 +431,8 @@ def import_memberships(
 
 
 def _write_imported(live: LiveMembership, path: Path, overwrite: bool) -> str:
+    from . import importer
+
     if path.exists() and not overwrite:
         return f"kept {path}: it exists (--overwrite updates it in place)"
     if path.exists():
