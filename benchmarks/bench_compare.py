@@ -1,10 +1,12 @@
-"""Side by side, in one run, on one local endpoint with 20 ms added latency per call:
-(a) `reconciler plan` over N memberships, (b) what a user would otherwise script, a shell loop of
-`aws cleanrooms get-membership` (awscli from PyPI, in its own virtualenv), and CLI start-up time.
+"""Unthrottled plan against the machine's floor and against a hand-written loop, side by side in one run, on
+one local endpoint with 50 ms added latency per call; and start-up.
 
-    .venv/bin/python benchmarks/bench_compare.py [--sizes 100 1000] [--latency 0.02]
+    .venv/bin/python benchmarks/bench_compare.py [--sizes 300 1000] [--latency 0.05] [--loop-max 300]
 
-Reports wall time, API calls and peak memory (max RSS of the process tree) for each, and the ratios.
+For each size: `reconciler plan` (a real process, default options); the floor (benchmarks/floor.py: 16
+threads of bare boto3 GetMembership, reads only, plus the reconciler's own start-up, `reconciler --help`);
+and, up to --loop-max memberships, a shell loop of `aws cleanrooms get-membership` (awscli from PyPI in its
+own virtualenv, installed on first use). Plan and floor run alternately --repeat times; medians are shown.
 """
 
 from __future__ import annotations
@@ -34,78 +36,90 @@ def awscli() -> Path:
     return aws
 
 
-def measured(args: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a command and everything it started."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{args[:3]} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
+def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and standard output of a command (RSS: the largest of its processes)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{args[:4]} failed: {err.read()[-2000:]}")
+        return elapsed, usage.ru_maxrss / 1024, out.read()
+
+
+def median_of(runs: int, args: list[str], env: dict[str, str]) -> float:
+    return statistics.median(measured(args, env)[0] for _ in range(runs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--latency", type=float, default=0.02)
-    parser.add_argument("--parallelism", type=int, default=8)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1000])
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--loop-max", type=int, default=300, help="run the aws-cli loop up to this size")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     aws = awscli()
+    reconciler = [sys.executable, "-m", "reconciler"]
 
     rows = []
-    with CleanRoomsSandbox() as sandbox:
+    with CleanRoomsSandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
         env = cli_env(sandbox)
+        ten = Path(tmp, "ten")
+        ten.mkdir()
+        seed(sandbox, ten, 10, lambda _: "queryLogStatus: ENABLED\n")
+        startup = {
+            "`python -c pass`": median_of(15, [sys.executable, "-c", "pass"], env),
+            "`reconciler --help`": median_of(15, [*reconciler, "--help"], env),
+            "`reconciler validate` (10 files)": median_of(15, [*reconciler, "validate", str(ten)], env),
+            "`aws --version`": median_of(5, [str(aws), "--version"], env),
+        }
         for size in args.sizes:
             sandbox.reset()
-            with tempfile.TemporaryDirectory() as tmp:
-                directory = Path(tmp)
-                ids = seed(sandbox, directory, size, lambda _: "queryLogStatus: ENABLED\n")
-                (directory / "ids.txt").write_text("\n".join(ids) + "\n")
-                sandbox.set_latency(args.latency)
-
+            directory = Path(tmp, str(size))
+            directory.mkdir()
+            ids = seed(sandbox, directory, size, lambda _: "queryLogStatus: ENABLED\n")
+            ids_file = Path(tmp, f"ids-{size}.txt")
+            ids_file.write_text("\n".join(ids) + "\n")
+            sandbox.set_latency(args.latency)
+            plans, floors, rss, calls = [], [], [], set()
+            for _ in range(args.repeat):
                 sandbox.clear_requests()
-                plan = [
-                    sys.executable,
-                    "-m",
-                    "reconciler",
-                    "--parallelism",
-                    str(args.parallelism),
-                    "plan",
-                    "--format",
-                    "json",
-                    str(directory),
-                ]
-                plan_time, plan_rss = measured(plan, env)
-                plan_calls = len(sandbox.requests())
-
-                sandbox.clear_requests()
-                loop = (
+                elapsed, peak, _ = measured([*reconciler, "plan", "--format", "json", str(directory)], env)
+                plans.append(elapsed)
+                rss.append(peak)
+                gets = [r for r in sandbox.requests() if r.operation == "GetMembership"]
+                calls.add((len(sandbox.requests()), len({r.path for r in gets}) == len(gets) == size))
+                floors.append(float(measured([sys.executable, str(HERE / "floor.py"), str(ids_file)], env)[2]))
+            plan, floor = statistics.median(plans), statistics.median(floors)
+            loop = None
+            if size <= args.loop_max:
+                script = (
                     f'while read -r id; do "{aws}" cleanrooms get-membership --membership-identifier "$id" '
-                    f'> /dev/null || exit 1; done < "{directory / "ids.txt"}"'
+                    f'> /dev/null || exit 1; done < "{ids_file}"'
                 )
-                loop_time, loop_rss = measured(["bash", "-c", loop], env)
-                loop_calls = len(sandbox.requests())
-                rows.append((size, plan_time, plan_calls, plan_rss, loop_time, loop_calls, loop_rss))
+                loop = measured(["bash", "-c", script], env)[0]
+            rows.append((size, plan, max(rss), calls, floor, loop))
 
-    help_times = [measured([sys.executable, "-m", "reconciler", "--help"], env)[0] for _ in range(10)]
-    aws_times = [measured([str(aws), "--version"], env)[0] for _ in range(5)]
-
-    print(f"{args.latency * 1000:.0f} ms added latency per call; reconciler --parallelism {args.parallelism}\n")
+    help_time = startup["`reconciler --help`"]
+    print(f"{args.latency * 1000:.0f} ms added latency per call; medians of {args.repeat} alternating runs\n")
     print(
-        "| memberships | `reconciler plan` | API calls | peak RSS | `aws` get-membership loop | API calls | peak RSS "
-        "| loop / plan |"
+        "| memberships | `reconciler plan` | peak RSS | calls (one GetMembership each) | floor: 16 bare boto3 threads "
+        "| floor + start-up | plan / (floor + start-up) | `aws` get-membership loop | loop / plan |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size, p_time, p_calls, p_rss, l_time, l_calls, l_rss in rows:
+    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for size, plan, peak, calls, floor, loop in rows:
+        counts = ", ".join(f"{n} ({'yes' if one_each else 'NO'})" for n, one_each in sorted(calls))
+        loop_cells = f"{loop:.1f} s | {loop / plan:.0f}x" if loop is not None else "not run | "
         print(
-            f"| {size} | {p_time:.2f} s | {p_calls} | {p_rss:.0f} MiB | {l_time:.2f} s | {l_calls} | {l_rss:.0f} MiB "
-            f"| {l_time / p_time:.1f}x |"
+            f"| {size} | {plan:.2f} s | {peak:.0f} MiB | {counts} | {floor:.2f} s | {floor + help_time:.2f} s "
+            f"| {plan / (floor + help_time):.2f}x | {loop_cells} |"
         )
-    print(
-        f"\nstart-up: `reconciler --help` median {statistics.median(help_times) * 1000:.0f} ms; "
-        f"`aws --version` median {statistics.median(aws_times) * 1000:.0f} ms"
-    )
+    print("\n| start-up (median) | seconds |\n|---|---:|")
+    for name, seconds in startup.items():
+        print(f"| {name} | {seconds:.3f} |")
 
 
 if __name__ == "__main__":

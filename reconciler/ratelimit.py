@@ -7,12 +7,11 @@ It controls two things:
   (doubling each round trip) while answers come back about as fast as the fastest seen; when they slow
   down (the endpoint or this machine is saturated) or a 429 comes, it stops growing and backs off. A call
   waits for a place in the window before it is sent.
-* **How fast calls start**, once the service has throttled. A 429 means the service's token bucket is empty
-  at that moment, so the calls answered between two such moments are exactly what the quota allowed: the
-  controller measures the limit that way, over the longest span it has, and paces just under it. Before two
-  throttles far enough apart, it paces at a first estimate (calls answered before the first 429 spread over
-  that time plus one second, i.e. assuming the bucket's burst is about a second of its rate) that grows by a
-  few percent a second until the second throttle measures the limit.
+* **How fast calls start**, once the service has throttled: from a first estimate (the calls answered before
+  the first 429 spread over that time plus one second, i.e. assuming the bucket's burst is about a second of
+  its rate), the pace creeps up per answered call and is cut on each later 429 (deeply when 429s come close
+  together: the pace is well over the limit). Calls take their start times one at a time, so a cut applies
+  to the very next call rather than to start times booked ahead at the old pace.
 
 A 429 answering a call sent before the latest adjustment reports an overload already acted on: it is
 counted, not acted on again. Nothing here sleeps or reads the clock except through the injected functions.
@@ -75,6 +74,8 @@ class RateController:
     # over the time until it plus one second.
     _first: tuple[int, float] | None = None
     _condition: threading.Condition = field(default_factory=threading.Condition)
+    # Held by the one call waiting for its start time: the others queue behind it without booking one.
+    _pacer: threading.Lock = field(default_factory=threading.Lock)
 
     def acquire(self) -> float:
         """Wait for a place in the window and, when pacing, for the next start time; returns the send time."""
@@ -82,20 +83,21 @@ class RateController:
             while self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
                 self._condition.wait()
             self.in_flight += 1
-        while True:
-            with self._condition:
-                now = self.clock()
-                if self.rate is None:
+            if self.rate is None:
+                return self.clock()
+        with self._pacer:
+            while True:
+                with self._condition:
+                    now = self.clock()
+                    at = max(now, self._next_send)
+                    self._next_send = at + 1.0 / self.rate
+                if at <= now:
                     return now
-                at = max(now, self._next_send)
-                self._next_send = at + 1.0 / self.rate
-            if at <= now:
-                return now
-            self.sleep(at - now)
-            with self._condition:
-                # A start time booked before a throttle was booked at the old rate: book again.
-                if self._last_change <= now:
-                    return at
+                self.sleep(at - now)
+                with self._condition:
+                    # A start time booked before a throttle was booked at the old rate: book again.
+                    if self._last_change <= now:
+                        return at
 
     def release(self, operation: str, sent: float, error: AwsError | None) -> None:
         """After `operation` sent at `sent`: None for a success, else the error it raised."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 
 import pytest
 
@@ -211,3 +213,34 @@ def test_each_page_of_a_listing_is_one_paced_call() -> None:
     with pytest.raises(Exception, match="ThrottlingException"):
         gateway.list_memberships(where, None, first.next_token)
     assert gateway.controller(where).answered == 1 and gateway.controller(where).throttles == 1
+
+
+def test_calls_waiting_for_the_pace_take_their_start_times_one_at_a_time() -> None:
+    # Booking start times ahead for every waiting call would let a throttle's cut reach only the calls
+    # after all of them: at 1 call/s with 30 waiting, a 30 s gap (seen at a quota of 1/s).
+    clock, gate, sleeping = FakeClock(), threading.Event(), []
+    clock.now = 10.0
+
+    def sleep(seconds: float) -> None:
+        sleeping.append(seconds)
+        gate.wait()
+        clock.now += seconds
+
+    limiter = RateController(clock=clock, sleep=sleep, window=8.0)
+    limiter.rate, limiter._next_send = 1.0, 10.5
+    starts: list[float] = []
+    threads = [threading.Thread(target=lambda: starts.append(limiter.acquire()), daemon=True) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while (limiter.in_flight < 5 or not sleeping) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # time enough for any other caller to book a start time, were it able to
+        assert limiter.in_flight == 5
+        assert sleeping == [0.5] and limiter._next_send == pytest.approx(11.5)
+    finally:
+        gate.set()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert starts == pytest.approx([10.5, 11.5, 12.5, 13.5, 14.5])
