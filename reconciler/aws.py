@@ -58,38 +58,54 @@ class AwsGateway:
             max_pool_connections=max(10, max_connections),
             user_agent_extra="cleanrooms-reconciler",
         )
-        self._sessions: dict[str, boto3.Session] = {}
+        self._credentials: dict[str, dict[str, str]] = {}
         self._clients: dict[Where, CleanRoomsServiceClient] = {}
-        # boto3 clients are thread-safe; creating clients and sessions is not, hence the lock.
+        self._sts: Any = None  # the STS client, made on the first role to assume
+        # Clients come from the one session (a new session per account would build its client classes
+        # again, ~12 ms each), and making them is not thread-safe: one lock. Assuming a role is a call, so
+        # each account has its own lock and a hundred accounts assume their roles side by side.
         self._lock = threading.Lock()
+        self._account_locks: dict[str, threading.Lock] = {}
 
-    def _session_for(self, account: str) -> boto3.Session:
-        if account not in self._sessions:
-            assert self._template is not None
-            role_arn = self._template.format(accountId=account)
-            sts = self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
-            response = _translated(
-                "AssumeRole",
-                None,
-                lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="cleanrooms-reconciler"),
-            )
-            credentials = response["Credentials"]
-            self._sessions[account] = boto3.Session(
-                botocore_session=_botocore_session(),
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=self._session.region_name,
-            )
-        return self._sessions[account]
+    def _credentials_for(self, account: str) -> dict[str, str]:
+        with self._lock:
+            lock = self._account_locks.setdefault(account, threading.Lock())
+            if self._sts is None:
+                self._sts = self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
+            sts = self._sts
+        with lock:
+            if account not in self._credentials:
+                assert self._template is not None
+                role_arn = self._template.format(accountId=account)
+                response = _translated(
+                    "AssumeRole",
+                    None,
+                    lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="cleanrooms-reconciler"),
+                )
+                credentials = response["Credentials"]
+                self._credentials[account] = {
+                    "aws_access_key_id": credentials["AccessKeyId"],
+                    "aws_secret_access_key": credentials["SecretAccessKey"],
+                    "aws_session_token": credentials["SessionToken"],
+                }
+            return self._credentials[account]
 
     def _client(self, where: Where) -> CleanRoomsServiceClient:
         key = where if self._template else Where(where.region)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        credentials = self._credentials_for(key.account) if key.account else {}
         with self._lock:
             if key not in self._clients:
-                session = self._session_for(key.account) if key.account else self._session
-                self._clients[key] = session.client(
-                    "cleanrooms", region_name=key.region, config=self._config, endpoint_url=self._endpoint_url
+                self._clients[key] = self._session.client(
+                    "cleanrooms",
+                    region_name=key.region,
+                    config=self._config,
+                    endpoint_url=self._endpoint_url,
+                    aws_access_key_id=credentials.get("aws_access_key_id"),
+                    aws_secret_access_key=credentials.get("aws_secret_access_key"),
+                    aws_session_token=credentials.get("aws_session_token"),
                 )
             return self._clients[key]
 

@@ -18,6 +18,8 @@ class LoggedRequest:
     status: int
     fault: str | None
     time: float
+    account: str = ""  # the caller's account and region: a quota is per account and region
+    region: str = ""
 
 
 class RequestLog:

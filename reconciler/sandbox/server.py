@@ -118,6 +118,8 @@ class Endpoint:
                 status,
                 fault.error_code if fault else None,
                 time.time(),
+                account,
+                region,
             )
         )
         start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
@@ -191,8 +193,11 @@ class Server:
         # waitress rather than werkzeug's development server: it keeps connections alive, as the real
         # endpoint does, where werkzeug closes each one, so every call would pay for a new connection and a
         # new server thread, and benchmarks would measure that instead of the client. The pool is large
-        # because injected latency holds a thread per request.
-        self._server: BaseWSGIServer = create_server(app, host="127.0.0.1", port=0, threads=64, ident="sandbox")
+        # because injected latency holds a thread per request; the connection limit is high because a client
+        # keeps connections alive per account and region (a hundred targets, a pool each).
+        self._server: BaseWSGIServer = create_server(
+            app, host="127.0.0.1", port=0, threads=64, connection_limit=4000, ident="sandbox"
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
 
