@@ -1,6 +1,6 @@
 """Plan N memberships against the local endpoint with added latency; compare with the ideal and sequential.
 
-    .venv/bin/python benchmarks/bench_plan.py [--memberships 1000] [--latency 0.02] [--parallelism 8 16]
+    .venv/bin/python benchmarks/bench_plan.py [--memberships 1000] [--latency 0.05] [--parallelism 8 16 32 64]
 
 Everything runs on 127.0.0.1: moto's Clean Rooms behind reconciler.sandbox, the CLI as a subprocess.
 """
@@ -38,8 +38,8 @@ def run_plan(sandbox: CleanRoomsSandbox, directory: Path, parallelism: int) -> t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memberships", type=int, default=1000)
-    parser.add_argument("--latency", type=float, default=0.02)
-    parser.add_argument("--parallelism", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--parallelism", type=int, nargs="+", default=[8, 16, 32, 64])
     args = parser.parse_args()
 
     with CleanRoomsSandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
