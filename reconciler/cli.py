@@ -28,6 +28,7 @@ from .runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
 
 if TYPE_CHECKING:
     from . import render
+    from .github import GitHub
     from .plan import Plan, Selection
 
 # The modules behind the commands (pydantic, ruamel.yaml, the planner) are imported inside each command,
@@ -53,13 +54,24 @@ class Shell:
     def style(self, text: str, colour: str) -> str:
         return click.style(text, fg=colour) if self.env.colour else text
 
-    def emit(self, plan: Plan, fmt: str, words: render.Words | None = None) -> None:
+    def emit(self, plan: Plan, fmt: str, words: render.Words | None = None, limit: int | None = None) -> None:
         from . import actions, render
 
-        link = actions.source_link(self.env.github)
+        github = self.env.github
+        link = actions.source_link(github)
         words = words or render.PLAN
-        self.out(render.render(plan, fmt, self.style, link, words), nl=False)
-        actions.append_summary(self.env.github, render.markdown(plan, link, words))
+        limit = render.MARKDOWN_LIMIT if limit is None else limit or None
+        self.out(render.render(plan, fmt, self.style, link, words, limit, github.run_url), nl=False)
+        actions.append_summary(github, render.markdown(plan, link, words, more=github.run_url))
+
+    def github(self) -> GitHub:
+        """The GitHub edge for the repository this run is in; a usage error outside a workflow's variables."""
+        from .github import GitHub
+
+        context = self.env.github
+        if not context.token or not context.repository:
+            raise UsageError("GITHUB_TOKEN and GITHUB_REPOSITORY must be set (a workflow run sets them)")
+        return GitHub(context.api_url or "https://api.github.com", context.token, context.repository)
 
     def errors(self, messages: Sequence[str]) -> None:
         for message in messages:
@@ -160,6 +172,13 @@ def parse_where(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise click.BadParameter(str(exc)) from exc
 
 
+markdown_limit_option = click.option(
+    "--markdown-limit",
+    type=click.IntRange(0),
+    default=None,
+    metavar="CHARS",
+    help="Most characters of --format markdown [default: 65536, GitHub's limit for a comment; 0: no limit].",
+)
 path_argument = click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
 membership_option = click.option(
     "--membership", "memberships", multiple=True, metavar="ID", help="Only this membership (repeatable)."
@@ -248,6 +267,7 @@ def schema(shell: Shell) -> None:
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@markdown_limit_option
 @membership_option
 @target_option
 @retry_options
@@ -258,6 +278,7 @@ def plan(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    markdown_limit: int | None,
     memberships: tuple[str, ...],
     target: Where | None,
 ) -> ExitStatus:
@@ -265,7 +286,7 @@ def plan(
     from . import operations
 
     result = operations.plan(shell.runtime, path, selection(memberships, target), out, detailed_exitcode)
-    shell.emit(result.plan, fmt)
+    shell.emit(result.plan, fmt, limit=markdown_limit)
     shell.errors(result.messages)
     return result.status
 
@@ -337,6 +358,7 @@ def confirm(env: Environment, auto_approve: bool, count: int) -> None:
     is_flag=True,
     help="Also list ACTIVE memberships in the covered accounts and regions that no file manages.",
 )
+@markdown_limit_option
 @membership_option
 @target_option
 @retry_options
@@ -346,6 +368,7 @@ def drift(
     path: Path,
     fmt: str,
     report_unmanaged: bool,
+    markdown_limit: int | None,
     memberships: tuple[str, ...],
     target: Where | None,
 ) -> ExitStatus:
@@ -353,7 +376,7 @@ def drift(
     from . import operations, render
 
     result = operations.drift(shell.runtime, path, selection(memberships, target), report_unmanaged)
-    shell.emit(result.report, fmt, render.DRIFT)
+    shell.emit(result.report, fmt, render.DRIFT, markdown_limit)
     shell.errors(result.messages)
     return result.status
 
@@ -397,6 +420,69 @@ def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_di
         shell.out(line)
     shell.errors(result.failures)
     shell.out(f"Import: {len(result.written)} of {result.total} membership(s) into {result.out_dir}")
+    return result.status
+
+
+@cli.command("render")
+@click.argument("report", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--format", "fmt", type=FORMATS, default="markdown", show_default=True)
+@click.option("--drift", "as_drift", is_flag=True, help="Word it as a drift report.")
+@markdown_limit_option
+@click.pass_obj
+def render_(shell: Shell, report: Path, fmt: str, as_drift: bool, markdown_limit: int | None) -> None:
+    """Show a report from `plan`/`drift --format json` (or a saved plan) again, in any format. No AWS call."""
+    from . import publish, render
+
+    shell.emit(publish.read_report(report), fmt, render.DRIFT if as_drift else render.PLAN, markdown_limit)
+
+
+@cli.group("github")
+def github_group() -> None:
+    """Publish reports on GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, as in a workflow run)."""
+
+
+reports_option = click.option(
+    "--reports",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory of per-target reports (plan/drift --target T --format json), e.g. downloaded artifacts.",
+)
+
+
+@github_group.command("comment")
+@path_argument
+@reports_option
+@click.option("--pull-request", type=click.IntRange(1), required=True, metavar="NUMBER")
+@click.option(
+    "--author",
+    default="github-actions[bot]",
+    show_default=True,
+    help="Only a comment by this login is taken as ours to edit ('' for any author).",
+)
+@click.pass_obj
+def github_comment(shell: Shell, path: Path, reports: Path, pull_request: int, author: str) -> None:
+    """Post the plans as ONE comment on the pull request, or edit the one posted before."""
+    from . import actions, operations, publish
+
+    github, context = shell.github(), shell.env.github
+    sections = publish.gather(reports, operations.targets(shell.runtime, path))
+    body = publish.plan_comment(sections, context.run_url, actions.source_link(context))
+    shell.out(publish.sticky_comment(github, pull_request, body, author or None).message)
+
+
+@github_group.command("drift-issue")
+@path_argument
+@reports_option
+@click.option("--label", default="drift", show_default=True, help="The label of the one drift issue.")
+@click.pass_obj
+def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str) -> ExitStatus:
+    """Open, update or close the ONE drift issue from the nightly reports; exit 1 if a target was not checked."""
+    from . import actions, operations, publish
+
+    github, context = shell.github(), shell.env.github
+    sections = publish.gather(reports, operations.targets(shell.runtime, path))
+    result = publish.drift_issue(github, sections, context.run_url, actions.source_link(context), label)
+    (shell.out if result.status is ExitStatus.OK else shell.err)(result.message)
     return result.status
 
 

@@ -23,6 +23,16 @@ class GitHubContext:
     server_url: str | None = None
     repository: str | None = None
     sha: str | None = None
+    run_id: str | None = None
+    api_url: str | None = None
+    token: str | None = None
+
+    @property
+    def run_url(self) -> str | None:
+        """The page of this workflow run, whose artifacts hold what a comment has no room for."""
+        if not (self.server_url and self.repository and self.run_id):
+            return None
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 
     @classmethod
     def from_variables(cls, variables: Mapping[str, str]) -> GitHubContext:
@@ -32,6 +42,9 @@ class GitHubContext:
             server_url=variables.get("GITHUB_SERVER_URL") or None,
             repository=variables.get("GITHUB_REPOSITORY") or None,
             sha=variables.get("GITHUB_SHA") or None,
+            run_id=variables.get("GITHUB_RUN_ID") or None,
+            api_url=variables.get("GITHUB_API_URL") or None,
+            token=variables.get("GITHUB_TOKEN") or None,
         )
 
 

@@ -87,3 +87,7 @@ class AwsCallFailed(ReconcilerError):
 
 class EndpointUnavailable(ReconcilerError):
     """The endpoint stopped answering at all: no new calls are started, and the command ends."""
+
+
+class GitHubCallFailed(ReconcilerError):
+    """A call to the GitHub API failed (after the edge's bounded retries)."""

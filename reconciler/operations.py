@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +116,7 @@ def cannot_plan(errors: Sequence[PlanError]) -> str:
 def _fresh_plan(runtime: Runtime, path: Path, selection: Selection) -> Plan:
     files = select_files(load_desired(path), selection, path)
     resolved, errors = resolve(runtime, files, selection, path)
-    return read_plan(runtime, resolved, errors, runtime.gateway())
+    return replace(read_plan(runtime, resolved, errors, runtime.gateway()), target=selection.where)
 
 
 # -- plan ----------------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: 
     chosen = select_files(files, selection, path)
     resolved, errors = resolve(runtime, chosen, selection, path)
     reader = ReadOnly(runtime.gateway())
-    report = read_plan(runtime, resolved, errors, reader)
+    report = replace(read_plan(runtime, resolved, errors, reader), target=selection.where)
     if report_unmanaged:
         managed = {f.membership.membershipIdentifier for f in files}
         report = report.with_unmanaged(find_unmanaged(runtime, reader, {r.where for r in resolved}, managed))

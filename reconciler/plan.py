@@ -160,6 +160,8 @@ class Plan:
     errors: tuple[PlanError, ...] = ()
     # Only filled by `drift --report-unmanaged`.
     unmanaged: tuple[Unmanaged, ...] | None = None
+    # The account and region a `--target` run covered: how a report names its part of a PR comment.
+    target: Where | None = None
 
     @classmethod
     def build(cls, memberships: Sequence[MembershipChange], errors: Sequence[PlanError] = ()) -> Plan:
@@ -169,7 +171,7 @@ class Plan:
         )
 
     def with_errors(self, errors: Sequence[PlanError]) -> Plan:
-        return replace(Plan.build(self.memberships, [*self.errors, *errors]), unmanaged=self.unmanaged)
+        return replace(self, errors=Plan.build((), [*self.errors, *errors]).errors)
 
     def with_unmanaged(self, unmanaged: Sequence[Unmanaged]) -> Plan:
         return replace(self, unmanaged=tuple(sorted(unmanaged, key=lambda u: (u.region, u.arn))))
@@ -197,6 +199,7 @@ class Plan:
             "summary": self.summary(),
             "errors": [e.to_json() for e in self.errors],
             **({} if self.unmanaged is None else {"unmanaged": [u.to_json() for u in self.unmanaged]}),
+            **({} if self.target is None else {"target": self.target.label}),
         }
 
     def dumps(self) -> str:
@@ -206,7 +209,16 @@ class Plan:
     def from_json(cls, data: Mapping[str, Any]) -> Plan:
         if data.get("formatVersion") != FORMAT_VERSION:
             raise ValueError(f"unsupported plan formatVersion {data.get('formatVersion')!r}")
-        return cls.build([MembershipChange.from_json(c) for c in data["changes"]])
+        plan = cls.build(
+            [MembershipChange.from_json(c) for c in data["changes"]],
+            [PlanError(**e) for e in data.get("errors", ())],
+        )
+        unmanaged = data.get("unmanaged")
+        return replace(
+            plan,
+            unmanaged=None if unmanaged is None else tuple(Unmanaged(**u) for u in unmanaged),
+            target=Where.parse(data["target"]) if data.get("target") else None,
+        )
 
     def selected(self, selection: Selection) -> Plan:
         kept = [m for m in self.memberships if selection.admits(m.membershipIdentifier, m.where)]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from .applier import Outcome, Status
-from .plan import FieldChange, MembershipChange, Plan
+from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 
 Style = Callable[[str, str], str]
 Link = Callable[[str], str] | None
@@ -89,50 +89,191 @@ def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(plan: Plan, link: Link = None, words: Words = PLAN) -> str:
+# GitHub refuses a comment or issue body longer than this; a job summary allows more, but reads the same.
+MARKDOWN_LIMIT = 65_536
+# Kept free for the "not shown" line: a run's URL and the counts fit in far less.
+_FOOTER_ROOM = 600
+
+
+@dataclass(frozen=True)
+class Section:
+    """One account/region's part of a report: its plan, or why there is none (`failure`)."""
+
+    label: str
+    plan: Plan | None
+    failure: str | None = None
+
+
+def markdown(
+    plan: Plan, link: Link = None, words: Words = PLAN, limit: int | None = MARKDOWN_LIMIT, more: str | None = None
+) -> str:
+    """One plan as Markdown in at most `limit` characters (None: no limit): the summary first, then as many
+    memberships in full as fit, then how many are not shown and where the rest is (`more`: a run's URL)."""
     s = plan.summary()
-    out = [
+    title = (
         f"### {words.title}: {s['toChange']} {words.changed}, {s['unchanged']} {words.same} "
-        f"({s['memberships']} memberships)",
-        "",
-    ]
+        f"({s['memberships']} memberships)"
+    )
+    return _fitted([title, ""], [Section("", plan)], link, words, limit, more)
+
+
+def report(
+    sections: Sequence[Section],
+    words: Words = PLAN,
+    link: Link = None,
+    limit: int | None = MARKDOWN_LIMIT,
+    more: str | None = None,
+    head: Sequence[str] = (),
+) -> str:
+    """Several account/region plans in one body (a PR comment, a drift issue), in at most `limit`
+    characters: `head` (hidden markers, say), a table with a row per target, then each target's
+    memberships while they fit, in order, then how many are not shown."""
+    plans = [section.plan for section in sections if section.plan is not None]
+    failed = sum(1 for section in sections if section.plan is None or section.plan.errors)
+    title = f"### {words.title}: {sum(len(p.changes) for p in plans)} {words.changed}"
+    title += f" in {len(sections)} account/region target(s)" + (f", {failed} with errors" if failed else "")
+    lines = [*head, title, ""]
+    lines += [f"| target | memberships | {words.changed} | {words.same} | errors |", "|---|---:|---:|---:|---:|"]
+    for section in sections:
+        if section.plan is None:
+            lines.append(f"| `{inert(section.label)}` | | | | :x: {inert(section.failure or 'no result')} |")
+            continue
+        p = section.plan
+        errors = f":x: {len(p.errors)}" if p.errors else "0"
+        lines.append(f"| `{inert(section.label)}` | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |")
+    return _fitted([*lines, ""], sections, link, words, limit, more, headings=True)
+
+
+@dataclass
+class _Chosen:
+    """The part of one section that fits: how many of each of its lists are shown."""
+
+    section: Section
+    shown: dict[str, int] = field(default_factory=lambda: {"errors": 0, "changes": 0, "unmanaged": 0})
+
+
+_LIST_NAMES = {"errors": "error(s)", "changes": "change(s)", "unmanaged": "unmanaged membership(s)"}
+
+
+def _blocks(plan: Plan | None, link: Link) -> dict[str, list[list[str]]]:
+    """Each list of a section as the lines showing each of its items costs."""
+    if plan is None:
+        return {}
+    return {
+        "errors": [[_error_line(e, link)] for e in plan.errors],
+        "changes": [[_membership_row(m, link), *_membership_details(m)] for m in plan.changes],
+        "unmanaged": [[_unmanaged_line(u)] for u in plan.unmanaged or ()],
+    }
+
+
+def _fitted(
+    head: list[str],
+    sections: Sequence[Section],
+    link: Link,
+    words: Words,
+    limit: int | None,
+    more: str | None,
+    *,
+    headings: bool = False,
+) -> str:
+    budget = None if limit is None else limit - _size(head) - _FOOTER_ROOM
+    if budget is not None and budget < 0:
+        raise ValueError(f"{limit} characters leave no room for the summary")
+    chosen: list[_Chosen] = []
+    left = dict.fromkeys(_LIST_NAMES, 0)
+    full = False
+    for section in sections:
+        pick = _Chosen(section)
+        frame = _size(_section_lines(pick, link, words, headings, frame_only=True))
+        full = full or (budget is not None and frame > budget)
+        if budget is not None and not full:
+            budget -= frame
+        for name, blocks in _blocks(section.plan, link).items():
+            for block in blocks:
+                full = full or (budget is not None and _size(block) > budget)
+                if full:
+                    left[name] += 1
+                    continue
+                if budget is not None:
+                    budget -= _size(block)
+                pick.shown[name] += 1
+        if not full or any(pick.shown.values()):
+            chosen.append(pick)
+    out = list(head)
+    for pick in chosen:
+        out += _section_lines(pick, link, words, headings)
+    omitted = [f"{n} {_LIST_NAMES[name]}" for name, n in left.items() if n]
+    if omitted:
+        noun = words.noun.lower()
+        where = f"in the artifacts of [this run]({more})" if more else f"in the output of `reconciler {noun}`"
+        out += [
+            f"**Not shown** (a comment holds at most {limit:,} characters): {', '.join(omitted)}. "
+            f"The full {noun} is {where}.",
+            "",
+        ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _size(lines: Sequence[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _section_lines(pick: _Chosen, link: Link, words: Words, heading: bool, frame_only: bool = False) -> list[str]:
+    """A section with the chosen prefix of each list; with `frame_only`, just what frames the lists."""
+    section, plan = pick.section, pick.section.plan
+    out = [f"#### `{inert(section.label)}`", ""] if heading else []
+    if plan is None:
+        return [*out, f":x: {inert(section.failure or 'no result')}", ""]
     if plan.errors:
         out += ["**Errors** (nothing will be applied until these are fixed):", ""]
-        out += [
-            f"- :x: `{e.membershipIdentifier}` in {_source(e.source, link)}: {inert(e.message)}" for e in plan.errors
-        ]
+        if not frame_only:
+            out += [_error_line(e, link) for e in plan.errors[: pick.shown["errors"]]]
         out.append("")
     if plan.changes:
-        out += _changes_markdown(plan.changes, link)
+        changes = () if frame_only else plan.changes[: pick.shown["changes"]]
+        out += [_CHANGES_TABLE[0], _CHANGES_TABLE[1], *(_membership_row(m, link) for m in changes), ""]
+        for m in changes:
+            out += _membership_details(m)
     elif not plan.errors:
         out += [words.nothing, ""]
     if plan.unmanaged is not None:
         out += [f"**Unmanaged**: {len(plan.unmanaged)} ACTIVE membership(s) no file manages", ""]
-        out += [f"- `{u.membershipIdentifier}` {inert(u.collaborationName)} ({u.region})" for u in plan.unmanaged]
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _changes_markdown(changes: Sequence[MembershipChange], link: Link) -> list[str]:
-    out = ["| membership | collaboration | file | account/region | fields |", "|---|---|---|---|---|"]
-    for m in changes:
-        names = ", ".join(f"`{f.name}`" for f in m.fields)
-        out.append(
-            f"| `{m.membershipIdentifier}` | {inert(m.collaborationName)} | {_source(m.source, link)} "
-            f"| {inert(str(m.where))} | {names} |"
-        )
-    out.append("")
-    for m in changes:
-        out += [
-            f"<details><summary><code>{m.membershipIdentifier}</code> {inert(m.collaborationName)}: "
-            f"{len(m.fields)} field(s)</summary>",
-            "",
-            "```diff",
-            *(line for change in m.fields for line in _field_lines(change, plain, indent="")),
-            "```",
-            "</details>",
-            "",
-        ]
+        if not frame_only:
+            out += [_unmanaged_line(u) for u in plan.unmanaged[: pick.shown["unmanaged"]]]
+        out.append("")
     return out
+
+
+_CHANGES_TABLE = ("| membership | collaboration | file | account/region | fields |", "|---|---|---|---|---|")
+
+
+def _error_line(error: PlanError, link: Link) -> str:
+    return f"- :x: `{error.membershipIdentifier}` in {_source(error.source, link)}: {inert(error.message)}"
+
+
+def _unmanaged_line(u: Unmanaged) -> str:
+    return f"- `{u.membershipIdentifier}` {inert(u.collaborationName)} ({u.region})"
+
+
+def _membership_row(m: MembershipChange, link: Link) -> str:
+    names = ", ".join(f"`{f.name}`" for f in m.fields)
+    return (
+        f"| `{m.membershipIdentifier}` | {inert(m.collaborationName)} | {_source(m.source, link)} "
+        f"| {inert(str(m.where))} | {names} |"
+    )
+
+
+def _membership_details(m: MembershipChange) -> list[str]:
+    return [
+        f"<details><summary><code>{m.membershipIdentifier}</code> {inert(m.collaborationName)}: "
+        f"{len(m.fields)} field(s)</summary>",
+        "",
+        "```diff",
+        *(line for change in m.fields for line in _field_lines(change, plain, indent="")),
+        "```",
+        "</details>",
+        "",
+    ]
 
 
 def _source(path: str, link: Link) -> str:
@@ -164,11 +305,19 @@ def inert(text: str) -> str:
     return "".join(out)
 
 
-def render(plan: Plan, fmt: str, style: Style = plain, link: Link = None, words: Words = PLAN) -> str:
+def render(
+    plan: Plan,
+    fmt: str,
+    style: Style = plain,
+    link: Link = None,
+    words: Words = PLAN,
+    limit: int | None = MARKDOWN_LIMIT,
+    more: str | None = None,
+) -> str:
     if fmt == "json":
         return plan.dumps()
     if fmt == "markdown":
-        return markdown(plan, link, words)
+        return markdown(plan, link, words, limit, more)
     return text(plan, style, words)
 
 

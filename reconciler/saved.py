@@ -46,6 +46,28 @@ class _SavedPlan(_Closed):
     errors: list[Any] = Field(default=[], max_length=0)
     unmanaged: list[Any] | None = None
     changesHash: str | None = None
+    target: str | None = None
+
+
+class _Error(_Closed):
+    membershipIdentifier: str
+    source: str
+    message: str
+    code: str = ""
+
+
+class _Unmanaged(_Closed):
+    membershipIdentifier: str
+    collaborationName: str
+    region: str
+    arn: str
+
+
+class _Report(_SavedPlan):
+    """A plan or drift report (`--format json`): a saved plan's shape, with errors and unmanaged allowed."""
+
+    errors: list[_Error] = []
+    unmanaged: list[_Unmanaged] | None = None
 
 
 _SHAPES = {
@@ -57,22 +79,40 @@ _SHAPES = {
 }
 
 
-def parse(text: str) -> tuple[Plan | None, list[str]]:
-    """The plan, or every problem as `WHERE: message` (WHERE a path like changes[0].fields.NAME.after...)."""
+def _shaped(text: str, shape: type[_SavedPlan]) -> tuple[dict[str, Any], _SavedPlan | None, list[str]]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        return None, [f"the top level: not JSON: {exc}"]
+        return {}, None, [f"the top level: not JSON: {exc}"]
     if not isinstance(data, dict):
-        return None, ["the top level: must be an object with formatVersion and changes"]
+        return {}, None, ["the top level: must be an object with formatVersion and changes"]
     try:
-        saved = _SavedPlan.model_validate(data)
+        return data, shape.model_validate(data), []
     except ValidationError as exc:
-        return None, [f"{_where(err['loc'])}: {_SHAPES.get(err['type'], err['msg'])}" for err in exc.errors()]
+        return {}, None, [f"{_where(err['loc'])}: {_SHAPES.get(err['type'], err['msg'])}" for err in exc.errors()]
+
+
+def parse(text: str) -> tuple[Plan | None, list[str]]:
+    """The plan, or every problem as `WHERE: message` (WHERE a path like changes[0].fields.NAME.after...)."""
+    data, saved, problems = _shaped(text, _SavedPlan)
+    if saved is None:
+        return None, problems
     problems = _values(saved)
     if problems:
         return None, problems
     return Plan.from_json(data), []
+
+
+def parse_report(text: str) -> tuple[Plan | None, list[str]]:
+    """A plan or drift report for rendering (`reconciler render`, `reconciler github ...`): its shape is
+    checked like a saved plan's, its values are shown, never sent, so they are not checked."""
+    data, report, problems = _shaped(text, _Report)
+    if report is None:
+        return None, problems
+    try:
+        return Plan.from_json(data), []
+    except ValueError as exc:  # a target that is not ACCOUNT/REGION
+        return None, [f"target: {exc}"]
 
 
 def _values(saved: _SavedPlan) -> list[str]:

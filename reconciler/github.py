@@ -1,0 +1,128 @@
+"""The GitHub edge: the only module that talks to GitHub, as aws.py is the only one that talks to AWS.
+
+On PyGithub (the `github` extra): it pages through lists, and its retry honours GitHub's rate-limit headers.
+Retries here are bounded and never resend a POST, so a comment or an issue is never created twice by a
+retry. Every PyGithub error becomes a `GitHubCallFailed` naming the call. The API URL comes from the caller
+(GITHUB_API_URL in a workflow), so GitHub Enterprise Server works, and so do tests against a local fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from .errors import ConfigurationError, GitHubCallFailed
+
+if TYPE_CHECKING:
+    from github.Issue import Issue
+    from github.Repository import Repository
+
+T = TypeVar("T")
+
+# A call that has not answered in this long is failed: a workflow step should not hang on GitHub.
+TIMEOUT_SECONDS = 15
+# Rate-limit waits longer than this fail the call instead of holding the job for up to an hour.
+MAX_RATE_LIMIT_WAIT = 60
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    number: int
+    title: str
+    body: str
+    url: str
+
+
+class GitHub:
+    """The calls the reconciler makes, on one repository."""
+
+    def __init__(self, api_url: str, token: str, repository: str) -> None:
+        try:
+            from github import Auth, Github, GithubRetry
+        except ImportError as exc:
+            raise ConfigurationError(
+                "the GitHub commands need PyGithub: pip install 'cleanrooms-reconciler[github]'"
+            ) from exc
+        from urllib3.util.retry import Retry
+
+        retry = GithubRetry(
+            total=3,
+            backoff_factor=1,
+            max_rate_limit_wait=MAX_RATE_LIMIT_WAIT,
+            # Not POST: a create whose answer was lost may have taken effect, and must not be sent again.
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"PATCH"},
+        )
+        self._client = Github(
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            timeout=TIMEOUT_SECONDS,
+            retry=retry,
+            per_page=100,
+            lazy=True,  # objects are addressed, not fetched, until a call needs their data
+        )
+        self._repository = repository
+
+    def _repo(self) -> Repository:
+        return self._client.get_repo(self._repository)
+
+    def _issue(self, number: int) -> Issue:
+        return self._repo().get_issue(number)
+
+    def comments(self, number: int) -> Iterator[Comment]:
+        """Every comment on an issue or pull request, oldest first."""
+        for comment in _called(f"list the comments of #{number}", lambda: list(self._issue(number).get_comments())):
+            yield Comment(comment.id, comment.body or "", comment.user.login if comment.user else "")
+
+    def create_comment(self, number: int, body: str) -> int:
+        created = _called(f"comment on #{number}", lambda: self._issue(number).create_comment(body))
+        return created.id
+
+    def update_comment(self, number: int, comment_id: int, body: str) -> None:
+        def edit() -> None:
+            self._issue(number).get_comment(comment_id).edit(body)
+
+        _called(f"edit comment {comment_id} on #{number}", edit)
+
+    def open_issues(self, label: str) -> list[IssueRef]:
+        """Open issues (not pull requests) with `label`, oldest first."""
+
+        def listed() -> list[IssueRef]:
+            found = self._repo().get_issues(state="open", labels=[label], sort="created", direction="asc")
+            return [IssueRef(i.number, i.title, i.body or "", i.html_url) for i in found if i.pull_request is None]
+
+        return _called(f"list open issues labelled {label}", listed)
+
+    def create_issue(self, title: str, body: str, label: str) -> IssueRef:
+        issue = _called("open an issue", lambda: self._repo().create_issue(title=title, body=body, labels=[label]))
+        return IssueRef(issue.number, issue.title, issue.body or "", issue.html_url)
+
+    def update_issue(self, number: int, *, body: str | None = None, close: bool = False) -> None:
+        def edit() -> None:
+            issue = self._issue(number)
+            if body is not None:
+                issue.edit(body=body)
+            if close:
+                issue.edit(state="closed", state_reason="completed")
+
+        _called(f"update issue #{number}", edit)
+
+
+def _called(what: str, call: Callable[[], T]) -> T:
+    from github import GithubException
+    from requests.exceptions import RequestException
+
+    try:
+        return call()
+    except GithubException as exc:
+        message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+        raise GitHubCallFailed(f"GitHub: cannot {what}: HTTP {exc.status}: {message}") from exc
+    except RequestException as exc:
+        raise GitHubCallFailed(f"GitHub: cannot {what}: {exc}") from exc

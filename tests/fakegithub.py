@@ -1,0 +1,357 @@
+"""A local fake of the GitHub REST API: the few endpoints the reconciler calls, served over real HTTP on
+127.0.0.1 (waitress), answering in GitHub's shapes and recording every call.
+
+It keeps one repository's issues (pull requests are issues too, for comments), their comments and labels,
+and pull requests with their commits. Like GitHub it checks the token, pages lists with a `Link` header, and
+refuses a body over 65,536 characters with a 422. `fail(...)` answers chosen calls with an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+StartResponse = Callable[..., Any]
+BODY_LIMIT = 65_536
+BOT = "github-actions[bot]"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+
+
+@dataclass
+class Issue:
+    number: int
+    title: str
+    body: str
+    labels: list[str]
+    author: str
+    state: str = "open"
+    state_reason: str | None = None
+    is_pull: bool = False
+    comments: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Comment:
+    id: int
+    issue: int
+    body: str
+    author: str
+    edits: int = 0
+
+
+@dataclass
+class Pull:
+    number: int
+    head_sha: str
+    merge_commit_sha: str | None = None
+    merged: bool = False
+    commits: list[str] = field(default_factory=list)
+
+
+class FakeGitHub:
+    def __init__(self, repository: str = "acme/cleanrooms", token: str = "fake-token", author: str = BOT) -> None:
+        self.repository = repository
+        self.token = token
+        self.author = author  # whom the token belongs to: the author of what it creates
+        self.issues: dict[int, Issue] = {}
+        self.comments: dict[int, Comment] = {}
+        self.pulls: dict[int, Pull] = {}
+        self.calls: list[Call] = []
+        self._failures: list[tuple[str, re.Pattern[str], int]] = []
+        self._lock = threading.Lock()
+        self._next_number = 1
+        self._next_comment = 1001
+        self._server: Any = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- the test's side -------------------------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        self._server = create_server(self._app, host="127.0.0.1", port=0, threads=8, ident="fake-github")
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # Stopping closes the sockets the serving loop may be selecting on at that moment.
+            if not self._stopping:
+                raise
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+            wasyncore.close_all(self._server._map)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.effective_port}"
+
+    def env(self) -> dict[str, str]:
+        """The variables a workflow run gives a step that talks to GitHub."""
+        return {"GITHUB_API_URL": self.url, "GITHUB_TOKEN": self.token, "GITHUB_REPOSITORY": self.repository}
+
+    def open_pull(self, head_sha: str = "0" * 40, author: str = "octocat") -> int:
+        with self._lock:
+            number = self._new_issue(f"PR {head_sha[:7]}", "", [], author, is_pull=True)
+            self.pulls[number] = Pull(number, head_sha, commits=[head_sha])
+            return number
+
+    def add_comment(self, number: int, body: str, author: str) -> int:
+        with self._lock:
+            return self._new_comment(number, body, author)
+
+    def fail(self, method: str, path_pattern: str, status: int) -> None:
+        """Answer the next call matching METHOD and the path pattern with `status`."""
+        with self._lock:
+            self._failures.append((method, re.compile(path_pattern), status))
+
+    def comments_on(self, number: int) -> list[Comment]:
+        with self._lock:
+            return [self.comments[c] for c in self.issues[number].comments]
+
+    def issues_labelled(self, label: str) -> list[Issue]:
+        with self._lock:
+            return [i for i in self.issues.values() if label in i.labels and not i.is_pull]
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method != "GET"]
+
+    # -- GitHub's shapes -------------------------------------------------------------------------------
+
+    def _base(self) -> str:
+        return f"{self.url}/repos/{self.repository}"
+
+    def _user(self, login: str) -> dict[str, Any]:
+        return {"login": login, "id": abs(hash(login)) % 10**6, "type": "Bot" if login.endswith("[bot]") else "User"}
+
+    def _issue_json(self, issue: Issue) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": 500000 + issue.number,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "labels": [{"name": label} for label in issue.labels],
+            "user": self._user(issue.author),
+            "comments": len(issue.comments),
+            "url": f"{self._base()}/issues/{issue.number}",
+            "html_url": f"https://github.localhost/{self.repository}/issues/{issue.number}",
+            "created_at": "2026-12-01T00:00:00Z",
+            "updated_at": "2026-12-01T00:00:00Z",
+        }
+        if issue.is_pull:
+            data["pull_request"] = {"url": f"{self._base()}/pulls/{issue.number}"}
+        return data
+
+    def _comment_json(self, comment: Comment) -> dict[str, Any]:
+        return {
+            "id": comment.id,
+            "body": comment.body,
+            "user": self._user(comment.author),
+            "url": f"{self._base()}/issues/comments/{comment.id}",
+            "html_url": f"https://github.localhost/{self.repository}/issues/{comment.issue}#issuecomment-{comment.id}",
+            "issue_url": f"{self._base()}/issues/{comment.issue}",
+            "created_at": "2026-12-01T00:00:00Z",
+            "updated_at": "2026-12-01T00:00:00Z",
+        }
+
+    def _pull_json(self, pull: Pull) -> dict[str, Any]:
+        issue = self.issues[pull.number]
+        return {
+            "id": 700000 + pull.number,
+            "number": pull.number,
+            "state": issue.state,
+            "title": issue.title,
+            "user": self._user(issue.author),
+            "head": {"sha": pull.head_sha, "ref": f"pr-{pull.number}"},
+            "base": {"ref": "main"},
+            "merged": pull.merged,
+            "merge_commit_sha": pull.merge_commit_sha,
+            "url": f"{self._base()}/pulls/{pull.number}",
+            "html_url": f"https://github.localhost/{self.repository}/pull/{pull.number}",
+        }
+
+    def _new_issue(self, title: str, body: str, labels: list[str], author: str, is_pull: bool = False) -> int:
+        number = self._next_number
+        self._next_number += 1
+        self.issues[number] = Issue(number, title, body, labels, author, is_pull=is_pull)
+        return number
+
+    def _new_comment(self, number: int, body: str, author: str) -> int:
+        comment_id = self._next_comment
+        self._next_comment += 1
+        self.comments[comment_id] = Comment(comment_id, number, body, author)
+        self.issues[number].comments.append(comment_id)
+        return comment_id
+
+    # -- serving -----------------------------------------------------------------------------------------
+
+    def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        with self._lock:
+            status, payload, headers = self._answer(method, path, query, body, environ.get("HTTP_AUTHORIZATION", ""))
+            self.calls.append(Call(method, path, query, body, status))
+        data = json.dumps(payload).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers]
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers)
+        return [data]
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], body: Any, authorization: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        if authorization.split(" ", 1)[-1] != self.token:
+            return 401, {"message": "Bad credentials"}, []
+        for index, (m, pattern, status) in enumerate(self._failures):
+            if m == method and pattern.search(path):
+                del self._failures[index]
+                return status, {"message": f"injected {status}"}, []
+        prefix = f"/repos/{self.repository}"
+        if not path.startswith(prefix + "/"):
+            return 404, {"message": "Not Found"}, []
+        for route_method, route, handler in self._routes():
+            match = re.fullmatch(route, path[len(prefix) :])
+            if match and route_method == method:
+                return handler(query, body, *match.groups())
+        return 404, {"message": "Not Found"}, []
+
+    def _routes(self) -> Iterator[tuple[str, str, Callable[..., tuple[int, Any, list[tuple[str, str]]]]]]:
+        yield "GET", r"/issues/(\d+)/comments", self._list_comments
+        yield "POST", r"/issues/(\d+)/comments", self._create_comment
+        yield "GET", r"/issues/comments/(\d+)", self._get_comment
+        yield "PATCH", r"/issues/comments/(\d+)", self._edit_comment
+        yield "GET", r"/issues", self._list_issues
+        yield "POST", r"/issues", self._create_issue
+        yield "GET", r"/issues/(\d+)", self._get_issue
+        yield "PATCH", r"/issues/(\d+)", self._edit_issue
+        yield "GET", r"/commits/([0-9a-f]{40})/pulls", self._pulls_of_commit
+        yield "GET", r"/pulls/(\d+)", self._get_pull
+
+    def _page(self, items: list[Any], query: dict[str, str], path: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        per_page = int(query.get("per_page", 30))
+        page = int(query.get("page", 1))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = []
+        if page * per_page < len(items):
+            rest = "&".join(f"{k}={v}" for k, v in {**query, "page": str(page + 1)}.items())
+            headers.append(("Link", f'<{self.url}{path}?{rest}>; rel="next"'))
+        return 200, chunk, headers
+
+    @staticmethod
+    def _too_long(body: Any, resource: str) -> tuple[int, Any, list[tuple[str, str]]] | None:
+        if len((body or {}).get("body") or "") > BODY_LIMIT:
+            error = {"resource": resource, "code": "custom", "field": "body"}
+            error["message"] = f"body is too long (maximum is {BODY_LIMIT} characters)"
+            return 422, {"message": "Validation Failed", "errors": [error]}, []
+        return None
+
+    def _list_comments(self, query: dict[str, str], _body: Any, number: str) -> tuple[int, Any, list[Any]]:
+        if int(number) not in self.issues:
+            return 404, {"message": "Not Found"}, []
+        items = [self._comment_json(self.comments[c]) for c in self.issues[int(number)].comments]
+        return self._page(items, query, f"/repos/{self.repository}/issues/{number}/comments")
+
+    def _create_comment(self, _query: dict[str, str], body: Any, number: str) -> tuple[int, Any, list[Any]]:
+        if int(number) not in self.issues:
+            return 404, {"message": "Not Found"}, []
+        refused = self._too_long(body, "IssueComment")
+        if refused:
+            return refused
+        return 201, self._comment_json(self.comments[self._new_comment(int(number), body["body"], self.author)]), []
+
+    def _get_comment(self, _query: dict[str, str], _body: Any, comment_id: str) -> tuple[int, Any, list[Any]]:
+        comment = self.comments.get(int(comment_id))
+        return (200, self._comment_json(comment), []) if comment else (404, {"message": "Not Found"}, [])
+
+    def _edit_comment(self, _query: dict[str, str], body: Any, comment_id: str) -> tuple[int, Any, list[Any]]:
+        comment = self.comments.get(int(comment_id))
+        if comment is None:
+            return 404, {"message": "Not Found"}, []
+        if comment.author != self.author:
+            return 403, {"message": "Resource not accessible by integration"}, []
+        refused = self._too_long(body, "IssueComment")
+        if refused:
+            return refused
+        comment.body, comment.edits = body["body"], comment.edits + 1
+        return 200, self._comment_json(comment), []
+
+    def _list_issues(self, query: dict[str, str], _body: Any) -> tuple[int, Any, list[Any]]:
+        state = query.get("state", "open")
+        labels = {label for label in query.get("labels", "").split(",") if label}
+        found = [
+            self._issue_json(i)
+            for i in sorted(self.issues.values(), key=lambda i: i.number)
+            if state in ("all", i.state) and labels <= set(i.labels)
+        ]
+        if query.get("direction", "desc") == "desc":
+            found.reverse()
+        return self._page(found, query, f"/repos/{self.repository}/issues")
+
+    def _create_issue(self, _query: dict[str, str], body: Any) -> tuple[int, Any, list[Any]]:
+        refused = self._too_long(body, "Issue")
+        if refused:
+            return refused
+        number = self._new_issue(body["title"], body.get("body") or "", list(body.get("labels", [])), self.author)
+        return 201, self._issue_json(self.issues[number]), []
+
+    def _get_issue(self, _query: dict[str, str], _body: Any, number: str) -> tuple[int, Any, list[Any]]:
+        issue = self.issues.get(int(number))
+        return (200, self._issue_json(issue), []) if issue else (404, {"message": "Not Found"}, [])
+
+    def _edit_issue(self, _query: dict[str, str], body: Any, number: str) -> tuple[int, Any, list[Any]]:
+        issue = self.issues.get(int(number))
+        if issue is None:
+            return 404, {"message": "Not Found"}, []
+        refused = self._too_long(body, "Issue")
+        if refused:
+            return refused
+        issue.body = body.get("body", issue.body)
+        issue.state = body.get("state", issue.state)
+        issue.state_reason = body.get("state_reason", issue.state_reason)
+        return 200, self._issue_json(issue), []
+
+    def _pulls_of_commit(self, query: dict[str, str], _body: Any, sha: str) -> tuple[int, Any, list[Any]]:
+        found = [self._pull_json(p) for p in self.pulls.values() if sha in p.commits or sha == p.merge_commit_sha]
+        return self._page(found, query, f"/repos/{self.repository}/commits/{sha}/pulls")
+
+    def _get_pull(self, _query: dict[str, str], _body: Any, number: str) -> tuple[int, Any, list[Any]]:
+        pull = self.pulls.get(int(number))
+        return (200, self._pull_json(pull), []) if pull else (404, {"message": "Not Found"}, [])
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(**kwargs).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

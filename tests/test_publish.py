@@ -1,0 +1,215 @@
+"""`reconciler render` and `reconciler github comment | drift-issue`, run as a user runs them (in-process),
+against the local fake of GitHub's REST API: per-target reports in, ONE comment or ONE issue out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.api import Where
+from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError
+
+from .fakegithub import BODY_LIMIT, BOT, FakeGitHub, running
+from .helpers import Result, run_cli, write_desired
+
+TARGETS = [Where("us-east-1", "111122223333"), Where("eu-west-1", "111122223333"), Where("us-east-1", "444455556666")]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with running() as server:
+        yield server
+
+
+def mid(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
+
+
+def change(i: int, where: Where, fields: int = 1) -> MembershipChange:
+    names = ["queryLogStatus", "jobLogStatus", "defaultResultConfiguration", "defaultJobResultConfiguration"]
+    changes = tuple(FieldChange(name, "DISABLED", "ENABLED") for name in names[:fields])
+    return MembershipChange(
+        mid(i), f"desired-state/m{i}.yaml", where.region, changes, "sha256:x", "0" * 64, f"collab-{i}", where.account
+    )
+
+
+def desired(tmp_path: Path, targets: list[Where]) -> Path:
+    directory = tmp_path / "desired-state"
+    for i, where in enumerate(targets):
+        write_desired(directory, f"m{i}.yaml", mid(i), region=where.region, accountId=where.account)
+    return directory
+
+
+def report(directory: Path, plan: Plan, where: Where) -> Path:
+    path = directory / f"plan-{where.account}-{where.region}" / "plan.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(Plan(plan.memberships, plan.errors, plan.unmanaged, where).dumps())
+    return path
+
+
+def github(fake: FakeGitHub, args: list[str], run_id: str = "7") -> Result:
+    variables = fake.env() | {
+        "GITHUB_SERVER_URL": "https://github.localhost",
+        "GITHUB_RUN_ID": run_id,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return run_cli(["github", *args], env=variables)
+
+
+def test_three_targets_land_in_one_comment_that_a_second_push_edits(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS), tmp_path / "reports"
+    pr = fake.open_pull()
+    for i, where in enumerate(TARGETS):
+        report(reports, Plan.build([change(i, where)]), where)
+    first = github(fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), str(path)])
+    assert first.code == 0, first.stderr
+    [comment] = fake.comments_on(pr)
+    assert first.stdout == f"created the plan comment {comment.id} on #{pr}\n"
+    assert comment.body.startswith("<!-- cleanrooms-reconciler:plan -->\n### Clean Rooms plan: 3 to change in 3")
+    for where in TARGETS:
+        assert f"| `{where.label}` | 1 | 1 | 0 | 0 |" in comment.body
+        assert f"#### `{where.label}`" in comment.body
+    report(reports, Plan.build([change(0, TARGETS[0]), change(9, TARGETS[0])]), TARGETS[0])
+    second = github(fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), str(path)], "8")
+    assert second.code == 0 and second.stdout == f"updated the plan comment {comment.id} on #{pr}\n"
+    [edited] = fake.comments_on(pr)
+    assert edited.id == comment.id and edited.edits == 1
+    assert f"| `{TARGETS[0].label}` | 2 | 2 | 0 | 0 |" in edited.body
+    assert [c.method for c in fake.writes()] == ["POST", "PATCH"]
+
+
+def test_a_marker_in_someone_elses_comment_is_not_taken_for_ours(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    pr = fake.open_pull()
+    forged = fake.add_comment(pr, "<!-- cleanrooms-reconciler:plan --> looks like a plan", "mallory")
+    report(reports, Plan.build([change(0, TARGETS[0])]), TARGETS[0])
+    result = github(fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), str(path)])
+    assert result.code == 0
+    comments = fake.comments_on(pr)
+    assert [c.author for c in comments] == ["mallory", BOT]
+    assert fake.comments[forged].edits == 0
+
+
+def test_fifteen_hundred_memberships_fit_one_comment_with_the_rest_counted(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS), tmp_path / "reports"
+    pr = fake.open_pull()
+    for t, where in enumerate(TARGETS):
+        report(reports, Plan.build([change(t * 1000 + i, where, fields=4) for i in range(500)]), where)
+    result = github(fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), str(path)])
+    assert result.code == 0, result.stderr
+    [comment] = fake.comments_on(pr)
+    assert BODY_LIMIT - 2000 < len(comment.body) <= BODY_LIMIT
+    shown = comment.body.count("<details>")
+    assert 0 < shown < 1500
+    assert (
+        f"**Not shown** (a comment holds at most 65,536 characters): {1500 - shown} change(s). The full plan is in "
+        "the artifacts of [this run](https://github.localhost/acme/cleanrooms/actions/runs/7)." in comment.body
+    )
+    for where in TARGETS:  # the summary comes first and is whole
+        assert f"| `{where.label}` | 500 | 500 | 0 | 0 |" in comment.body
+
+
+def test_a_target_without_a_report_is_shown_as_failed(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS), tmp_path / "reports"
+    pr = fake.open_pull()
+    report(reports, Plan.build([change(0, TARGETS[0])]), TARGETS[0])
+    result = github(fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), str(path)])
+    assert result.code == 0
+    [comment] = fake.comments_on(pr)
+    assert "in 3 account/region target(s), 2 with errors" in comment.body
+    assert f"| `{TARGETS[1].label}` | | | | :x: no report: the job did not finish |" in comment.body
+
+
+def test_a_broken_report_is_an_error_naming_it_and_nothing_is_posted(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    pr = fake.open_pull()
+    (reports / "x").mkdir(parents=True)
+    (reports / "x" / "plan.json").write_text('{"formatVersion": 1, "changes": {}}')
+    result = github(fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), str(path)])
+    assert result.code == 1
+    assert f"{reports}/x/plan.json: changes: must be a list" in result.stderr
+    assert f"error: {reports}/x/plan.json is not a plan or drift report" in result.stderr
+    assert fake.calls == []
+
+
+def test_without_a_token_the_github_commands_say_what_is_missing(tmp_path: Path) -> None:
+    result = run_cli(["github", "comment", "--pull-request", "1", "--reports", str(tmp_path), str(tmp_path)])
+    assert result.code == 1
+    assert "error: GITHUB_TOKEN and GITHUB_REPOSITORY must be set (a workflow run sets them)" in result.stderr
+
+
+def drift_report(reports: Path, drifted: list[int], where: Where = TARGETS[0], errors: int = 0) -> None:
+    failures = [PlanError(mid(90 + i), f"desired-state/e{i}.yaml", "cannot be read", "Denied") for i in range(errors)]
+    report(reports, Plan.build([change(i, where) for i in drifted], failures), where)
+
+
+def test_the_drift_issue_is_opened_updated_and_closed(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    args = ["drift-issue", "--reports", str(reports), str(path)]
+
+    drift_report(reports, [0])
+    night1 = github(fake, args, "1")
+    assert night1.code == 0, night1.stderr
+    [issue] = fake.issues_labelled("drift")
+    assert night1.stdout == f"drift issue #{issue.number} opened: 1 drifted\n"
+    assert issue.title == "Clean Rooms drift: live settings differ from the desired state"
+    assert "### Clean Rooms drift: 1 drifted in 1 account/region target(s)" in issue.body
+
+    drift_report(reports, [0, 1])
+    night2 = github(fake, args, "2")
+    assert night2.stdout == f"drift issue #{issue.number} updated: 2 drifted\n"
+    assert len(fake.issues_labelled("drift")) == 1
+    [update] = fake.comments_on(issue.number)
+    assert "2 drifted" in update.body and "2 drifted" in fake.issues[issue.number].body
+
+    drift_report(reports, [])
+    night3 = github(fake, args, "3")
+    assert night3.stdout == f"drift issue #{issue.number} closed: no drift\n"
+    assert fake.issues[issue.number].state == "closed"
+    assert fake.comments_on(issue.number)[-1].body == (
+        "No drift any more ([run](https://github.localhost/acme/cleanrooms/actions/runs/3)): "
+        "every target matches its desired state."
+    )
+
+    night4 = github(fake, args, "4")
+    assert night4.stdout == "no drift; no drift issue open\n"
+    assert len(fake.issues_labelled("drift")) == 1
+
+
+def test_a_target_that_could_not_be_checked_keeps_the_issue_open_and_fails(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS[:2]), tmp_path / "reports"
+    args = ["drift-issue", "--reports", str(reports), str(path)]
+    drift_report(reports, [0])
+    drift_report(reports, [], TARGETS[1])
+    assert github(fake, args).code == 0
+    [issue] = fake.issues_labelled("drift")
+    drift_report(reports, [])  # the drift is gone where it was checked, but the second target has no report now
+    (reports / f"plan-{TARGETS[1].account}-{TARGETS[1].region}" / "plan.json").unlink()
+    result = github(fake, args, "9")
+    assert result.code == 1
+    assert result.stderr == f"drift issue #{issue.number} kept open; not checked: {TARGETS[1].label}\n"
+    assert fake.issues[issue.number].state == "open"
+    assert "could not be checked" in fake.comments_on(issue.number)[-1].body
+
+
+def test_a_failure_alone_opens_no_drift_issue_but_fails(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    drift_report(reports, [], errors=1)
+    result = github(fake, ["drift-issue", "--reports", str(reports), str(path)])
+    assert result.code == 1
+    assert result.stderr == f"no drift; no drift issue open; not checked: {TARGETS[0].label}\n"
+    assert fake.issues_labelled("drift") == []
+
+
+def test_render_shows_a_report_again_in_any_format(tmp_path: Path) -> None:
+    path = report(tmp_path, Plan.build([change(1, TARGETS[0])]), TARGETS[0])
+    text = run_cli(["render", "--format", "text", str(path)])
+    assert text.code == 0
+    assert text.stdout.endswith("Plan: 1 memberships, 1 to change, 0 unchanged.\n")
+    drift = run_cli(["render", "--drift", str(path)])
+    assert drift.stdout.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 memberships)")
+    again = json.loads(run_cli(["render", "--format", "json", str(path)]).stdout)
+    assert again == json.loads(path.read_text())
