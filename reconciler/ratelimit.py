@@ -10,8 +10,9 @@ It controls two things:
 * **How fast calls start**, once the service has throttled: from a first estimate (the calls answered before
   the first 429 spread over that time plus one second, i.e. assuming the bucket's burst is about a second of
   its rate), the pace creeps up per answered call and is cut on each later 429 (deeply when 429s come close
-  together: the pace is well over the limit). Calls take their start times one at a time, so a cut applies
-  to the very next call rather than to start times booked ahead at the old pace.
+  together: the pace is well over the limit). Calls take their places and start times one at a time, in
+  the order they asked, so a cut applies to the very next call rather than to start times booked ahead at
+  the old pace, and no call waits behind calls that asked after it.
 
 A 429 answering a call sent before the latest adjustment reports an overload already acted on: it is
 counted, not acted on again. Nothing here sleeps or reads the clock except through the injected functions.
@@ -74,30 +75,49 @@ class RateController:
     # over the time until it plus one second.
     _first: tuple[int, float] | None = None
     _condition: threading.Condition = field(default_factory=threading.Condition)
-    # Held by the one call waiting for its start time: the others queue behind it without booking one.
-    _pacer: threading.Lock = field(default_factory=threading.Lock)
+    # A queue by ticket: the caller holding `_serving` is the next to take a place and a start time.
+    _tickets: int = 0
+    _serving: int = 0
 
     def acquire(self) -> float:
-        """Wait for a place in the window and, when pacing, for the next start time; returns the send time."""
+        """Wait for a place in the window and, when pacing, for the next start time; returns the send time.
+
+        Callers are served strictly in the order they asked: under a steady quota every call waits about
+        (calls ahead of it) / rate, never indefinitely while later callers win the race for freed places."""
         with self._condition:
-            while self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
+            ticket = self._tickets
+            self._tickets += 1
+            while ticket != self._serving or self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
                 self._condition.wait()
             self.in_flight += 1
-            if self.rate is None:
-                return self.clock()
-        with self._pacer:
-            while True:
-                with self._condition:
-                    now = self.clock()
-                    at = max(now, self._next_send)
-                    self._next_send = at + 1.0 / self.rate
-                if at <= now:
+        try:
+            return self._start_time()
+        except BaseException:
+            with self._condition:
+                self.in_flight -= 1
+            raise
+        finally:
+            # The next caller may take its place (and, when pacing, its start time) only now: one start
+            # time is booked at a time, so a throttle's cut reaches the very next call.
+            with self._condition:
+                self._serving += 1
+                self._condition.notify_all()
+
+    def _start_time(self) -> float:
+        while True:
+            with self._condition:
+                now = self.clock()
+                if self.rate is None:
                     return now
-                self.sleep(at - now)
-                with self._condition:
-                    # A start time booked before a throttle was booked at the old rate: book again.
-                    if self._last_change <= now:
-                        return at
+                at = max(now, self._next_send)
+                self._next_send = at + 1.0 / self.rate
+            if at <= now:
+                return now
+            self.sleep(at - now)
+            with self._condition:
+                # A start time booked before a throttle was booked at the old rate: book again.
+                if self._last_change <= now:
+                    return at
 
     def release(self, operation: str, sent: float, error: AwsError | None) -> None:
         """After `operation` sent at `sent`: None for a success, else the error it raised."""

@@ -234,13 +234,47 @@ def test_calls_waiting_for_the_pace_take_their_start_times_one_at_a_time() -> No
         thread.start()
     try:
         deadline = time.monotonic() + 5
-        while (limiter.in_flight < 5 or not sleeping) and time.monotonic() < deadline:
+        while (limiter._tickets < 5 or not sleeping) and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.1)  # time enough for any other caller to book a start time, were it able to
-        assert limiter.in_flight == 5
+        assert (limiter._tickets, limiter.in_flight) == (5, 1)
         assert sleeping == [0.5] and limiter._next_send == pytest.approx(11.5)
     finally:
         gate.set()
     for thread in threads:
         thread.join(timeout=5)
     assert starts == pytest.approx([10.5, 11.5, 12.5, 13.5, 14.5])
+
+
+def test_calls_start_in_the_order_they_asked_for_a_place() -> None:
+    # Under a steady quota a call may wait while others go first, but never indefinitely: a call that lost
+    # every race for a freed place once waited out its whole retry deadline (seen at 10 calls/s, 32 threads).
+    limiter = RateController(max_concurrency=1, sleep=lambda _: None)
+    limiter.acquire()  # the one place is taken
+    order: list[str] = []
+
+    def call(name: str) -> None:
+        limiter.acquire()
+        order.append(name)
+
+    def start(name: str) -> threading.Thread:
+        thread = threading.Thread(target=call, args=(name,), daemon=True)
+        thread.start()
+        time.sleep(0.02)  # time to reach the queue
+        return thread
+
+    threads = [start(f"waiting-{i}") for i in range(8)]
+    for i in range(8):
+        done = len(order)
+        limiter.release("GetMembership", limiter.clock(), None)
+        # A newcomer asks the moment a place frees: it must queue behind everyone already waiting.
+        threads.append(start(f"newcomer-{i}"))
+        deadline = time.monotonic() + 5
+        while len(order) == done and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert order == [f"waiting-{i}" for i in range(8)]
+    for _ in range(8):
+        limiter.release("GetMembership", limiter.clock(), None)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert order[8:] == [f"newcomer-{i}" for i in range(8)]
