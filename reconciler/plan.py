@@ -12,6 +12,22 @@ from .api import Where
 
 FORMAT_VERSION = 1
 
+# The leaves each result configuration's S3 output defaults when left out.
+_S3_DEFAULTS: dict[str, dict[str, Any]] = {
+    "defaultResultConfiguration": {"keyPrefix": "", "singleFileOutput": False},
+    "defaultJobResultConfiguration": {"keyPrefix": ""},
+}
+
+
+def normalize(name: str, value: Any) -> Any:
+    """The value with API defaults filled in, so equal settings compare (and hash) equal."""
+    if name not in _S3_DEFAULTS or not isinstance(value, Mapping):
+        return value
+    output = dict(value.get("outputConfiguration") or {})
+    if isinstance(output.get("s3"), Mapping):
+        output["s3"] = _S3_DEFAULTS[name] | dict(output["s3"])
+    return {**value, "outputConfiguration": output}
+
 
 class _Flat:
     """A value whose JSON form is its fields, as they are."""
@@ -189,12 +205,35 @@ class Plan:
         # A membership with several errors is still one membership.
         return len(self.memberships) + len({e.membershipIdentifier for e in self.errors})
 
+    def changes_hash(self) -> str:
+        """What the plan would do, and nothing else: for each changed membership its identifier, region and
+        account, and each changed field's before and after with API defaults filled in. File names, file
+        order, unchanged memberships and unmanaged live fields do not enter it, so a reviewed plan can be
+        recognised in a fresh one: equal changes, equal hash; any other change, another hash."""
+        changes = sorted(
+            (
+                {
+                    "membershipIdentifier": m.membershipIdentifier,
+                    "region": m.region,
+                    "accountId": m.accountId,
+                    "fields": {
+                        f.name: {"before": normalize(f.name, f.before), "after": normalize(f.name, f.after)}
+                        for f in m.fields
+                    },
+                }
+                for m in self.changes
+            ),
+            key=lambda c: (c["accountId"] or "", c["region"], c["membershipIdentifier"]),
+        )
+        return fingerprint({"changes": changes})
+
     def summary(self) -> dict[str, int]:
         return {"memberships": self.total, "toChange": len(self.changes), "unchanged": self.unchanged}
 
     def to_json(self) -> dict[str, Any]:
         return {
             "formatVersion": FORMAT_VERSION,
+            "changesHash": self.changes_hash(),
             "changes": [m.to_json() for m in self.changes],
             "summary": self.summary(),
             "errors": [e.to_json() for e in self.errors],

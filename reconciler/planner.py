@@ -14,13 +14,7 @@ from typing import Any
 from .api import Where
 from .desired import DesiredFile
 from .models import SETTABLE_FIELDS, LiveMembership
-from .plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError, fingerprint
-
-# The leaves each result configuration's S3 output defaults when left out.
-_S3_DEFAULTS: dict[str, dict[str, Any]] = {
-    "defaultResultConfiguration": {"keyPrefix": "", "singleFileOutput": False},
-    "defaultJobResultConfiguration": {"keyPrefix": ""},
-}
+from .plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError, fingerprint, normalize
 
 
 @dataclass(frozen=True)
@@ -37,16 +31,6 @@ class ResolvedFile:
     @property
     def membership_id(self) -> str:
         return self.file.membership.membershipIdentifier
-
-
-def normalize(name: str, value: Any) -> Any:
-    """The value with API defaults filled in, so equal settings compare equal."""
-    if name not in _S3_DEFAULTS or not isinstance(value, Mapping):
-        return value
-    output = dict(value.get("outputConfiguration") or {})
-    if isinstance(output.get("s3"), Mapping):
-        output["s3"] = _S3_DEFAULTS[name] | dict(output["s3"])
-    return {**value, "outputConfiguration": output}
 
 
 def same(name: str, one: Any, other: Any) -> bool:
@@ -92,15 +76,15 @@ def remaining(change: MembershipChange, live: LiveMembership) -> dict[str, Any]:
 
 
 def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
-    """Managed fields someone else changed since planning: neither the planned-from nor the planned value."""
+    """Managed fields that changed since planning, whatever they changed to: a saved plan was reviewed as a
+    whole against the live values it shows, so even a field that moved to its planned value makes it stale
+    (Terraform's rule). Our own earlier write of the same plan is not told apart: run plan again."""
     if live_fingerprint(managed_live(live, change.liveSettings)) == change.fingerprint:
         return []
-    planned = {f.name: f.after for f in change.fields}
     return [
         name
         for name, planned_from in change.liveSettings.items()
         if not same(name, live.settings.get(name), planned_from)
-        and not (name in planned and same(name, live.settings.get(name), planned[name]))
     ]
 
 

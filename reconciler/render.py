@@ -25,10 +25,20 @@ class Words:
     changed: str
     same: str
     nothing: str
+    # A plan shows its changes hash (what `apply --expect-changes-hash` checks); a drift report has no use for it.
+    hashed: bool = False
 
 
-PLAN = Words("Plan", "Clean Rooms plan", "to change", "unchanged", "No changes. Live settings match the desired state.")
+PLAN = Words(
+    "Plan", "Clean Rooms plan", "to change", "unchanged", "No changes. Live settings match the desired state.", True
+)
 DRIFT = Words("Drift", "Clean Rooms drift", "drifted", "in sync", "No drift. Live settings match the desired state.")
+# How much of a changes hash Markdown shows: enough to tell plans apart at a glance (the marker has it whole).
+SHORT_HASH = len("sha256:") + 12
+
+
+def short_hash(plan: Plan) -> str:
+    return plan.changes_hash()[:SHORT_HASH]
 
 
 def plain(text: str, _colour: str) -> str:
@@ -114,7 +124,10 @@ def markdown(
         f"### {words.title}: {s['toChange']} {words.changed}, {s['unchanged']} {words.same} "
         f"({s['memberships']} memberships)"
     )
-    return _fitted([title, ""], [Section("", plan)], link, words, limit, more)
+    head = [title, ""]
+    if words.hashed:
+        head += [f"Changes hash: `{short_hash(plan)}` (apply `--expect-changes-hash` checks it)", ""]
+    return _fitted(head, [Section("", plan)], link, words, limit, more)
 
 
 def report(
@@ -133,14 +146,18 @@ def report(
     title = f"### {words.title}: {sum(len(p.changes) for p in plans)} {words.changed}"
     title += f" in {len(sections)} account/region target(s)" + (f", {failed} with errors" if failed else "")
     lines = [*head, title, ""]
-    lines += [f"| target | memberships | {words.changed} | {words.same} | errors |", "|---|---:|---:|---:|---:|"]
+    hashed = " changes hash |" if words.hashed else ""
+    lines += [f"| target | memberships | {words.changed} | {words.same} | errors |{hashed}"]
+    lines.append("|---|---:|---:|---:|---:|" + ("---|" if words.hashed else ""))
     for section in sections:
         if section.plan is None:
-            lines.append(f"| `{inert(section.label)}` | | | | :x: {inert(section.failure or 'no result')} |")
+            failure = f":x: {inert(section.failure or 'no result')}"
+            lines.append(f"| `{inert(section.label)}` | | | | {failure} |" + (" |" if words.hashed else ""))
             continue
         p = section.plan
         errors = f":x: {len(p.errors)}" if p.errors else "0"
-        lines.append(f"| `{inert(section.label)}` | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |")
+        row = f"| `{inert(section.label)}` | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |"
+        lines.append(row + (f" `{short_hash(p)}` |" if words.hashed else ""))
     return _fitted([*lines, ""], sections, link, words, limit, more, headings=True)
 
 

@@ -100,7 +100,10 @@ def parse(text: str) -> tuple[Plan | None, list[str]]:
     problems = _values(saved)
     if problems:
         return None, problems
-    return Plan.from_json(data), []
+    plan = Plan.from_json(data)
+    if saved.changesHash is not None and saved.changesHash != plan.changes_hash():
+        return None, [f"changesHash: {saved.changesHash} is not the hash of the changes listed (the plan was edited)"]
+    return plan, []
 
 
 def parse_report(text: str) -> tuple[Plan | None, list[str]]:

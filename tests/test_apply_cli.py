@@ -237,18 +237,31 @@ def test_stale_saved_plan_is_refused_with_no_write(sandbox: CleanRoomsSandbox, t
     assert writes(sandbox) == []
 
 
-def test_saved_plan_survives_unmanaged_changes_and_skips_converged_fields(
+def test_saved_plan_survives_a_change_to_an_unmanaged_field(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("a")
+    write_desired(tmp_path / "d", "a.yaml", mid, queryLogStatus="ENABLED", jobLogStatus="ENABLED")
+    saved = tmp_path / "plan.json"
+    assert run_cli(["plan", "--out", str(saved), str(tmp_path / "d")], env=sandbox.client_env()).code == 0
+    sandbox.write(mid, {"defaultJobResultConfiguration": job_results()})
+    result = apply(sandbox, "--plan", str(saved))
+    assert result.code == 0, result.stdout + result.stderr
+    assert writes(sandbox) == [{"queryLogStatus": "ENABLED", "jobLogStatus": "ENABLED"}]
+    assert sandbox.membership(mid)["defaultJobResultConfiguration"] == job_results()
+
+
+def test_saved_plan_is_refused_when_a_managed_field_moved_even_to_its_planned_value(
     sandbox: CleanRoomsSandbox, tmp_path: Path
 ) -> None:
     mid = sandbox.create_membership("a")
     write_desired(tmp_path / "d", "a.yaml", mid, queryLogStatus="ENABLED", jobLogStatus="ENABLED")
     saved = tmp_path / "plan.json"
     assert run_cli(["plan", "--out", str(saved), str(tmp_path / "d")], env=sandbox.client_env()).code == 0
-    sandbox.write(mid, {"defaultJobResultConfiguration": job_results(), "jobLogStatus": "ENABLED"})
+    sandbox.write(mid, {"jobLogStatus": "ENABLED"})  # someone did part of the plan by hand
     result = apply(sandbox, "--plan", str(saved))
-    assert result.code == 0, result.stdout + result.stderr
-    assert writes(sandbox) == [{"queryLogStatus": "ENABLED"}]
-    assert sandbox.membership(mid)["defaultJobResultConfiguration"] == job_results()
+    assert result.code == 1
+    assert "the plan is stale: jobLogStatus changed since planning; run plan again" in result.stderr
+    assert f"error: the saved plan {saved} no longer holds; nothing was applied" in result.stderr
+    assert writes(sandbox) == []
 
 
 def test_audit_log_has_a_line_per_write_attempt(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:

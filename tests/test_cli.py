@@ -83,6 +83,9 @@ def test_ctrl_c_during_plan_exits_130(sandbox: CleanRoomsSandbox, tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell that runs the tests in the background (`make test &`) leaves SIGINT ignored, and a child
+        # inherits that: give it the default disposition, as a terminal's Ctrl-C finds it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while not sandbox.requests() and time.monotonic() < deadline:

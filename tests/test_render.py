@@ -49,8 +49,12 @@ def test_markdown_has_a_title_table_and_details_with_links() -> None:
     out = render.markdown(Plan.build([change()]), lambda path: f"https://example.test/{path}")
     lines = out.splitlines()
     assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 memberships)"
-    assert lines[2] == "| membership | collaboration | file | account/region | fields |"
-    assert lines[4] == (
+    assert (
+        lines[2]
+        == f"Changes hash: `{Plan.build([change()]).changes_hash()[:19]}` (apply `--expect-changes-hash` checks it)"
+    )
+    assert lines[4] == "| membership | collaboration | file | account/region | fields |"
+    assert lines[6] == (
         f"| `{MID}` | acme | [<code>d/a.yaml</code>](https://example.test/d/a.yaml) | 111122223333/us-east-1 "
         "| `queryLogStatus`, `defaultJobResultConfiguration` |"
     )
