@@ -77,15 +77,28 @@ def test_ctrl_c_during_plan_exits_130(sandbox: CleanRoomsSandbox, tmp_path: Path
         write_desired(tmp_path, f"m{i}.yaml", sandbox.create_membership(f"c{i}"), queryLogStatus="ENABLED")
     sandbox.set_latency(0.5)
     started = time.monotonic()
+    # A shell that runs the tests in the background (`make test &`) leaves SIGINT ignored, and a child
+    # inherits that: the reconciler starts with the default disposition, as a terminal's Ctrl-C finds it.
+    default_sigint = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "--parallelism", "1", "plan", str(tmp_path)],
+        [
+            sys.executable,
+            "-c",
+            default_sigint,
+            sys.executable,
+            "-m",
+            "reconciler",
+            "--parallelism",
+            "1",
+            "plan",
+            str(tmp_path),
+        ],
         env=clean_environ(sandbox.client_env()),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # A shell that runs the tests in the background (`make test &`) leaves SIGINT ignored, and a child
-        # inherits that: give it the default disposition, as a terminal's Ctrl-C finds it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while not sandbox.requests() and time.monotonic() < deadline:
