@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -179,6 +180,14 @@ markdown_limit_option = click.option(
     metavar="CHARS",
     help="Most characters of --format markdown [default: 65536, GitHub's limit for a comment; 0: no limit].",
 )
+
+
+def parse_hash(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+        raise click.BadParameter(f"{value!r}: expected sha256: and 64 lower-case hex digits (a plan's changesHash)")
+    return value
+
+
 path_argument = click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
 membership_option = click.option(
     "--membership", "memberships", multiple=True, metavar="ID", help="Only this membership (repeatable)."
@@ -304,6 +313,21 @@ def plan(
 @click.option(
     "--audit-log", type=click.Path(path_type=Path, dir_okay=False), help="Append a JSON line per write to this file."
 )
+@click.option(
+    "--expect-changes-hash",
+    metavar="HASH",
+    callback=parse_hash,
+    help="Write nothing unless the plan's changesHash is HASH (the one reviewed).",
+)
+@click.option(
+    "--reviewed-plan",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --expect-changes-hash: the reviewed plan (JSON), to say what differs.",
+)
+@click.option(
+    "--receipt", type=click.Path(path_type=Path, dir_okay=False), help="Write a receipt of this run (JSON) here."
+)
+@click.option("--pull-request", type=click.IntRange(1), metavar="NUMBER", help="The pull request, for the receipt.")
 @membership_option
 @target_option
 @retry_options
@@ -315,13 +339,24 @@ def apply(
     auto_approve: bool,
     max_changes: int | None,
     audit_log: Path | None,
+    expect_changes_hash: str | None,
+    reviewed_plan: Path | None,
+    receipt: Path | None,
+    pull_request: int | None,
     memberships: tuple[str, ...],
     target: Where | None,
 ) -> ExitStatus:
     """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
     from . import actions, operations, render
+    from .receipt import Context
 
-    options = operations.ApplyOptions(plan_file, max_changes, audit_log)
+    if reviewed_plan is not None and expect_changes_hash is None:
+        raise UsageError("--reviewed-plan needs --expect-changes-hash")
+    github = shell.env.github
+    context = Context(github.sha, pull_request, github.run_url, target.label if target else None)
+    options = operations.ApplyOptions(
+        plan_file, max_changes, audit_log, expect_changes_hash, reviewed_plan, receipt, context
+    )
     result = operations.apply(
         shell.runtime,
         path,

@@ -70,6 +70,10 @@ class ApplyRefused(ReconcilerError):
     """apply stopped before any write: too many changes, no confirmation, no terminal to ask on."""
 
 
+class PlanNotReviewed(ApplyRefused):
+    """apply --expect-changes-hash: the plan computed now is not the one a reviewer approved."""
+
+
 class OutputNotWritable(ReconcilerError):
     """A file the command was asked to write (--out, --audit-log, import) cannot be written."""
 

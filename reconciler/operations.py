@@ -14,10 +14,12 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import receipt as receipt_module
 from .api import AwsError, MembershipReader, ReadOnly, Where
 from .desired import DesiredFile, LoadResult, load
 from .errors import (
@@ -29,6 +31,8 @@ from .errors import (
     NothingSelected,
     OutputNotWritable,
     PlanHasErrors,
+    PlanNotReviewed,
+    ReconcilerError,
     StalePlan,
     UsageError,
 )
@@ -159,6 +163,11 @@ class ApplyOptions:
     plan_file: Path | None = None
     max_changes: int | None = None
     audit_log: Path | None = None
+    # What a reviewer approved: the plan computed now must have this changes hash, else nothing is written.
+    expect_changes_hash: str | None = None
+    reviewed_plan: Path | None = None  # the approved plan itself, to say what differs
+    receipt: Path | None = None
+    context: receipt_module.Context = field(default_factory=receipt_module.Context)
 
 
 @dataclass(frozen=True)
@@ -183,19 +192,51 @@ def apply(
     show: Callable[[Plan], None],
     confirm: Callable[[int], None],
 ) -> ApplyResult:
-    """Plan (or load the saved plan), show it, check the blast radius, confirm, then write."""
-    if options.plan_file is not None:
-        planned = select_saved(load_saved_plan(options.plan_file), selection, options.plan_file)
-        for source in edited_since(planned):
-            runtime.notify(
-                f"note: {source} changed since the plan was made; the saved plan is applied as reviewed "
-                "(run plan again to include the edit)"
-            )
+    """Plan (or load the saved plan), show it, check it is the reviewed one and the blast radius, confirm,
+    then write; with --receipt, leave a receipt of the run whatever its end."""
+    started = _now()
+    collector = receipt_module.Collector()
+    planned: Plan | None = None
+    try:
+        planned = _planned(runtime, path, selection, options)
+        show(planned)
+        result = _apply_planned(runtime, planned, options, confirm, collector)
+    except ReconcilerError as error:
+        _write_receipt(options, planned, (), collector, "refused", error.message, started)
+        raise
+    outcomes, status = result.outcomes, result.status
+    if not outcomes:
+        _write_receipt(options, planned, (), collector, "nothing to apply", "live state matches the plan", started)
     else:
-        planned = _fresh_plan(runtime, path, selection)
-    show(planned)
+        applied = sum(o.ok for o in outcomes)
+        word = "applied" if status is ExitStatus.OK else "incomplete"
+        _write_receipt(options, planned, outcomes, collector, word, f"{applied} of {len(outcomes)} done", started)
+    return result
+
+
+def _planned(runtime: Runtime, path: Path, selection: Selection, options: ApplyOptions) -> Plan:
+    if options.plan_file is None:
+        return _fresh_plan(runtime, path, selection)
+    planned = select_saved(load_saved_plan(options.plan_file), selection, options.plan_file)
+    for source in edited_since(planned):
+        runtime.notify(
+            f"note: {source} changed since the plan was made; the saved plan is applied as reviewed "
+            "(run plan again to include the edit)"
+        )
+    return planned
+
+
+def _apply_planned(
+    runtime: Runtime,
+    planned: Plan,
+    options: ApplyOptions,
+    confirm: Callable[[int], None],
+    collector: receipt_module.Collector,
+) -> ApplyResult:
     if planned.errors:
         raise PlanHasErrors(cannot_plan(planned.errors))
+    if options.expect_changes_hash is not None:
+        check_reviewed(planned, options.expect_changes_hash, options.reviewed_plan)
     changes = planned.changes
     if not changes:
         return ApplyResult(planned)
@@ -208,7 +249,13 @@ def apply(
     from .applier import Applier
 
     with audit_writer(options.audit_log) as audit:
-        applier = Applier(runtime.gateway(), runtime.retrier(), audit, strict=options.plan_file is not None)
+
+        def sink(record: Mapping[str, Any]) -> None:
+            collector(record)
+            if audit is not None:
+                audit(record)
+
+        applier = Applier(runtime.gateway(), runtime.retrier(), sink, strict=options.plan_file is not None)
         live: Mapping[str, LiveMembership] | None = None
         if options.plan_file is not None:
             problems, live = applier.preflight(changes, runtime.parallelism)
@@ -220,6 +267,44 @@ def apply(
         with stop_on_signals(applier, runtime.notify) as stopped, runtime.progress(len(changes), "Applying") as done:
             outcomes = applier.apply(changes, runtime.parallelism, live, done)
     return ApplyResult(planned, tuple(outcomes), stopped.name)
+
+
+def check_reviewed(planned: Plan, expected: str, reviewed_plan: Path | None) -> None:
+    """The plan must be the one reviewed (dflook's and octoDNS's rule): else nothing is written, and with the
+    reviewed plan at hand, the error says which memberships and fields differ."""
+    actual = planned.changes_hash()
+    if actual == expected:
+        return
+    details = []
+    if reviewed_plan is not None:
+        from .publish import read_report
+
+        details = [f"  {line}" for line in planned.differences(read_report(reviewed_plan))]
+    raise PlanNotReviewed(
+        f"the plan is not the one reviewed: its changes hash is {actual}, the reviewed one {expected}; "
+        "nothing was applied (review the new plan, then apply it with its hash)",
+        details,
+    )
+
+
+def _write_receipt(
+    options: ApplyOptions,
+    planned: Plan | None,
+    outcomes: Sequence[Outcome],
+    collector: receipt_module.Collector,
+    result: str,
+    message: str,
+    started: str,
+) -> None:
+    if options.receipt is None:
+        return
+    context = replace(options.context, reviewed_hash=options.expect_changes_hash)
+    document = receipt_module.build(context, planned, outcomes, collector.records, result, message, started, _now())
+    write_text(options.receipt, json.dumps(document, indent=2) + "\n", "the receipt")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def select_saved(plan: Plan, selection: Selection, plan_file: Path) -> Plan:

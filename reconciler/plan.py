@@ -227,6 +227,35 @@ class Plan:
         )
         return fingerprint({"changes": changes})
 
+    def differences(self, reviewed: Plan) -> list[str]:
+        """How this plan's changes differ from a reviewed plan's, a line per membership (empty: the same)."""
+
+        def fields(plan: Plan) -> dict[str, tuple[MembershipChange, dict[str, tuple[Any, Any]]]]:
+            return {
+                m.membershipIdentifier: (
+                    m,
+                    {f.name: (normalize(f.name, f.before), normalize(f.name, f.after)) for f in m.fields},
+                )
+                for m in plan.changes
+            }
+
+        now, then = fields(self), fields(reviewed)
+        lines = []
+        for mid in sorted(now.keys() | then.keys()):
+            change, after = now.get(mid, (None, {}))
+            was_change, before = then.get(mid, (None, {}))
+            where = next(c.where.label for c in (change, was_change) if c is not None)
+            if was_change is None:
+                lines.append(f"membership {mid} ({where}): not in the reviewed plan; now {_fields(after)}")
+            elif change is None:
+                lines.append(f"membership {mid} ({where}): reviewed {_fields(before)}; nothing to change now")
+            elif change.where != was_change.where or before != after:
+                names = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+                reviewed_part = _fields({n: before[n] for n in names if n in before}) or "no change"
+                now_part = _fields({n: after[n] for n in names if n in after}) or "no change"
+                lines.append(f"membership {mid} ({where}): reviewed {reviewed_part}; now {now_part}")
+        return lines
+
     def summary(self) -> dict[str, int]:
         return {"memberships": self.total, "toChange": len(self.changes), "unchanged": self.unchanged}
 
@@ -262,6 +291,13 @@ class Plan:
     def selected(self, selection: Selection) -> Plan:
         kept = [m for m in self.memberships if selection.admits(m.membershipIdentifier, m.where)]
         return replace(self, memberships=tuple(kept))
+
+
+def _fields(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    return ", ".join(
+        f"{name} {json.dumps(before, sort_keys=True)} -> {json.dumps(after, sort_keys=True)}"
+        for name, (before, after) in sorted(changes.items())
+    )
 
 
 def fingerprint(values: Mapping[str, Any]) -> str:
