@@ -276,6 +276,12 @@ def schema(shell: Shell) -> None:
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option(
+    "--expect-changes-hash",
+    metavar="HASH",
+    callback=parse_hash,
+    help="Exit 1 unless the plan's changesHash is HASH (the one reviewed).",
+)
 @markdown_limit_option
 @membership_option
 @target_option
@@ -287,6 +293,7 @@ def plan(
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    expect_changes_hash: str | None,
     markdown_limit: int | None,
     memberships: tuple[str, ...],
     target: Where | None,
@@ -294,7 +301,9 @@ def plan(
     """Read the live memberships and show what apply would change."""
     from . import operations
 
-    result = operations.plan(shell.runtime, path, selection(memberships, target), out, detailed_exitcode)
+    result = operations.plan(
+        shell.runtime, path, selection(memberships, target), out, detailed_exitcode, expect_changes_hash
+    )
     shell.emit(result.plan, fmt, limit=markdown_limit)
     shell.errors(result.messages)
     return result.status
@@ -484,24 +493,34 @@ reports_option = click.option(
 )
 
 
+author_option = click.option(
+    "--author",
+    default="github-actions[bot]",
+    show_default=True,
+    help="Only a comment by this login is taken as ours ('' for any author).",
+)
+
+
 @github_group.command("comment")
 @path_argument
 @reports_option
 @click.option("--pull-request", type=click.IntRange(1), required=True, metavar="NUMBER")
+@author_option
 @click.option(
-    "--author",
-    default="github-actions[bot]",
-    show_default=True,
-    help="Only a comment by this login is taken as ours to edit ('' for any author).",
+    "--head-sha",
+    metavar="SHA",
+    help="The pull request's head commit the plans were made for (the apply workflow checks it).",
 )
 @click.pass_obj
-def github_comment(shell: Shell, path: Path, reports: Path, pull_request: int, author: str) -> None:
+def github_comment(
+    shell: Shell, path: Path, reports: Path, pull_request: int, author: str, head_sha: str | None
+) -> None:
     """Post the plans as ONE comment on the pull request, or edit the one posted before."""
     from . import actions, operations, publish
 
     github, context = shell.github(), shell.env.github
     sections = publish.gather(reports, operations.targets(shell.runtime, path))
-    body = publish.plan_comment(sections, context.run_url, actions.source_link(context))
+    body = publish.plan_comment(sections, context.run_url, actions.source_link(context), head_sha)
     shell.out(publish.sticky_comment(github, pull_request, body, author or None).message)
 
 
@@ -519,6 +538,57 @@ def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str) -> E
     result = publish.drift_issue(github, sections, context.run_url, actions.source_link(context), label)
     (shell.out if result.status is ExitStatus.OK else shell.err)(result.message)
     return result.status
+
+
+@github_group.command("reviewed")
+@click.option("--commit", metavar="SHA", help="A commit on main: its merged pull request's plan comment is read.")
+@click.option("--approve", metavar="PAIRS", help="ACCOUNT/REGION=HASH pairs approved by hand (a manual run).")
+@click.option("--pull-request", type=click.IntRange(1), metavar="NUMBER", help="With --approve: where to report.")
+@author_option
+@click.pass_obj
+def github_reviewed(
+    shell: Shell, commit: str | None, approve: str | None, pull_request: int | None, author: str
+) -> None:
+    """Print (JSON) the changes hash reviewed for each target: from the merged pull request's plan comment,
+    made for its final head commit, or from --approve."""
+    from . import publish
+
+    if (commit is None) == (approve is None):
+        raise UsageError("give either --commit SHA or --approve PAIRS")
+    if approve is not None:
+        reviewed = publish.Reviewed(pull_request, publish.parse_approvals(approve))
+    else:
+        assert commit is not None
+        reviewed = publish.reviewed_for_commit(shell.github(), commit, author or None)
+    shell.out(json.dumps(reviewed.to_json(), separators=(",", ":")))
+
+
+@github_group.command("apply-report")
+@path_argument
+@click.option("--plans", type=click.Path(path_type=Path, file_okay=False), required=True, help="The plan reports.")
+@click.option("--receipts", type=click.Path(path_type=Path, file_okay=False), required=True, help="The apply receipts.")
+@click.option("--reviewed", "reviewed_json", required=True, metavar="JSON", help="What `github reviewed` printed.")
+@click.option("--workflow", default="apply", show_default=True, help="The apply workflow's name, for the how-to.")
+@click.pass_obj
+def github_apply_report(
+    shell: Shell, path: Path, plans: Path, receipts: Path, reviewed_json: str, workflow: str
+) -> ExitStatus:
+    """Comment the apply run's result on its pull request; when the plan was not the reviewed one, the new
+    plan and how to approve it. Exit 1 unless every target was applied."""
+    from . import actions, operations, publish
+
+    reviewed = publish.parse_reviewed(reviewed_json)
+    sections = publish.gather(plans, operations.targets(shell.runtime, path))
+    found = publish.read_receipts(receipts)
+    context = shell.env.github
+    body = publish.apply_report(sections, found, reviewed, context.run_url, actions.source_link(context), workflow)
+    ok = all(found.get(s.label, {}).get("result") in ("applied", "nothing to apply") for s in sections)
+    if reviewed.pull_request is not None:
+        number = shell.github().create_comment(reviewed.pull_request, body)
+        shell.out(f"commented the apply result on #{reviewed.pull_request} ({number})")
+    else:
+        shell.out(body, nl=False)
+    return ExitStatus.OK if ok else ExitStatus.ERROR
 
 
 @cli.command()

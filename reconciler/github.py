@@ -34,6 +34,12 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class PullRef:
+    number: int
+    head_sha: str
+
+
+@dataclass(frozen=True)
 class IssueRef:
     number: int
     title: str
@@ -90,6 +96,17 @@ class GitHub:
             self._issue(number).get_comment(comment_id).edit(body)
 
         _called(f"edit comment {comment_id} on #{number}", edit)
+
+    def merged_pull(self, commit: str) -> PullRef | None:
+        """The merged pull request that `commit` on the default branch came from, if any."""
+
+        def found() -> PullRef | None:
+            for pull in self._repo().get_commit(commit).get_pulls():
+                if pull.merged or pull.merge_commit_sha == commit:
+                    return PullRef(pull.number, pull.head.sha)
+            return None
+
+        return _called(f"find the pull request of {commit[:12]}", found)
 
     def open_issues(self, label: str) -> list[IssueRef]:
         """Open issues (not pull requests) with `label`, oldest first."""

@@ -133,7 +133,14 @@ class PlanResult:
     messages: tuple[str, ...] = ()  # for stderr, after the plan
 
 
-def plan(runtime: Runtime, path: Path, selection: Selection, out: Path | None, detailed: bool) -> PlanResult:
+def plan(
+    runtime: Runtime,
+    path: Path,
+    selection: Selection,
+    out: Path | None,
+    detailed: bool,
+    expect_changes_hash: str | None = None,
+) -> PlanResult:
     result = _fresh_plan(runtime, path, selection)
     if result.errors:
         messages = [cannot_plan(result.errors)]
@@ -142,6 +149,14 @@ def plan(runtime: Runtime, path: Path, selection: Selection, out: Path | None, d
         return PlanResult(result, ExitStatus.ERROR, tuple(messages))
     if out is not None:
         write_text(out, result.dumps(), "the plan to")
+    if expect_changes_hash is not None and result.changes_hash() != expect_changes_hash:
+        # The apply workflow plans first, so approvers see a plan that differs from the reviewed one fail
+        # before anyone is asked to approve it.
+        message = (
+            f"the plan is not the one reviewed: its changes hash is {result.changes_hash()}, "
+            f"the reviewed one {expect_changes_hash}"
+        )
+        return PlanResult(result, ExitStatus.ERROR, (message,))
     status = ExitStatus.CHANGES if detailed and result.changes else ExitStatus.OK
     return PlanResult(result, status)
 

@@ -5,19 +5,25 @@ issue. No AWS call: the reports were made by `plan` / `drift` in the jobs before
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import render, saved
 from .api import Where
-from .errors import ExitStatus, InvalidSavedPlan, NothingSelected
+from .errors import ExitStatus, InvalidSavedPlan, NothingSelected, UsageError
 from .github import GitHub
 from .plan import Plan
 
 # Hidden in the body: how the comment and the issue are found again (and told from anyone else's).
 PLAN_MARKER = "cleanrooms-reconciler:plan"
 DRIFT_MARKER = "cleanrooms-reconciler:drift"
+HEAD_MARKER = "cleanrooms-reconciler:head"
+HASH_MARKER = "cleanrooms-reconciler:changes-hash"
+APPLY_MARKER = "cleanrooms-reconciler:apply"
 DRIFT_TITLE = "Clean Rooms drift: live settings differ from the desired state"
 
 
@@ -69,8 +75,152 @@ def sticky_comment(github: GitHub, number: int, body: str, author: str | None) -
     return Published(f"created the plan comment {github.create_comment(number, body)} on #{number}")
 
 
-def plan_comment(sections: Sequence[render.Section], run_url: str | None, link: render.Link) -> str:
-    return render.report(sections, render.PLAN, link, more=run_url, head=[f"<!-- {PLAN_MARKER} -->"])
+def plan_comment(
+    sections: Sequence[render.Section], run_url: str | None, link: render.Link, head_sha: str | None = None
+) -> str:
+    """The plan comment. Hidden markers carry what the apply workflow needs to recognise the reviewed plan:
+    the pull request's head commit it was made for, and each target's changes hash, whole."""
+    markers = [f"<!-- {PLAN_MARKER} -->"]
+    if head_sha:
+        markers.append(f"<!-- {HEAD_MARKER} {head_sha} -->")
+    markers += [
+        f"<!-- {HASH_MARKER} {s.label} {s.plan.changes_hash()} -->"
+        for s in sections
+        if s.plan is not None and not s.plan.errors
+    ]
+    return render.report(sections, render.PLAN, link, more=run_url, head=markers)
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """What was reviewed for a commit: the pull request, and the changes hash approved for each target
+    (empty, with `reason`, when nothing was)."""
+
+    pull_request: int | None
+    approvals: dict[str, str]
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"pullRequest": self.pull_request, "approvals": self.approvals, "reason": self.reason}
+
+
+_HASHES = re.compile(rf"<!-- {HASH_MARKER} (\S+) (sha256:[0-9a-f]{{64}}) -->")
+_HEAD = re.compile(rf"<!-- {HEAD_MARKER} ([0-9a-f]{{40}}) -->")
+
+
+def reviewed_for_commit(github: GitHub, commit: str, author: str | None) -> Reviewed:
+    """The hashes reviewed for a commit on main: from the plan comment of the pull request it merged, and
+    only if that comment was made for the pull request's final head commit (a later push was not planned)."""
+    pull = github.merged_pull(commit)
+    if pull is None:
+        return Reviewed(None, {}, f"commit {commit} did not come from a merged pull request: nothing was reviewed")
+    marker = f"<!-- {PLAN_MARKER} -->"
+    ours = [c for c in github.comments(pull.number) if marker in c.body and (not author or c.author == author)]
+    if not ours:
+        return Reviewed(pull.number, {}, f"pull request #{pull.number} has no plan comment: nothing was reviewed")
+    body = ours[-1].body
+    head = _HEAD.search(body)
+    if head is None or head.group(1) != pull.head_sha:
+        made_for = head.group(1)[:12] if head else "an unknown commit"
+        return Reviewed(
+            pull.number,
+            {},
+            f"the plan comment on #{pull.number} was made for {made_for}, not the final head "
+            f"{pull.head_sha[:12]}: the last push was not planned",
+        )
+    return Reviewed(pull.number, dict(_HASHES.findall(body)))
+
+
+def parse_reviewed(text: str) -> Reviewed:
+    """What `reconciler github reviewed` printed, back."""
+    try:
+        data = json.loads(text)
+        approvals = {str(k): str(v) for k, v in data["approvals"].items()}
+        number = data.get("pullRequest")
+        return Reviewed(int(number) if number is not None else None, approvals, data.get("reason"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"--reviewed: not what `reconciler github reviewed` prints: {exc}") from exc
+
+
+def read_receipts(directory: Path) -> dict[str, dict[str, Any]]:
+    """Apply receipts (`receipt*.json`, any depth) by target."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.rglob("receipt*.json")) if directory.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidSavedPlan(f"cannot read the receipt {path}: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("target"), str):
+            raise InvalidSavedPlan(f"{path} is not an apply receipt with a target")
+        found[data["target"]] = data
+    return found
+
+
+def parse_approvals(text: str) -> dict[str, str]:
+    """`TARGET=HASH` pairs (a manual run's input), separated by spaces or new lines."""
+    approvals = {}
+    for pair in text.split():
+        target, _, digest = pair.partition("=")
+        try:
+            Where.parse(target)
+        except ValueError as exc:
+            raise UsageError(f"approve: {exc}") from exc
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            raise UsageError(f"approve: {pair!r}: expected ACCOUNT/REGION=sha256:<64 hex digits>")
+        approvals[target] = digest
+    if not approvals:
+        raise UsageError("approve: no ACCOUNT/REGION=HASH pair given")
+    return approvals
+
+
+def apply_report(
+    sections: Sequence[render.Section],
+    receipts: Mapping[str, Mapping[str, Any]],
+    reviewed: Reviewed,
+    run_url: str | None,
+    link: render.Link,
+    workflow: str,
+) -> str:
+    """The apply run's comment on its pull request: each target's result; and when the plan on main is not
+    the one reviewed, the new plan and how to approve it (a manual run with the new hashes)."""
+    run = f" ([run]({run_url}))" if run_url else ""
+    lines = [f"<!-- {APPLY_MARKER} -->", f"### Clean Rooms apply{run}", ""]
+    lines += ["| target | result | applied | changes hash |", "|---|---|---:|---|"]
+    differs = []
+    for section in sections:
+        receipt = receipts.get(section.label)
+        approved = reviewed.approvals.get(section.label)
+        planned = section.plan.changes_hash() if section.plan is not None else None
+        if planned is not None and planned != approved:
+            differs.append(section)
+        if receipt is None:
+            result = "not applied" if planned != approved else "not run"
+            done = ""
+        else:
+            result = str(receipt["result"])
+            done = str(sum(m["outcome"] in ("applied", "converged") for m in receipt["memberships"]))
+            done += f" of {len(receipt['memberships'])}"
+        shown = f"`{planned[: render.SHORT_HASH]}`" if planned else ""
+        lines.append(f"| `{render.inert(section.label)}` | {render.inert(result)} | {done} | {shown} |")
+    lines.append("")
+    if reviewed.reason:
+        lines += [f"Nothing was applied: {render.inert(reviewed.reason)}.", ""]
+    if not differs:
+        return "\n".join(lines)
+    approve = " ".join(f"{s.label}={s.plan.changes_hash()}" for s in sections if s.plan is not None)
+    lines += [
+        "**The plan on `main` is not the one reviewed** (a setting changed since review, or another pull "
+        "request merged first), so nothing was applied. The new plan is below. To apply it, run the "
+        f"`{workflow}` workflow by hand (Actions, `{workflow}`, Run workflow) with",
+        "",
+        f"- `approve`: `{approve}`",
+        *([f"- `pull-request`: `{reviewed.pull_request}`"] if reviewed.pull_request else []),
+        "",
+        "The run shows the plan again and waits for approval in the protected environment before it writes.",
+        "",
+    ]
+    room = render.MARKDOWN_LIMIT - len("\n".join(lines)) - 1
+    return "\n".join(lines) + "\n" + render.report(differs, render.PLAN, link, room, run_url)
 
 
 def drift_issue(

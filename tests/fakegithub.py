@@ -120,6 +120,13 @@ class FakeGitHub:
             self.pulls[number] = Pull(number, head_sha, commits=[head_sha])
             return number
 
+    def merge(self, number: int, merge_commit_sha: str) -> None:
+        """The pull request is merged into main as `merge_commit_sha`."""
+        with self._lock:
+            pull = self.pulls[number]
+            pull.merged, pull.merge_commit_sha = True, merge_commit_sha
+            self.issues[number].state = "closed"
+
     def add_comment(self, number: int, body: str, author: str) -> int:
         with self._lock:
             return self._new_comment(number, body, author)

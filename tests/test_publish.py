@@ -68,8 +68,12 @@ def test_three_targets_land_in_one_comment_that_a_second_push_edits(fake: FakeGi
     assert first.code == 0, first.stderr
     [comment] = fake.comments_on(pr)
     assert first.stdout == f"created the plan comment {comment.id} on #{pr}\n"
-    assert comment.body.startswith("<!-- cleanrooms-reconciler:plan -->\n### Clean Rooms plan: 3 to change in 3")
-    for where in TARGETS:
+    assert comment.body.startswith("<!-- cleanrooms-reconciler:plan -->\n")
+    assert "### Clean Rooms plan: 3 to change in 3 account/region target(s)" in comment.body
+    for i, where in enumerate(TARGETS):
+        digest = Plan.build([change(i, where)]).changes_hash()
+        assert f"<!-- cleanrooms-reconciler:changes-hash {where.label} {digest} -->" in comment.body
+        assert f"| `{where.label}` | 1 | 1 | 0 | 0 | `{digest[:19]}` |" in comment.body
         assert f"| `{where.label}` | 1 | 1 | 0 | 0 |" in comment.body
         assert f"#### `{where.label}`" in comment.body
     report(reports, Plan.build([change(0, TARGETS[0]), change(9, TARGETS[0])]), TARGETS[0])

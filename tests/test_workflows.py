@@ -40,7 +40,9 @@ def test_no_workflow_uses_pull_request_target() -> None:
 def test_triggers() -> None:
     assert workflow("ci.yml")["on"] == {"push": {"branches": ["main"]}, "pull_request": None}
     assert workflow("plan.yml")["on"] == {"pull_request": {"paths": ["desired-state/**"]}}
-    assert workflow("apply.yml")["on"] == {"push": {"branches": ["main"], "paths": ["desired-state/**"]}}
+    apply = workflow("apply.yml")["on"]
+    assert apply["push"] == {"branches": ["main"], "paths": ["desired-state/**"]}
+    assert set(apply["workflow_dispatch"]["inputs"]) == {"approve", "pull-request"}  # a re-approved plan
     drift = workflow("drift.yml")["on"]
     assert set(drift) == {"schedule", "workflow_dispatch"}
     assert len(drift["schedule"]) == 1
@@ -75,6 +77,8 @@ def test_artifacts_are_named_by_account_and_region() -> None:
     }
     assert names == {
         ("plan.yml", "plan-${{ matrix.account }}-${{ matrix.region }}"),
+        ("apply.yml", "plan-${{ matrix.account }}-${{ matrix.region }}"),
+        ("apply.yml", "receipt-${{ matrix.account }}-${{ matrix.region }}"),
         ("apply.yml", "audit-${{ matrix.account }}-${{ matrix.region }}"),
         ("drift.yml", "drift-${{ matrix.account }}-${{ matrix.region }}"),
     }
@@ -117,13 +121,22 @@ def test_credentials_come_from_oidc_with_role_arns_from_repository_variables() -
                     assert step["with"]["role-to-assume"].startswith("${{ vars."), name
 
 
-def test_apply_runs_in_a_protected_environment_and_keeps_the_audit_log() -> None:
-    job = workflow("apply.yml")["jobs"]["apply"]
+def test_apply_runs_the_reviewed_saved_plan_in_a_protected_environment_and_keeps_receipts() -> None:
+    jobs = workflow("apply.yml")["jobs"]
+    job = jobs["apply"]
     assert job["environment"] == "cleanrooms-production"
+    assert "environment" not in jobs["plan"]  # approvers see the plan before they are asked
+    assert job["needs"] == ["review", "targets", "plan"]
     [run] = [s for s in steps(job) if s.get("uses") == "./"]
-    assert run["with"] == {"command": "apply", "target": "${{ matrix.target }}", "out": "out"}
-    upload = next(s for s in steps(job) if "upload-artifact" in s.get("uses", ""))
-    assert upload["if"] == "always()" and upload["with"]["path"] == "out/"
+    reviewed = "${{ fromJSON(needs.review.outputs.reviewed).approvals[matrix.target] }}"
+    assert run["with"]["command"] == "apply" and run["with"]["expect-changes-hash"] == reviewed
+    assert run["with"]["require-review"] == "true"
+    assert run["with"]["plan-file"] == "plans/plan-${{ matrix.account }}-${{ matrix.region }}.json"
+    [plan] = [s for s in steps(jobs["plan"]) if s.get("uses") == "./"]
+    assert plan["with"]["expect-changes-hash"] == reviewed
+    uploads = [s for s in steps(job) if "upload-artifact" in s.get("uses", "")]
+    assert all(upload["if"] == "always()" for upload in uploads)
+    assert jobs["report"]["if"] == "always() && needs.review.result == 'success' && needs.targets.result == 'success'"
 
 
 @pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
@@ -131,9 +144,10 @@ def test_aws_jobs_fan_out_over_the_targets_matrix(name: str) -> None:
     jobs = workflow(name)["jobs"]
     assert {"command": "targets"} in [s.get("with") for s in steps(jobs["targets"])]
     fanned = [job for job in jobs.values() if "strategy" in job]
-    assert len(fanned) == 1
-    assert fanned[0]["strategy"]["matrix"] == "${{ fromJSON(needs.targets.outputs.matrix) }}"
-    assert [s["with"]["target"] for s in steps(fanned[0]) if s.get("uses") == "./"] == ["${{ matrix.target }}"]
+    assert len(fanned) == (2 if name == "apply.yml" else 1)  # apply: plan on main, then apply
+    for job in fanned:
+        assert job["strategy"]["matrix"] == "${{ fromJSON(needs.targets.outputs.matrix) }}"
+        assert [s["with"]["target"] for s in steps(job) if s.get("uses") == "./"] == ["${{ matrix.target }}"]
 
 
 def test_checkouts_do_not_persist_credentials() -> None:

@@ -4,18 +4,19 @@ check keeps ONE issue, and a target it cannot check keeps that issue open and fa
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from reconciler.sandbox import CleanRoomsSandbox
 
 from ..fakegithub import FakeGitHub
-from .harness import Repository
+from .harness import Repository, Run
+from .test_plan_workflow import pull_request_event
 
 OTHER = "111122223333"
 
 
-def test_merge_applies_each_target_and_uploads_one_audit_log_per_target(
-    repository: Repository, sandbox: CleanRoomsSandbox
-) -> None:
+def two_targets(repository: Repository, sandbox: CleanRoomsSandbox) -> tuple[str, str]:
     here = sandbox.create_membership("acme")
     there = sandbox.create_membership("globex", region="eu-west-1", account_id=OTHER)
     repository.write("desired-state/acme.yaml", f"membershipIdentifier: {here}\nqueryLogStatus: ENABLED\n")
@@ -23,15 +24,88 @@ def test_merge_applies_each_target_and_uploads_one_audit_log_per_target(
         "desired-state/globex.yaml",
         f'membershipIdentifier: {there}\nregion: eu-west-1\naccountId: "{OTHER}"\njobLogStatus: ENABLED\n',
     )
-    sha = repository.commit("merge")
-    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": sha})
+    return here, there
+
+
+def reviewed_pull_request(repository: Repository, github: FakeGitHub) -> tuple[int, str]:
+    """A pull request planned at its head commit, then merged: the merge commit's sha."""
+    head = repository.commit("query and job logging on")
+    pr = github.open_pull(head)
+    planned = repository.run("plan.yml", "pull_request", pull_request_event(pr, head))
+    assert planned.code == 0, planned.log
+    merge = repository.commit(f"Merge pull request #{pr}")
+    github.merge(pr, merge)
+    return pr, merge
+
+
+def receipt(run: Run, name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((run.artifacts / str(run.run_id) / name / f"{name}.json").read_text())
+    return document
+
+
+def test_a_reviewed_pull_request_merges_and_applies_with_a_receipt_and_an_audit_log_per_target(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    here, there = two_targets(repository, sandbox)
+    pr, merge = reviewed_pull_request(repository, github)
+    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": merge})
     assert run.code == 0, run.log
     assert sandbox.membership(here)["queryLogStatus"] == "ENABLED"
     assert sandbox.membership(there, "eu-west-1", OTHER)["jobLogStatus"] == "ENABLED"
-    assert run.artifact_names() == [f"audit-{OTHER}-eu-west-1", "audit-default-us-east-1"]
+    assert [n for n in run.artifact_names() if not n.startswith("plan-")] == [
+        f"audit-{OTHER}-eu-west-1",
+        "audit-default-us-east-1",
+        f"receipt-{OTHER}-eu-west-1",
+        "receipt-default-us-east-1",
+    ]
     log = run.artifacts / str(run.run_id) / "audit-default-us-east-1" / "audit-default-us-east-1.jsonl"
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(line["membershipIdentifier"], line["outcome"]) for line in lines] == [(here, "sent"), (here, "ok")]
+    document = receipt(run, "receipt-default-us-east-1")
+    assert (document["result"], document["pullRequest"], document["commit"]) == ("applied", pr, merge)
+    assert document["reviewedHash"] == document["appliedHash"]
+    assert document["memberships"][0]["fields"] == {"queryLogStatus": {"before": "DISABLED", "after": "ENABLED"}}
+    [result] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "| `default/us-east-1` | applied | 1 of 1 |" in result.body
+
+
+def test_a_setting_that_drifted_between_review_and_merge_is_not_applied_until_approved_by_hand(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    here, there = two_targets(repository, sandbox)
+    pr, merge = reviewed_pull_request(repository, github)
+    sandbox.write(there, {"jobLogStatus": "DISABLED"}, region="eu-west-1", account_id=OTHER)  # by hand, meanwhile
+    refused = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": merge})
+    assert refused.code != 0
+    assert refused.job_results()["apply/report"] == "failed"
+    assert sandbox.requests("UpdateMembership") == []
+    [explained] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "**The plan on `main` is not the one reviewed**" in explained.body
+    approve = re.search(r"- `approve`: `([^`]+)`", explained.body)
+    assert approve is not None and f"{OTHER}/eu-west-1=sha256:" in approve.group(1)
+    assert 'jobLogStatus: "DISABLED" -> "ENABLED"' in explained.body  # the new plan, shown
+
+    inputs = {"approve": approve.group(1), "pull-request": str(pr)}
+    approved = repository.run("apply.yml", "workflow_dispatch", {"inputs": inputs})
+    assert approved.code == 0, approved.log
+    assert sandbox.membership(here)["queryLogStatus"] == "ENABLED"
+    assert sandbox.membership(there, "eu-west-1", OTHER)["jobLogStatus"] == "ENABLED"
+    assert receipt(approved, f"receipt-{OTHER}-eu-west-1")["result"] == "applied"
+
+
+def test_a_push_to_main_without_a_pull_request_applies_nothing(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    two_targets(repository, sandbox)
+    sha = repository.commit("pushed straight to main")
+    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": sha})
+    assert run.code != 0
+    assert sandbox.requests("UpdateMembership") == []
+    results = run.job_results()
+    assert results["apply/review"] == "succeeded" and results["apply/report"] == "failed"
+    assert "apply/apply-1" not in results and "apply/apply" not in results  # never reached the environment
+    assert "did not come from a merged pull request: nothing was reviewed" in run.log
+    assert github.writes() == []
 
 
 def test_nightly_drift_opens_updates_and_closes_one_issue_and_a_target_it_cannot_check_fails_the_run(
