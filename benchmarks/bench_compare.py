@@ -12,15 +12,13 @@ own virtualenv, installed on first use). Plan and floor run alternately --repeat
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import cli_env, seed
+from common import cli_env, measured, seed
 
 from reconciler.sandbox import CleanRoomsSandbox
 
@@ -34,20 +32,6 @@ def awscli() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(AWSCLI_VENV)], check=True)
         subprocess.run([str(AWSCLI_VENV / "bin" / "pip"), "install", "--quiet", "awscli"], check=True)
     return aws
-
-
-def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and standard output of a command (RSS: the largest of its processes)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{args[:4]} failed: {err.read()[-2000:]}")
-        return elapsed, usage.ru_maxrss / 1024, out.read()
 
 
 def median_of(runs: int, args: list[str], env: dict[str, str]) -> float:

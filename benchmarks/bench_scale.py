@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import cli_env
+from common import cli_env, measured
 
 from reconciler.sandbox import CleanRoomsSandbox
 
@@ -59,20 +56,12 @@ def main() -> None:
             sandbox.clear_requests()
             command = [sys.executable, "-m", "reconciler", "--assume-role-template", TEMPLATE]
             command += ["plan", "--format", "json", str(directory)]
-            with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-                started = time.perf_counter()
-                proc = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-                _, status, usage = os.wait4(proc.pid, 0)
-                elapsed = time.perf_counter() - started
-                out.seek(0)
-                err.seek(0)
-                if os.waitstatus_to_exitcode(status) != 0:
-                    raise SystemExit(f"plan of {size} failed: {err.read()[-2000:]}")
-                summary = json.load(out)["summary"]
+            elapsed, rss, out = measured(command, env)
+            summary = json.loads(out)["summary"]
             requests = sandbox.requests()
             gets = sum(r.operation == "GetMembership" for r in requests)
             targets = len({(r.account, r.region) for r in requests if r.operation == "GetMembership"})
-            rows.append((size, targets, elapsed, gets, len(requests) - gets, usage.ru_maxrss / 1024, summary))
+            rows.append((size, targets, elapsed, gets, len(requests) - gets, rss, summary))
 
     print(
         f"{args.latency * 1000:.0f} ms added latency per call; {len(places)} account/region targets "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,3 +35,17 @@ def run_reconciler(args: list[str], env: dict[str, str]) -> tuple[float, subproc
         [sys.executable, "-m", "reconciler", *args], env=env, capture_output=True, text=True, check=False
     )
     return time.perf_counter() - started, proc
+
+
+def measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and standard output of a command (RSS: the largest of its processes)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{args[:4]} failed: {err.read()[-2000:]}")
+        return elapsed, usage.ru_maxrss / 1024, out.read()

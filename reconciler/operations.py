@@ -27,7 +27,6 @@ from .errors import (
     AwsCallFailed,
     ExitStatus,
     InvalidDesiredState,
-    InvalidSavedPlan,
     NothingSelected,
     OutputNotWritable,
     PlanHasErrors,
@@ -333,18 +332,9 @@ def select_saved(plan: Plan, selection: Selection, plan_file: Path) -> Plan:
 
 
 def load_saved_plan(plan_file: Path) -> Plan:
-    try:
-        text = plan_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidSavedPlan(f"cannot read the saved plan {plan_file}: {exc}") from exc
     from . import saved
 
-    plan, problems = saved.parse(text)
-    if plan is None:
-        raise InvalidSavedPlan(
-            f"{plan_file} is not a valid saved plan; nothing was applied", [f"{plan_file}: {p}" for p in problems]
-        )
-    return plan
+    return saved.read(plan_file)
 
 
 def edited_since(plan: Plan) -> list[str]:

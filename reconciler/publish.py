@@ -29,14 +29,7 @@ DRIFT_TITLE = "Clean Rooms drift: live settings differ from the desired state"
 
 def read_report(path: Path) -> Plan:
     """One `plan`/`drift --format json` report, its shape checked; a bad file is an error naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidSavedPlan(f"cannot read the report {path}: {exc}") from exc
-    plan, problems = saved.parse_report(text)
-    if plan is None:
-        raise InvalidSavedPlan(f"{path} is not a plan or drift report", [f"{path}: {p}" for p in problems])
-    return plan
+    return saved.read(path, report=True)
 
 
 def gather(directory: Path, expected: Sequence[Where]) -> list[render.Section]:

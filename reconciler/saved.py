@@ -8,11 +8,13 @@ as `validate`, so nothing the desired state could not hold is ever written. Pure
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .desired import explain
+from .errors import InvalidSavedPlan
 from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
 from .plan import Plan
 
@@ -141,3 +143,20 @@ def _values(saved: _SavedPlan) -> list[str]:
 def _where(loc: tuple[int | str, ...], *, dotted: bool = False) -> str:
     text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
     return text if dotted else (text.lstrip(".") or "the top level")
+
+
+def read(path: Path, *, report: bool = False) -> Plan:
+    """A saved plan (`plan --out`), or with `report` any plan or drift report (`--format json`), from a file;
+    a file that is not one is an InvalidSavedPlan naming it, with every problem."""
+    what = "report" if report else "saved plan"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidSavedPlan(f"cannot read the {what} {path}: {exc}") from exc
+    plan, problems = (parse_report if report else parse)(text)
+    if plan is None:
+        headline = f"{path} is not a plan or drift report" if report else f"{path} is not a valid saved plan"
+        if not report:
+            headline += "; nothing was applied"
+        raise InvalidSavedPlan(headline, [f"{path}: {p}" for p in problems])
+    return plan
