@@ -89,6 +89,10 @@ class MembershipReader(Protocol):
 
     def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page: ...
 
+    def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
+        """One ListMembers page: the collaboration's members, each with the payment the creator designated."""
+        ...
+
 
 class Gateway(MembershipReader, Protocol):
     """Clean Rooms membership calls. Implementations raise AwsError only."""
@@ -111,3 +115,6 @@ class ReadOnly:
 
     def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
         return self._inner.list_memberships(where, status, next_token)
+
+    def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
+        return self._inner.list_members(where, collaboration_id, next_token)

@@ -123,6 +123,13 @@ class AwsGateway:
         answer = _translated("ListMemberships", None, lambda: self._client(where).list_memberships(**arguments))
         return Page(answer["membershipSummaries"], answer.get("nextToken"))
 
+    def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
+        arguments: dict[str, Any] = {"collaborationIdentifier": collaboration_id}
+        if next_token:
+            arguments["nextToken"] = next_token
+        answer = _translated("ListMembers", None, lambda: self._client(where).list_members(**arguments))
+        return Page(answer["memberSummaries"], answer.get("nextToken"))
+
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:

@@ -21,13 +21,18 @@ BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
 
-# The four top-level fields UpdateMembership can change, in the order files and plans show them.
+# The top-level fields UpdateMembership can change, in the order files and plans show them.
 SETTABLE_FIELDS: tuple[str, ...] = (
     "queryLogStatus",
     "jobLogStatus",
     "defaultResultConfiguration",
     "defaultJobResultConfiguration",
+    "membershipPaymentConfiguration",
 )
+# GetMembership names the payment settings differently from the UpdateMembership request.
+LIVE_NAMES = {"membershipPaymentConfiguration": "paymentConfiguration"}
+# The botocore version whose cleanrooms model these models were last checked against (tests/test_api_surface.py).
+CHECKED_AGAINST_BOTOCORE = "1.44.8"
 RESULT_CONFIGURATIONS = ("defaultResultConfiguration", "defaultJobResultConfiguration")
 
 
@@ -91,6 +96,8 @@ class DefaultResultConfiguration(_Strict):
 
 
 class JobS3Output(_Strict):
+    # Optional: the service writes job results as CSV when no format is given.
+    resultFormat: ResultFormat | None = None
     bucket: Bucket
     keyPrefix: KeyPrefix | None = None
 
@@ -102,6 +109,25 @@ class JobOutputConfiguration(_Strict):
 class DefaultJobResultConfiguration(_Strict):
     outputConfiguration: JobOutputConfiguration
     roleArn: RoleArn
+
+
+class Responsibility(_Strict):
+    isResponsible: bool
+
+
+class MachineLearningPayment(_Strict):
+    modelTraining: Responsibility | None = None
+    modelInference: Responsibility | None = None
+    syntheticDataGeneration: Responsibility | None = None
+
+
+class MembershipPaymentConfiguration(_Strict):
+    """Whether this member accepts paying for each kind of compute. The collaboration's creator designates
+    payers; a member can only accept that (the plan checks it). Sub-keys left out are unmanaged."""
+
+    queryCompute: Responsibility | None = None
+    jobCompute: Responsibility | None = None
+    machineLearning: MachineLearningPayment | None = None
 
 
 class DesiredMembership(_Strict):
@@ -119,6 +145,7 @@ class DesiredMembership(_Strict):
     jobLogStatus: LogStatus | None = None
     defaultResultConfiguration: DefaultResultConfiguration | None = None
     defaultJobResultConfiguration: DefaultJobResultConfiguration | None = None
+    membershipPaymentConfiguration: MembershipPaymentConfiguration | None = None
 
     @field_validator(*RESULT_CONFIGURATIONS, mode="before")
     @classmethod
@@ -168,6 +195,10 @@ class LiveMembership:
     status: str
     memberAbilities: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    collaborationId: str = ""
+    # The payment responsibilities the collaboration's creator designated for this member (ListMembers),
+    # read only when a file manages payment settings.
+    designatedPayment: dict[str, Any] | None = None
 
     @property
     def accountId(self) -> str:
@@ -184,5 +215,8 @@ class LiveMembership:
             collaborationName=membership.get("collaborationName", ""),
             status=membership.get("status", ""),
             memberAbilities=tuple(membership.get("memberAbilities", ())),
-            settings={k: membership[k] for k in SETTABLE_FIELDS if k in membership},
+            settings={
+                k: membership[LIVE_NAMES.get(k, k)] for k in SETTABLE_FIELDS if LIVE_NAMES.get(k, k) in membership
+            },
+            collaborationId=membership.get("collaborationId", ""),
         )

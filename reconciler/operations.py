@@ -104,10 +104,11 @@ def resolve(
 def read_plan(
     runtime: Runtime, resolved: Sequence[ResolvedFile], errors: Sequence[PlanError], reader: MembershipReader
 ) -> Plan:
-    from .reader import read_live
+    from .reader import read_live, with_designations
 
     with runtime.progress(len(resolved), "Reading memberships") as advance:
         live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
+    live = with_designations(reader, runtime.retrier(), resolved, live, runtime.parallelism)
     return build_plan(resolved, live).with_errors(errors)
 
 

@@ -15,8 +15,26 @@ FORMAT_VERSION = 1
 # The leaves each result configuration's S3 output defaults when left out.
 _S3_DEFAULTS: dict[str, dict[str, Any]] = {
     "defaultResultConfiguration": {"keyPrefix": "", "singleFileOutput": False},
-    "defaultJobResultConfiguration": {"keyPrefix": ""},
+    # The service writes job results as CSV when no format is given.
+    "defaultJobResultConfiguration": {"keyPrefix": "", "resultFormat": "CSV"},
 }
+# Fields a file may manage in part: their sub-keys left out keep their live value.
+PARTIAL_FIELDS = frozenset({"membershipPaymentConfiguration"})
+
+
+def covers(live: Any, managed: Any) -> bool:
+    """Every leaf of `managed` has the same value in `live`."""
+    if isinstance(managed, Mapping):
+        return isinstance(live, Mapping) and all(covers(live.get(k), v) for k, v in managed.items())
+    return bool(live == managed)
+
+
+def laid_over(live: Any, managed: Mapping[str, Any]) -> dict[str, Any]:
+    """`live` with the leaves of `managed` laid over it: what to send so unmanaged sub-keys keep their value."""
+    merged = dict(live) if isinstance(live, Mapping) else {}
+    for key, value in managed.items():
+        merged[key] = laid_over(merged.get(key), value) if isinstance(value, Mapping) else value
+    return merged
 
 
 def normalize(name: str, value: Any) -> Any:
@@ -56,11 +74,16 @@ class FieldChange:
     before: Any
     after: Any
     leaves: tuple[LeafChange, ...] = ()
+    # For a field a file manages in part (membershipPaymentConfiguration): the managed sub-keys. `after` is
+    # then the live value with them laid over it, and a later write lays them over the value it reads.
+    managed: Any = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"before": self.before, "after": self.after}
         if self.leaves:
             data["leaves"] = [leaf.to_json() for leaf in self.leaves]
+        if self.managed is not None:
+            data["managed"] = self.managed
         return data
 
 
@@ -120,6 +143,7 @@ class MembershipChange:
                     value["before"],
                     value["after"],
                     tuple(LeafChange(**leaf) for leaf in value.get("leaves", ())),
+                    value.get("managed"),
                 )
                 for name, value in data["fields"].items()
             ),

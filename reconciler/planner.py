@@ -14,7 +14,18 @@ from typing import Any
 from .api import Where
 from .desired import DesiredFile
 from .models import SETTABLE_FIELDS, LiveMembership
-from .plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError, fingerprint, normalize
+from .plan import (
+    PARTIAL_FIELDS,
+    FieldChange,
+    LeafChange,
+    MembershipChange,
+    Plan,
+    PlanError,
+    covers,
+    fingerprint,
+    laid_over,
+    normalize,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,11 @@ def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
         if name not in desired:
             continue
         before = live.settings.get(name)
+        if name in PARTIAL_FIELDS:
+            if not covers(before, desired[name]):
+                after = laid_over(before, desired[name])
+                fields.append(FieldChange(name, before, after, _leaves(name, before, after), desired[name]))
+            continue
         after = desired[name]
         if not same(name, before, after):
             fields.append(FieldChange(name, before, after, _leaves(name, before, after)))
@@ -72,7 +88,18 @@ def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
 
 def remaining(change: MembershipChange, live: LiveMembership) -> dict[str, Any]:
     """The planned fields that still differ from live: what a write should send now (maybe nothing)."""
-    return {f.name: f.after for f in change.fields if not same(f.name, live.settings.get(f.name), f.after)}
+    left: dict[str, Any] = {}
+    for f in change.fields:
+        now = live.settings.get(f.name)
+        if f.managed is not None:
+            # Whether the service replaces membershipPaymentConfiguration whole or merges it, its model does
+            # not say: sending the value just read with the managed sub-keys laid over it keeps every
+            # unmanaged sub-key either way (assumed: replaced whole, as the nested result objects are).
+            if not covers(now, f.managed):
+                left[f.name] = laid_over(now, f.managed)
+        elif not same(f.name, now, f.after):
+            left[f.name] = f.after
+    return left
 
 
 def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
@@ -124,6 +151,7 @@ def check(target: ResolvedFile, live: LiveMembership) -> list[str]:
             f"collaborationName guard is {desired.collaborationName!r} "
             f"but the membership belongs to {live.collaborationName!r}"
         )
+    problems += _payment_problems(desired.managed().get("membershipPaymentConfiguration"), live)
     if "defaultResultConfiguration" in desired.model_fields_set and "CAN_RECEIVE_RESULTS" not in live.memberAbilities:
         problems.append(
             "defaultResultConfiguration is managed but this member cannot receive results "
@@ -131,6 +159,44 @@ def check(target: ResolvedFile, live: LiveMembership) -> list[str]:
             "CAN_RECEIVE_RESULTS has a query result configuration"
         )
     return problems
+
+
+_PAYMENTS = {
+    ("queryCompute",): "query compute",
+    ("jobCompute",): "job compute",
+    ("machineLearning", "modelTraining"): "model training",
+    ("machineLearning", "modelInference"): "model inference",
+    ("machineLearning", "syntheticDataGeneration"): "synthetic data generation",
+}
+
+
+def _payment_problems(managed: Mapping[str, Any] | None, live: LiveMembership) -> list[str]:
+    """A managed isResponsible must accept what the collaboration's creator designated: the service refuses
+    `false` from a designated payer and `true` from anyone else."""
+    if managed is None:
+        return []
+    problems = []
+    for path, kind in _PAYMENTS.items():
+        wanted = _dig(managed, path)
+        if wanted is None:
+            continue
+        designated = bool((_dig(live.designatedPayment or {}, path) or {}).get("isResponsible", False))
+        if wanted["isResponsible"] != designated:
+            field_path = ".".join(("membershipPaymentConfiguration", *path, "isResponsible"))
+            who = "designated" if designated else "did not designate"
+            problems.append(
+                f"{field_path} is {str(wanted['isResponsible']).lower()}, but the collaboration's creator {who} "
+                f"this member (account {live.accountId}) to pay for {kind}: the creator designates payers, a "
+                "member can only accept that, and changing the payer is a change request to the collaboration "
+                "that its members approve"
+            )
+    return problems
+
+
+def _dig(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def plan_one(target: ResolvedFile, live: LiveMembership) -> MembershipChange | list[PlanError]:

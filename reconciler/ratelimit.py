@@ -219,6 +219,9 @@ class LimitedGateway:
     def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
         return self._paced(where, "ListMemberships", lambda: self._inner.list_memberships(where, status, next_token))
 
+    def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
+        return self._paced(where, "ListMembers", lambda: self._inner.list_members(where, collaboration_id, next_token))
+
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:

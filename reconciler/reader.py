@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .api import AwsError, MembershipReader, Where
@@ -39,6 +40,55 @@ def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> li
         token = page.next_token
         if not token:
             return summaries
+
+
+def list_members(gateway: MembershipReader, retrier: Retrier, where: Where, collaboration_id: str) -> list[Any]:
+    """Every member of a collaboration (ListMembers), paged to the end."""
+    members: list[Any] = []
+    token: str | None = None
+    while True:
+        page = retrier.call(functools.partial(gateway.list_members, where, collaboration_id, token), READ_RETRIES)
+        members += page.summaries
+        token = page.next_token
+        if not token:
+            return members
+
+
+def with_designations(
+    gateway: MembershipReader,
+    retrier: Retrier,
+    targets: Sequence[ResolvedFile],
+    live: dict[str, LiveMembership | PlanError],
+    parallelism: int,
+) -> dict[str, LiveMembership | PlanError]:
+    """Each membership whose file manages payment settings, with the payment its collaboration's creator
+    designated for it: one ListMembers per collaboration, and none at all when no file manages payment."""
+    wanted = [
+        (t, read)
+        for t in targets
+        if "membershipPaymentConfiguration" in t.file.membership.model_fields_set
+        and isinstance(read := live[t.membership_id], LiveMembership)
+    ]
+    keys = sorted({(t.where, m.collaborationId) for t, m in wanted})
+
+    def members(key: tuple[Where, str]) -> list[Any] | AwsError:
+        try:
+            return list_members(gateway, retrier, *key)
+        except AwsError as error:
+            return error
+
+    listed = dict(zip(keys, in_parallel(keys, members, parallelism), strict=True))
+    result = dict(live)
+    for target, membership in wanted:
+        found = listed[(target.where, membership.collaborationId)]
+        if isinstance(found, AwsError):
+            message = f"cannot read who pays in collaboration {membership.collaborationId}: {found}"
+            result[target.membership_id] = PlanError(target.membership_id, target.file.path, message, found.code)
+            continue
+        mine = next((m for m in found if m.get("accountId") == membership.accountId), None)
+        designated = dict(mine.get("paymentConfiguration") or {}) if mine else {}
+        result[target.membership_id] = replace(membership, designatedPayment=designated)
+    return result
 
 
 def read_one(gateway: MembershipReader, retrier: Retrier, target: ResolvedFile) -> LiveMembership | PlanError:

@@ -27,6 +27,7 @@ class _SavedField(_Closed):
     before: Any = None
     after: Any
     leaves: list[dict[str, Any]] = []
+    managed: dict[str, Any] | None = None
 
 
 class _SavedChange(_Closed):

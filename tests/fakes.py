@@ -50,6 +50,8 @@ class FakeGateway:
     calls: list[tuple[str, str | None, dict[str, Any] | None]] = field(default_factory=list)
     script: dict[str, list[Scripted]] = field(default_factory=dict)
     page_size: int = 100
+    # (collaborationId, account) -> the payment the collaboration's creator designated (ListMembers).
+    designations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -67,6 +69,7 @@ class FakeGateway:
             "id": membership_id,
             "arn": f"arn:aws:cleanrooms:{region}:{account}:membership/{membership_id}",
             "collaborationName": collaboration,
+            "collaborationId": f"collab-{collaboration}",
             "status": status,
             "memberAbilities": list(abilities),
             **copy.deepcopy(settings),
@@ -117,6 +120,19 @@ class FakeGateway:
         more = start + self.page_size < len(chosen)
         return Page(summaries, str(start + self.page_size) if more else None)
 
+    def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
+        self.calls.append(("ListMembers", collaboration_id, None))
+        answer = self._answer("ListMembers", None)
+        if answer.error is not None:
+            raise answer.error
+        return Page(
+            [
+                {"accountId": account, "paymentConfiguration": copy.deepcopy(payment)}
+                for (collaboration, account), payment in self.designations.items()
+                if collaboration == collaboration_id
+            ]
+        )
+
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], str | None]:
@@ -125,7 +141,10 @@ class FakeGateway:
         if answer.error is not None and not answer.after_apply:
             raise answer.error
         membership = self._get("UpdateMembership", membership_id)
-        membership.update(copy.deepcopy(dict(fields)))
+        written = copy.deepcopy(dict(fields))
+        if "membershipPaymentConfiguration" in written:  # GetMembership's name for it differs
+            written["paymentConfiguration"] = written.pop("membershipPaymentConfiguration")
+        membership.update(written)
         if answer.error is not None:
             raise answer.error
         return copy.deepcopy(membership), f"request-{len(self.calls)}"

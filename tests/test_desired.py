@@ -70,7 +70,7 @@ BAD_INPUTS = {
         "  outputConfiguration:\n    s3:\n      bucket: good-bucket\n      format: CSV\n",
         7,
         "defaultJobResultConfiguration.outputConfiguration.s3.format",
-        "allowed here: bucket, keyPrefix",
+        "allowed here: resultFormat, bucket, keyPrefix",
     ),
     "missing-identifier": ("queryLogStatus: ENABLED\n", 1, "membershipIdentifier", "required key is missing"),
     "bad-identifier": ("membershipIdentifier: not-a-uuid\n", 1, "membershipIdentifier", "lower-case UUID"),

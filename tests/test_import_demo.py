@@ -91,7 +91,10 @@ def test_overwrite_finds_a_hand_named_file_by_its_membership(sandbox: CleanRooms
     result = cli(sandbox, "import", "--membership", ids["bare"], "--out-dir", "d", "--overwrite", cwd=tmp_path)
     assert result.code == 0
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["my-name.yaml"]
-    assert mine.read_text() == f"# ours\nmembershipIdentifier: {ids['bare']}\nqueryLogStatus: DISABLED\n"
+    assert mine.read_text() == (
+        f"# ours\nmembershipIdentifier: {ids['bare']}\nqueryLogStatus: DISABLED\n"
+        "membershipPaymentConfiguration:\n  queryCompute:\n    isResponsible: true\n"
+    )
 
 
 def test_import_refuses_what_it_cannot_import(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:

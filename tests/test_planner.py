@@ -92,7 +92,7 @@ def test_normalize_leaves_other_fields_alone() -> None:
     assert normalize("queryLogStatus", "ENABLED") == "ENABLED"
     assert normalize("defaultResultConfiguration", None) is None
     assert normalize("defaultJobResultConfiguration", {"outputConfiguration": {"s3": {"bucket": "b"}}}) == {
-        "outputConfiguration": {"s3": {"keyPrefix": "", "bucket": "b"}}
+        "outputConfiguration": {"s3": {"keyPrefix": "", "resultFormat": "CSV", "bucket": "b"}}
     }
 
 

@@ -248,3 +248,38 @@ def test_out_of_band_write_is_not_logged(sandbox: CleanRoomsSandbox) -> None:
     sandbox.write(mid, {"defaultResultConfiguration": QUERY_RESULTS})
     assert sandbox.requests() == []
     assert sandbox.membership(mid)["defaultResultConfiguration"] == QUERY_RESULTS
+
+
+def test_payment_settings_are_applied_and_a_contradiction_of_the_designation_is_refused(
+    sandbox: CleanRoomsSandbox,
+) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.designate(mid, {"queryCompute": {"isResponsible": True}, "jobCompute": {"isResponsible": True}})
+    cleanrooms = client(sandbox)
+    collaboration = cleanrooms.get_membership(membershipIdentifier=mid)["membership"]["collaborationId"]
+    [member] = cleanrooms.list_members(collaborationIdentifier=collaboration)["memberSummaries"]
+    assert member["paymentConfiguration"] == {
+        "queryCompute": {"isResponsible": True},
+        "jobCompute": {"isResponsible": True},
+    }
+    paid = {"queryCompute": {"isResponsible": True}, "jobCompute": {"isResponsible": True}}
+    cleanrooms.update_membership(membershipIdentifier=mid, membershipPaymentConfiguration=paid)
+    assert sandbox.membership(mid)["paymentConfiguration"] == paid
+    refused = error_of(
+        cleanrooms.update_membership,
+        membershipIdentifier=mid,
+        membershipPaymentConfiguration={"queryCompute": {"isResponsible": False}},
+    )
+    assert (refused["Error"]["Code"], refused["ResponseMetadata"]["HTTPStatusCode"]) == ("ValidationException", 400)
+    assert sandbox.membership(mid)["paymentConfiguration"] == paid
+
+
+def test_the_job_result_format_is_kept_and_checked(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    parquet = {"roleArn": ROLE, "outputConfiguration": {"s3": {"bucket": "jobs-bucket", "resultFormat": "PARQUET"}}}
+    cleanrooms = client(sandbox)
+    cleanrooms.update_membership(membershipIdentifier=mid, defaultJobResultConfiguration=parquet)
+    assert sandbox.membership(mid)["defaultJobResultConfiguration"] == parquet
+    xlsx = {"roleArn": ROLE, "outputConfiguration": {"s3": {"bucket": "jobs-bucket", "resultFormat": "XLSX"}}}
+    refused = error_of(cleanrooms.update_membership, membershipIdentifier=mid, defaultJobResultConfiguration=xlsx)
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400

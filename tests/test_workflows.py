@@ -165,7 +165,7 @@ def test_iam_policies_parse_and_the_read_only_one_cannot_write() -> None:
     policies = {path.name: json.loads(path.read_text()) for path in iam.glob("*.json")}
     assert len(policies) == 5
     read_only = {a for s in policies["read-only.json"]["Statement"] for a in s["Action"]}
-    assert read_only == {"cleanrooms:GetMembership", "cleanrooms:ListMemberships"}
+    assert read_only == {"cleanrooms:GetMembership", "cleanrooms:ListMemberships", "cleanrooms:ListMembers"}
     apply = {a for s in policies["apply.json"]["Statement"] for a in s["Action"]}
     assert {"cleanrooms:UpdateMembership", "iam:PassRole", "logs:CreateLogDelivery"} <= apply
     trust = policies["github-oidc-trust.json"]["Statement"][0]["Condition"]["StringEquals"]

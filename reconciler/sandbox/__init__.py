@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from . import emulation
-from .emulation import LogPropagation
+from .emulation import Designations, LogPropagation
 from .faults import CONFLICT, SERVER_ERROR, THROTTLE, Fault, Faults
 from .requestlog import LoggedRequest, RequestLog
 from .server import DEFAULT_REGION, Endpoint, Server
@@ -58,7 +58,10 @@ class CleanRoomsSandbox:
         self._faults = Faults(seed)
         self._log = RequestLog()
         self._propagation = LogPropagation()
-        self._endpoint = Endpoint(account_id, self._faults, self._log, self._propagation, self._lock)
+        self._designations = Designations()
+        self._endpoint = Endpoint(
+            account_id, self._faults, self._log, self._propagation, self._lock, self._designations
+        )
         self._server: Server | None = None
         # Faults, latency and the rate limit (see faults.py), and the request log, as the facade's own:
         # inject(operation, sequence=[...], rate=0.5, fault=THROTTLE, membership_id=...) answers
@@ -120,6 +123,7 @@ class CleanRoomsSandbox:
                     backend.memberships.clear()
             self._faults.reset()
             self._propagation.reset()
+            self._designations.reset()
             self._log.clear()
 
     def create_membership(
@@ -172,6 +176,19 @@ class CleanRoomsSandbox:
     ) -> None:
         with self._lock:
             self.backend(region, account_id).get_membership(membership_id).status = status
+
+    def designate(
+        self,
+        membership_id: str,
+        payment: Mapping[str, Any],
+        region: str = DEFAULT_REGION,
+        account_id: str | None = None,
+    ) -> None:
+        """What the creator of the membership's collaboration designated this member to pay for, as
+        ListMembers shows it (`{"queryCompute": {"isResponsible": false}, "jobCompute": ...}`)."""
+        with self._lock:
+            membership = self.backend(region, account_id).get_membership(membership_id)
+            self._designations.set(membership.collaboration_id, account_id or self.account_id, payment)
 
     def set_log_propagation_delay(self, seconds: float) -> None:
         """Like the service, show a query/job logging change only `seconds` after it was made."""

@@ -8,6 +8,9 @@ catches up. Each function names the gap it fills:
 * a membership that is not ACTIVE can be updated            -> `refuse_inactive`
 * the ListMemberships `status` filter is ignored            -> `filter_by_status`
 * logging changes show at once (the service takes minutes)  -> `LogPropagation`
+* payment: UpdateMembership ignores membershipPaymentConfiguration, ListMembers gives every member
+  {queryCompute: true}, and nothing checks a member accepts what the creator designated
+                                                            -> `apply_fields`, `Designations`
 """
 
 from __future__ import annotations
@@ -27,7 +30,22 @@ LOG_STATUSES = ("ENABLED", "DISABLED")
 LOG_FIELDS = ("queryLogStatus", "jobLogStatus")
 RESULT_FORMATS = ("CSV", "PARQUET")
 
-SETTABLE = ("queryLogStatus", "jobLogStatus", "defaultResultConfiguration", "defaultJobResultConfiguration")
+SETTABLE = (
+    "queryLogStatus",
+    "jobLogStatus",
+    "defaultResultConfiguration",
+    "defaultJobResultConfiguration",
+    "membershipPaymentConfiguration",
+)
+# moto keeps each field as the snake_case attribute of its camelCase name, but for the payment settings.
+_ATTRIBUTES = {"membershipPaymentConfiguration": "payment_configuration"}
+PAYMENTS = (
+    ("queryCompute",),
+    ("jobCompute",),
+    ("machineLearning", "modelTraining"),
+    ("machineLearning", "modelInference"),
+    ("machineLearning", "syntheticDataGeneration"),
+)
 JOB_FIELDS = ("jobLogStatus", "defaultJobResultConfiguration")
 
 
@@ -54,8 +72,8 @@ def apply_fields(membership: Membership, fields: Mapping[str, Any]) -> None:
     changed = False
     for name in SETTABLE:
         if fields.get(name) is not None:
-            # moto keeps each field as the snake_case attribute of its camelCase name.
-            setattr(membership, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(), copy(fields[name]))
+            attribute = _ATTRIBUTES.get(name) or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+            setattr(membership, attribute, copy(fields[name]))
             changed = True
     if changed:
         membership.update_time = unix_time()
@@ -86,6 +104,9 @@ def check_update(body: Mapping[str, Any]) -> None:
     job = body.get("defaultJobResultConfiguration")
     if job is not None and (not job.get("roleArn") or not (job.get("outputConfiguration") or {}).get("s3")):
         raise service_error(400, "Invalid defaultJobResultConfiguration", reason="FIELD_VALIDATION_FAILED")
+    job_format = ((job or {}).get("outputConfiguration") or {}).get("s3", {}).get("resultFormat")
+    if job_format is not None and job_format not in RESULT_FORMATS:
+        raise service_error(400, f"Invalid resultFormat: {job_format!r}", reason="FIELD_VALIDATION_FAILED")
 
 
 def refuse_inactive(membership: Membership) -> None:
@@ -96,6 +117,54 @@ def refuse_inactive(membership: Membership) -> None:
             f"Membership {membership.id} is {membership.status}; only an ACTIVE membership can be updated",
             reason="INVALID_CONFIGURATION",
         )
+
+
+class Designations:
+    """Who the creator of each collaboration designated to pay, per member account (moto: the creator pays
+    for queries, nobody for anything else); tests set them with `CleanRoomsSandbox.designate`."""
+
+    def __init__(self) -> None:
+        self._payers: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        self._payers.clear()
+
+    def set(self, collaboration_id: str, account: str, payment: Mapping[str, Any]) -> None:
+        self._payers[(collaboration_id, account)] = copy(dict(payment))
+
+    def of(self, collaboration_id: str, account: str, default: Mapping[str, Any]) -> dict[str, Any]:
+        found = self._payers.get((collaboration_id, account))
+        chosen: dict[str, Any] = copy(dict(found if found is not None else default))
+        return chosen
+
+    def members(self, page: dict[str, Any], collaboration_id: str) -> dict[str, Any]:
+        for summary in page.get("memberSummaries", []):
+            summary["paymentConfiguration"] = self.of(
+                collaboration_id, summary["accountId"], summary.get("paymentConfiguration") or {}
+            )
+        return page
+
+    def refuse_contrary(self, membership: Membership, account: str, body: Mapping[str, Any]) -> None:
+        """The service refuses `false` from a designated payer and `true` from anyone else."""
+        wanted = body.get("membershipPaymentConfiguration")
+        if not wanted:
+            return
+        designated = self.of(membership.collaboration_id, account, {"queryCompute": {"isResponsible": True}})
+        for path in PAYMENTS:
+            asked, payer = _dig(wanted, path), _dig(designated, path)
+            if asked is not None and bool(asked.get("isResponsible")) != bool((payer or {}).get("isResponsible")):
+                raise service_error(
+                    400,
+                    f"{'.'.join(path)}: isResponsible must be {bool((payer or {}).get('isResponsible'))} for this "
+                    "member: the collaboration creator designates who pays",
+                    reason="INVALID_CONFIGURATION",
+                )
+
+
+def _dig(value: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def filter_by_status(page: dict[str, Any], wanted: Sequence[str]) -> dict[str, Any]:

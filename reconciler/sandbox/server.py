@@ -20,7 +20,7 @@ from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 from . import emulation
-from .emulation import LogPropagation, ServiceError, service_error
+from .emulation import Designations, LogPropagation, ServiceError, service_error
 from .faults import Fault, Faults
 from .requestlog import LoggedRequest, RequestLog
 
@@ -36,6 +36,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("PATCH", re.compile(r"^/memberships/(?P<id>[^/]+)$"), "UpdateMembership"),
     ("DELETE", re.compile(r"^/memberships/(?P<id>[^/]+)$"), "DeleteMembership"),
     ("POST", re.compile(r"^/collaborations/?$"), "CreateCollaboration"),
+    ("GET", re.compile(r"^/collaborations/(?P<id>[^/]+)/members$"), "ListMembers"),
 )
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/\d+/(?P<region>[^/]+)/")
 _FAULT_MESSAGES = {429: "Rate exceeded", 409: "The membership was modified concurrently; retry", 500: "Internal error"}
@@ -48,10 +49,17 @@ class Endpoint:
     and a line in the request log."""
 
     def __init__(
-        self, account_id: str, faults: Faults, log: RequestLog, propagation: LogPropagation, lock: threading.RLock
+        self,
+        account_id: str,
+        faults: Faults,
+        log: RequestLog,
+        propagation: LogPropagation,
+        lock: threading.RLock,
+        designations: Designations,
     ) -> None:
         self._moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
         self.account_id = account_id
+        self.designations = designations
         self.faults = faults
         self.log = log
         self.propagation = propagation
@@ -159,6 +167,7 @@ class Endpoint:
                 membership = self.membership(region, account, membership_id)
                 emulation.refuse_inactive(membership)
                 emulation.check_update(body or {})
+                self.designations.refuse_contrary(membership, account, body or {})
                 self.propagation.remember(membership, body or {})
                 emulation.apply_fields(membership, body or {})
                 return _ok({"membership": self.propagation.as_seen(membership)})
@@ -170,6 +179,9 @@ class Endpoint:
                 created = self.membership(region, account, json.loads(payload)["membership"]["id"])
                 emulation.apply_fields(created, {k: (body or {}).get(k) for k in emulation.JOB_FIELDS})
                 return _ok({"membership": emulation.full(created)})
+        if operation == "ListMembers" and membership_id:  # the route's id is the collaboration's here
+            with self.lock:
+                return _ok(self.designations.members(json.loads(payload), membership_id))
         if operation == "ListMemberships":
             wanted = parse_qs(query).get("status")
             if wanted:
