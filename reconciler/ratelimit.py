@@ -44,8 +44,10 @@ CUT = 0.7
 QUIET_CALLS = 50
 # Fewer answered calls than this between two throttles: the estimate is well over the limit.
 CLOSE_CALLS = 10
-# Between throttles the rate grows by this share per answered call (more after QUIET_CALLS without one):
-# at any rate, a throttle costs about one call in a hundred, and the rate averages about 95% of the limit.
+# Between throttles the rate grows per answered call by this share times (calls since the throttle /
+# QUIET_CALLS): nothing right after a throttle, when the pace is the best estimate there is, and faster the
+# longer no throttle comes, in case the estimate is far too low. Per call, so probing costs the same share
+# of calls at any rate: a throttle every hundred or more calls, the rate averaging about 95% of the limit.
 CREEP_PER_CALL = 0.001
 
 
@@ -165,7 +167,7 @@ class RateController:
         else:
             # Additive increase, per answered call so that probing costs the same share of calls at any
             # rate; faster the longer no throttle came, in case the estimate is far too low.
-            self.rate *= 1.0 + CREEP_PER_CALL * (1.0 + self.quiet / QUIET_CALLS)
+            self.rate *= 1.0 + CREEP_PER_CALL * (self.quiet / QUIET_CALLS)
 
     def _throttled(self, now: float) -> None:
         self.slow_start = False

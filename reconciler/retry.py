@@ -60,9 +60,9 @@ class RetryPolicy:
 # on_retry(error, kind, next_attempt, delay): next_attempt is None for a throttle, which spends no attempt.
 RetryLog = Callable[[AwsError, Retry, int | None, float], None]
 
-# A throttled call's backoff grows to at most base * 2**this: the rate controller paces the resend, so the
-# backoff only has to spread resends apart, not guess the service's rate.
-THROTTLE_BACKOFF_STEPS = 2
+# A throttled call's backoff is at most base * 2**this: the rate controller paces the resend, so the backoff
+# only has to spread resends apart, not guess the service's rate (a longer one only idles the quota).
+THROTTLE_BACKOFF_STEPS = 0
 
 
 @dataclass

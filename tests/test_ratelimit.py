@@ -136,8 +136,8 @@ def test_the_rate_creeps_up_per_answered_call_and_faster_the_longer_no_throttle_
         call(limiter, clock, 0.01)
         rates.append(limiter.rate)
     steps = [b / a - 1 for a, b in itertools.pairwise(rates) if a is not None and b is not None]
-    assert steps[0] == pytest.approx(CREEP_PER_CALL * (1 + 1 / QUIET_CALLS))
-    assert steps[-1] == pytest.approx(CREEP_PER_CALL * 3)
+    assert steps[0] == pytest.approx(CREEP_PER_CALL * 1 / QUIET_CALLS)
+    assert steps[-1] == pytest.approx(CREEP_PER_CALL * 2)
 
 
 def test_a_throttle_soon_after_the_last_cuts_deep_and_one_long_after_cuts_a_little() -> None:
