@@ -102,7 +102,8 @@ class GitHub:
 
         def found() -> PullRef | None:
             for pull in self._repo().get_commit(commit).get_pulls():
-                if pull.merged or pull.merge_commit_sha == commit:
+                # merged_at, not merged: this list carries the former only (reading the latter costs a call).
+                if pull.merged_at is not None or pull.merge_commit_sha == commit:
                     return PullRef(pull.number, pull.head.sha)
             return None
 

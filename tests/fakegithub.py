@@ -197,7 +197,7 @@ class FakeGitHub:
             "user": self._user(issue.author),
             "head": {"sha": pull.head_sha, "ref": f"pr-{pull.number}"},
             "base": {"ref": "main"},
-            "merged": pull.merged,
+            "merged_at": "2026-12-01T00:00:00Z" if pull.merged else None,  # as in GitHub's pull request lists
             "merge_commit_sha": pull.merge_commit_sha,
             "url": f"{self._base()}/pulls/{pull.number}",
             "html_url": f"https://github.localhost/{self.repository}/pull/{pull.number}",

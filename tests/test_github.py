@@ -82,3 +82,15 @@ def test_an_unreachable_api_is_one_clear_error() -> None:
     github = GitHub(url, "t", "acme/cleanrooms")
     with pytest.raises(GitHubCallFailed, match=r"GitHub: cannot list the comments of #3: .*Connection refused"):
         list(github.comments(3))
+
+
+def test_the_merged_pull_request_of_a_commit_is_found_and_an_open_one_is_not(fake: FakeGitHub) -> None:
+    head, merge, other = "a" * 40, "b" * 40, "c" * 40
+    merged = fake.open_pull(head)
+    fake.merge(merged, merge)
+    fake.open_pull(other)  # open: a push of its commit to main is not a merge
+    github = edge(fake)
+    found = github.merged_pull(merge)
+    assert found is not None and (found.number, found.head_sha) == (merged, head)
+    assert github.merged_pull(other) is None
+    assert [c.method for c in fake.calls] == ["GET", "GET"]  # one list call each, no call per pull request
