@@ -187,8 +187,7 @@ def apply_report(
         if planned is not None and planned != approved:
             differs.append(section)
         if receipt is None:
-            result = "not applied" if planned != approved else "not run"
-            done = ""
+            result, done = "not applied", ""
         else:
             result = str(receipt["result"])
             done = str(sum(m["outcome"] in ("applied", "converged") for m in receipt["memberships"]))
@@ -212,8 +211,8 @@ def apply_report(
         "The run shows the plan again and waits for approval in the protected environment before it writes.",
         "",
     ]
-    room = render.MARKDOWN_LIMIT - len("\n".join(lines)) - 1
-    return "\n".join(lines) + "\n" + render.report(differs, render.PLAN, link, room, run_url)
+    # The result and the how-to go first, as the report's head: the new plan then fills what room is left.
+    return render.report(differs, render.PLAN, link, more=run_url, head=lines)
 
 
 def drift_issue(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import render
 from reconciler.api import Where
 from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError
 
@@ -217,3 +218,73 @@ def test_render_shows_a_report_again_in_any_format(tmp_path: Path) -> None:
     assert drift.stdout.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 memberships)")
     again = json.loads(run_cli(["render", "--format", "json", str(path)]).stdout)
     assert again == json.loads(path.read_text())
+
+
+def test_the_reviewed_hashes_come_only_from_a_plan_comment_made_for_the_final_head(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    from reconciler import publish
+    from reconciler.github import GitHub
+
+    github_edge = GitHub(fake.url, fake.token, fake.repository)
+    head, later, merge = "a" * 40, "b" * 40, "c" * 40
+    assert publish.reviewed_for_commit(github_edge, merge, BOT).reason == (
+        f"commit {merge} did not come from a merged pull request: nothing was reviewed"
+    )
+    pr = fake.open_pull(head)
+    fake.merge(pr, merge)
+    assert publish.reviewed_for_commit(github_edge, merge, BOT).reason == (
+        f"pull request #{pr} has no plan comment: nothing was reviewed"
+    )
+    plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
+    sections = [render.Section(TARGETS[0].label, plan)]
+    fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
+    reviewed = publish.reviewed_for_commit(github_edge, merge, BOT)
+    assert (reviewed.pull_request, reviewed.approvals, reviewed.reason) == (
+        pr,
+        {TARGETS[0].label: plan.changes_hash()},
+        None,
+    )
+    fake.pulls[pr].head_sha = later  # a push after the last plan
+    stale = publish.reviewed_for_commit(github_edge, merge, BOT)
+    assert stale.approvals == {} and stale.reason == (
+        f"the plan comment on #{pr} was made for aaaaaaaaaaaa, not the final head bbbbbbbbbbbb: "
+        "the last push was not planned"
+    )
+
+
+def test_a_manual_approval_is_checked_pair_by_pair() -> None:
+    from reconciler import publish
+    from reconciler.errors import UsageError
+
+    digest = "sha256:" + "1" * 64
+    assert publish.parse_approvals(f"111122223333/us-east-1={digest}\n default/eu-west-1={digest}") == {
+        "111122223333/us-east-1": digest,
+        "default/eu-west-1": digest,
+    }
+    for bad, message in [
+        ("", "approve: no ACCOUNT/REGION=HASH pair given"),
+        (f"us-east-1={digest}", "approve: 'us-east-1': expected ACCOUNT/REGION"),
+        ("default/us-east-1=sha256:abc", "approve: 'default/us-east-1=sha256:abc': expected ACCOUNT/REGION=sha256:"),
+    ]:
+        with pytest.raises(UsageError) as caught:
+            publish.parse_approvals(bad)
+        assert caught.value.message.startswith(message)
+
+
+def test_the_apply_report_shows_the_new_plan_and_the_approve_line_within_the_limit() -> None:
+    from reconciler import publish
+
+    plans = [
+        Plan(Plan.build([change(t * 1000 + i, w, 4) for i in range(600)]).memberships, target=w)
+        for t, w in enumerate(TARGETS)
+    ]
+    sections = [render.Section(p.target.label, p) for p in plans if p.target is not None]
+    reviewed = publish.Reviewed(7, {TARGETS[0].label: plans[0].changes_hash()})
+    body = publish.apply_report(sections, {}, reviewed, "https://github.test/run/1", None, "apply")
+    assert len(body) <= 65_536
+    assert f"| `{TARGETS[1].label}` | not applied |  | `{plans[1].changes_hash()[:19]}` |" in body
+    assert "(a comment holds at most 65,536 characters)" in body
+    approve = " ".join(f"{p.target.label}={p.changes_hash()}" for p in plans if p.target is not None)
+    assert f"- `approve`: `{approve}`" in body and "- `pull-request`: `7`" in body
+    assert "### Clean Rooms plan: 1200 to change in 2 account/region target(s)" in body  # only those that differ
