@@ -577,18 +577,19 @@ def github_apply_report(
     plan and how to approve it. Exit 1 unless every target was applied."""
     from . import actions, operations, publish
 
-    reviewed = publish.parse_reviewed(reviewed_json)
-    sections = publish.gather(plans, operations.targets(shell.runtime, path))
-    found = publish.read_receipts(receipts)
     context = shell.env.github
-    body = publish.apply_report(sections, found, reviewed, context.run_url, actions.source_link(context), workflow)
-    ok = all(found.get(s.label, {}).get("result") in ("applied", "nothing to apply") for s in sections)
-    if reviewed.pull_request is not None:
-        number = shell.github().create_comment(reviewed.pull_request, body)
-        shell.out(f"commented the apply result on #{reviewed.pull_request} ({number})")
-    else:
-        shell.out(body, nl=False)
-    return ExitStatus.OK if ok else ExitStatus.ERROR
+    sections = publish.gather(plans, operations.targets(shell.runtime, path))
+    result = publish.report_apply(
+        shell.github,
+        sections,
+        publish.read_receipts(receipts),
+        publish.parse_reviewed(reviewed_json),
+        context.run_url,
+        actions.source_link(context),
+        workflow,
+    )
+    shell.out(result.message)
+    return result.status
 
 
 @cli.command()

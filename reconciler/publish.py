@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,26 @@ def parse_approvals(text: str) -> dict[str, str]:
     if not approvals:
         raise UsageError("approve: no ACCOUNT/REGION=HASH pair given")
     return approvals
+
+
+def report_apply(
+    github: Callable[[], GitHub],
+    sections: Sequence[render.Section],
+    receipts: Mapping[str, Mapping[str, Any]],
+    reviewed: Reviewed,
+    run_url: str | None,
+    link: render.Link,
+    workflow: str,
+) -> Published:
+    """Comment the apply result on the pull request (without one, the report is the message, for the job
+    log); the status is an error unless every target was applied or had nothing to apply."""
+    body = apply_report(sections, receipts, reviewed, run_url, link, workflow)
+    ok = all(receipts.get(s.label, {}).get("result") in ("applied", "nothing to apply") for s in sections)
+    status = ExitStatus.OK if ok else ExitStatus.ERROR
+    if reviewed.pull_request is None:
+        return Published(body.rstrip("\n"), status)
+    number = github().create_comment(reviewed.pull_request, body)
+    return Published(f"commented the apply result on #{reviewed.pull_request} ({number})", status)
 
 
 def apply_report(
