@@ -178,8 +178,12 @@ class RateController:
             # Throttled before anything was answered says nothing of the limit: start at one call a second.
             self.rate = max(1.0, self.answered / self._first[1]) * FIRST_SHARE
         else:
+            # The first estimate counts the bucket's burst, so it tends to be a little over the limit: the
+            # throttle that follows it cuts a little. Throttles close together after that mean the pace is
+            # well over the limit: a deep cut.
+            close = self.quiet < CLOSE_CALLS and self._first is None
             self._first = None
-            self.rate = max(self.min_rate, self.rate * (CUT if self.quiet < CLOSE_CALLS else DECREASE))
+            self.rate = max(self.min_rate, self.rate * (CUT if close else DECREASE))
         self.quiet = 0
         self._last_change = now
         # The bucket is empty now: the next call waits a full interval.

@@ -148,6 +148,14 @@ def test_a_throttle_soon_after_the_last_cuts_deep_and_one_long_after_cuts_a_litt
         call(limiter, clock, 0.01)
     before = limiter.rate
     assert before is not None
+    # Soon after the first estimate, which counts the bucket's burst: a small cut. (A deep one here left a
+    # 100-membership run at 5 calls/s paced at 77% of the quota.)
+    call(limiter, clock, 0.01, THROTTLED)
+    assert limiter.rate == pytest.approx(before * DECREASE)
+    for _ in range(CLOSE_CALLS - 1):
+        call(limiter, clock, 0.01)
+    before = limiter.rate
+    assert before is not None
     call(limiter, clock, 0.01, THROTTLED)
     assert limiter.rate == pytest.approx(before * CUT)
     for _ in range(CLOSE_CALLS):
