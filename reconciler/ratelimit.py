@@ -80,6 +80,7 @@ class RateController:
     # A queue by ticket: the caller holding `_serving` is the next to take a place and a start time.
     _tickets: int = 0
     _serving: int = 0
+    _abandoned: set[int] = field(default_factory=set)
 
     def acquire(self) -> float:
         """Wait for a place in the window and, when pacing, for the next start time; returns the send time.
@@ -89,8 +90,15 @@ class RateController:
         with self._condition:
             ticket = self._tickets
             self._tickets += 1
-            while ticket != self._serving or self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
-                self._condition.wait()
+            try:
+                while ticket != self._serving or self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
+                    self._condition.wait()
+            except BaseException:
+                # Interrupted while queued (Ctrl-C in the main thread): give up the ticket, or every caller
+                # behind it would wait forever.
+                self._abandoned.add(ticket)
+                self._next_ticket()
+                raise
             self.in_flight += 1
         try:
             return self._start_time()
@@ -103,7 +111,14 @@ class RateController:
             # time is booked at a time, so a throttle's cut reaches the very next call.
             with self._condition:
                 self._serving += 1
-                self._condition.notify_all()
+                self._next_ticket()
+
+    def _next_ticket(self) -> None:
+        """Skip the tickets given up while queued, and wake the queue (the condition is held)."""
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._condition.notify_all()
 
     def _start_time(self) -> float:
         while True:

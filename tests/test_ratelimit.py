@@ -286,3 +286,32 @@ def test_calls_start_in_the_order_they_asked_for_a_place() -> None:
     for thread in threads:
         thread.join(timeout=5)
     assert order[8:] == [f"newcomer-{i}" for i in range(8)]
+
+
+def test_a_caller_interrupted_while_queued_gives_up_its_turn() -> None:
+    class Interrupting(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            if threading.current_thread().name == "interrupted":
+                raise KeyboardInterrupt
+            return super().wait(timeout)
+
+    limiter = RateController(max_concurrency=1, sleep=lambda _: None, _condition=Interrupting())
+    limiter.acquire()  # the one place is taken: whoever comes next queues
+    outcome: list[str] = []
+
+    def interrupted() -> None:
+        try:
+            limiter.acquire()
+        except KeyboardInterrupt:
+            outcome.append("interrupted")
+
+    first = threading.Thread(target=interrupted, name="interrupted", daemon=True)
+    first.start()
+    first.join(timeout=5)
+    later = threading.Thread(target=lambda: outcome.append(f"served at {limiter.acquire()}"), daemon=True)
+    later.start()
+    time.sleep(0.05)
+    limiter.release("GetMembership", limiter.clock(), None)
+    later.join(timeout=5)
+    assert outcome[0] == "interrupted" and outcome[1].startswith("served at ")
+    assert (limiter._serving, limiter._abandoned, limiter.in_flight) == (3, set(), 1)
