@@ -224,6 +224,12 @@ def selection(memberships: Sequence[str], target: Where | None) -> Selection:
     envvar="RECONCILER_ASSUME_ROLE_TEMPLATE",
     help="Role to assume per account, e.g. arn:aws:iam::{accountId}:role/cleanrooms-reconciler.",
 )
+@click.option(
+    "--config",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=True),
+    help="The organisation config (else $RECONCILER_CONFIG, else ./reconciler.yaml when present).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -232,12 +238,16 @@ def cli(
     parallelism: int,
     verbose: int,
     assume_role_template: str | None,
+    config: Path | None,
 ) -> None:
     """Reconcile AWS Clean Rooms membership settings with desired state kept in git."""
+    from .config import config_path
+
     if assume_role_template is not None and "{accountId}" not in assume_role_template:
         raise UsageError("--assume-role-template must contain {accountId}")
     env: Environment = ctx.obj
-    settings = Settings(region, profile, parallelism, verbose, assume_role_template)
+    config = config_path(config, env.variables)
+    settings = Settings(region, profile, parallelism, verbose, assume_role_template, config=config)
     shell = Shell(env, Runtime(settings))
     shell.runtime.notify, shell.runtime.progress = shell.err, shell.progress
     ctx.obj = shell
@@ -250,12 +260,15 @@ def validate(shell: Shell, path: Path) -> ExitStatus:
     """Check every desired-state file; report all problems. Makes no AWS call."""
     from . import actions, operations
 
-    result = operations.validate(path)
+    result = operations.validate(path, shell.runtime.guardrails())
     for problem in result.problems:
         shell.out(str(problem))
     for line in actions.error_annotations(shell.env.github, result.problems):
         shell.out(line)
-    if result.problems:
+    config = shell.runtime.settings.config
+    if result.problems and not result.files and all(p.path == str(config) for p in result.problems):
+        shell.err(f"{len(result.problems)} problem(s) in {config}; no membership file was checked")
+    elif result.problems:
         shell.err(f"{len(result.problems)} problem(s) in {path}")
     else:
         shell.out(f"{len(result.files)} membership file(s) valid in {path}")
@@ -263,9 +276,15 @@ def validate(shell: Shell, path: Path) -> ExitStatus:
 
 
 @cli.command()
+@click.option("--config", "of_config", is_flag=True, help="The schema of reconciler.yaml instead.")
 @click.pass_obj
-def schema(shell: Shell) -> None:
-    """Print the JSON Schema of a desired-state file."""
+def schema(shell: Shell, of_config: bool) -> None:
+    """Print the JSON Schema of a desired-state file (or of reconciler.yaml)."""
+    if of_config:
+        from .config import config_json_schema
+
+        shell.out(json.dumps(config_json_schema(), indent=2))
+        return
     from .models import desired_json_schema
 
     shell.out(json.dumps(desired_json_schema(), indent=2))
@@ -337,6 +356,7 @@ def plan(
     "--receipt", type=click.Path(path_type=Path, dir_okay=False), help="Write a receipt of this run (JSON) here."
 )
 @click.option("--pull-request", type=click.IntRange(1), metavar="NUMBER", help="The pull request, for the receipt.")
+@click.option("--force", is_flag=True, help="Apply past reconciler.yaml's maxChangesPercent.")
 @membership_option
 @target_option
 @retry_options
@@ -352,6 +372,7 @@ def apply(
     reviewed_plan: Path | None,
     receipt: Path | None,
     pull_request: int | None,
+    force: bool,
     memberships: tuple[str, ...],
     target: Where | None,
 ) -> ExitStatus:
@@ -364,7 +385,7 @@ def apply(
     github = shell.env.github
     context = Context(github.sha, pull_request, github.run_url, target.label if target else None)
     options = operations.ApplyOptions(
-        plan_file, max_changes, audit_log, expect_changes_hash, reviewed_plan, receipt, context
+        plan_file, max_changes, audit_log, expect_changes_hash, reviewed_plan, receipt, context, force
     )
     result = operations.apply(
         shell.runtime,

@@ -10,18 +10,21 @@ import hashlib
 import re
 import types
 import typing
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .models import DesiredMembership
+
+if TYPE_CHECKING:
+    from .config import Guardrails
 
 MAX_FILE_BYTES = 256 * 1024
 # A membership file has a few dozen nodes; anything that expands past this is an alias bomb, not settings.
@@ -58,6 +61,11 @@ class DesiredFile:
     path: str
     membership: DesiredMembership
     sha256: str
+    # Where each managed top-level field's value came from, when not (only) the file: "defaults[0]
+    # (partners/**)" or "file + defaults[0] (partners/**)" (reconciler.yaml's shared defaults).
+    origins: Mapping[str, str] = field(default_factory=dict)
+    # reconciler.yaml's account allow-list: checked against the live account when the file names none.
+    allowed_accounts: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,15 +114,18 @@ def _refusal(path: Path, root: Path, inside: Path) -> str | None:
     return None
 
 
-def load(root: Path) -> LoadResult:
-    """Load every desired-state file under `root` (or `root` itself), collecting all problems."""
+def load(root: Path, guardrails: Guardrails | None = None) -> LoadResult:
+    """Load every desired-state file under `root` (or `root` itself), collecting all problems. With
+    reconciler.yaml's guardrails: each file's settings over the shared defaults that match it, then the
+    allow-list and the policies on the result."""
     if not root.exists():
         return LoadResult([], [Problem(str(root), 1, 1, "", "no such file or directory")])
     files: list[DesiredFile] = []
     paths, problems = discover(root)
     loaders = _Loaders()
+    base = defaults_base(root)
     for path in paths:
-        loaded, found = load_file(path, loaders)
+        loaded, found = load_file(path, loaders, guardrails, base)
         problems.extend(found)
         if loaded is not None:
             files.append(loaded)
@@ -134,7 +145,7 @@ class _Loaders:
         self.located = YAML(typ="rt")
         self.located.allow_duplicate_keys = False
 
-    def quick(self, text: str) -> DesiredMembership | None:
+    def quick(self, text: str, layers: Layers | None) -> tuple[DesiredMembership, dict[str, Any]] | None:
         if "<<" in text:
             return None  # the safe loader would apply a merge key silently; the located path refuses it
         try:
@@ -143,30 +154,130 @@ class _Loaders:
             return None
         if not isinstance(data, dict) or _expanded_size(data, MAX_EXPANDED_NODES) is None:
             return None
+        if layers is not None and layers.problems:
+            return None
+        effective = layers.under(data) if layers is not None else data
         try:
-            return DesiredMembership.model_validate(data)
+            return DesiredMembership.model_validate(effective), data
         except ValidationError:
             return None
 
 
-def load_file(path: Path, loaders: _Loaders | None = None) -> tuple[DesiredFile | None, list[Problem]]:
+class Layers:
+    """The shared defaults that match one file, as reconciler.yaml's Guardrails found them (config.py)."""
+
+    def __init__(self, entries: list[tuple[str, dict[str, Any]]], problems: list[str]) -> None:
+        self.entries = entries  # (label, settings), least specific first
+        self.problems = problems  # equally specific entries that set the same key
+
+    def under(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """`data` deep-merged over the defaults: the file wins, then the more specific default."""
+        merged: dict[str, Any] = {}
+        for _label, settings in self.entries:
+            merged = deep_merge(merged, settings)
+        return deep_merge(merged, data)
+
+    def origins(self, data: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
+        """For each field that is not the file's alone, who set its leaves, file first."""
+        sources: dict[tuple[str, ...], str] = {}
+        for label, settings in [*self.entries, ("file", dict(data))]:
+            for leaf in _leaf_paths(settings):
+                # A value laid over a shorter or longer path replaces what was there.
+                for known in [k for k in sources if k[: len(leaf)] == leaf or leaf[: len(k)] == k]:
+                    del sources[known]
+                sources[leaf] = label
+        origins = {}
+        for name in fields:
+            labels = sorted({label for leaf, label in sources.items() if leaf[0] == name}, key=lambda x: x != "file")
+            if labels and labels != ["file"]:
+                origins[name] = " + ".join(labels)
+        return origins
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = deep_merge(below, value) if isinstance(below, Mapping) and isinstance(value, Mapping) else value
+    return merged
+
+
+def _leaf_paths(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
+    for key, child in value.items():
+        if isinstance(child, Mapping) and child:
+            yield from _leaf_paths(child, (*prefix, str(key)))
+        else:
+            yield (*prefix, str(key))
+
+
+def defaults_base(root: Path) -> Path:
+    """What reconciler.yaml's default globs are relative to: the desired-state directory. For one file, the
+    directory of the desired-state tree it sits in (`desired-state/`, the default) when it is in one, so
+    `plan desired-state/partners/a.yaml` sees the same defaults as `plan desired-state`."""
+    if root.is_dir():
+        return root
+    for parent in root.parents:
+        if parent.name == "desired-state":
+            return parent
+    return root.parent
+
+
+def load_file(
+    path: Path, loaders: _Loaders | None = None, guardrails: Guardrails | None = None, base: Path | None = None
+) -> tuple[DesiredFile | None, list[Problem]]:
+    name = str(path)
+    text, problems = read_text(path)
+    if text is None:
+        return None, problems
+    loaders = loaders or _Loaders()
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    layers = guardrails.layers(path, base or path.parent) if guardrails is not None else None
+    quick = loaders.quick(text, layers)
+    if quick is not None:
+        membership, data = quick
+    else:
+        located, problems = parse_located(name, text, loaders.located)
+        if located is None:
+            return None, problems
+        data = typing.cast(dict[str, Any], _plain(located))
+        if layers is not None and layers.problems:
+            return None, [Problem(name, 1, 1, "", problem) for problem in layers.problems]
+        effective = layers.under(data) if layers is not None else data
+        try:
+            membership = DesiredMembership.model_validate(effective)
+        except ValidationError as exc:
+            problems = [validation_problem(name, located, err) for err in exc.errors()]
+            if layers is not None and layers.entries:
+                labels = ", ".join(label for label, _ in layers.entries)
+                problems = [replace(p, message=f"{p.message} (with the shared defaults {labels})") for p in problems]
+            return None, problems
+    origins = layers.origins(data, membership.managed()) if layers is not None else {}
+    allowed = guardrails.accounts if guardrails is not None else None
+    loaded = DesiredFile(name, membership, sha256, origins, allowed)
+    return loaded, guardrails.check(loaded, text) if guardrails is not None else []
+
+
+def read_text(path: Path) -> tuple[str | None, list[Problem]]:
+    """The file's text, or why it cannot be read as UTF-8 YAML of a sensible size."""
     name = str(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         return None, [Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
+        return raw.decode("utf-8").removeprefix("\ufeff"), []
     except UnicodeDecodeError as exc:
         line, col = _position(raw[: exc.start])
         return None, [Problem(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")]
-    loaders = loaders or _Loaders()
-    sha256 = hashlib.sha256(raw).hexdigest()
-    quick = loaders.quick(text)
-    if quick is not None:
-        return DesiredFile(name, quick, sha256), []
+
+
+def parse_located(name: str, text: str, parser: YAML | None = None) -> tuple[CommentedMap | None, list[Problem]]:
+    """The round-trip parse, which knows each key's line and column, or the problems that stop it."""
+    if parser is None:
+        parser = YAML(typ="rt")
+        parser.allow_duplicate_keys = False
     try:
-        data = loaders.located.load(text)
+        data = parser.load(text)
     except MarkedYAMLError as exc:
         return None, [_yaml_problem(name, exc)]
     except YAMLError as exc:
@@ -180,11 +291,7 @@ def load_file(path: Path, loaders: _Loaders | None = None) -> tuple[DesiredFile 
         line = next((i for i, text_line in enumerate(text.splitlines(), 1) if _MERGE.search(text_line)), 1)
         message = "YAML merge keys (<<) are not supported (YAML 1.2 has none): write each setting out"
         return None, [Problem(name, line, 1, "", message)]
-    try:
-        membership = DesiredMembership.model_validate(_plain(data))
-    except ValidationError as exc:
-        return None, [_validation_problem(name, data, err) for err in exc.errors()]
-    return DesiredFile(name, membership, sha256), []
+    return data, []
 
 
 def _identifier_line(path: str) -> int:
@@ -272,42 +379,54 @@ def _shown(part: int | str) -> str:
     return repr(text) if text != text.strip() or not text else text
 
 
-def _validation_problem(name: str, root: CommentedMap, err: ErrorDetails) -> Problem:
+def validation_problem(
+    name: str,
+    root: CommentedMap,
+    err: ErrorDetails,
+    model: type[BaseModel] = DesiredMembership,
+    prefix: tuple[int | str, ...] = (),
+) -> Problem:
+    """`err` at its line and column in `root`; `prefix` is where the validated value sits in `root`."""
     loc = tuple(err["loc"])
-    line, col = _locate(root, loc, point_at_key=err["type"] == "extra_forbidden")
-    field = ".".join(_shown(part) for part in loc)
-    return Problem(name, line, col, field, explain(loc, err))
+    line, col = locate(root, (*prefix, *loc), point_at_key=err["type"] == "extra_forbidden")
+    field = ".".join(_shown(part) for part in (*prefix, *loc))
+    return Problem(name, line, col, field, explain(loc, err, model))
 
 
-def _locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: bool) -> tuple[int, int]:
+def locate(root: CommentedMap, loc: tuple[int | str, ...], *, point_at_key: bool = True) -> tuple[int, int]:
+    """The line and column of the deepest part of `loc` present in `root` (1, 1 when none is)."""
     line, col = 0, 0
     node: object = root
     for depth, part in enumerate(loc):
-        # Desired state holds only mappings; anything else is reported at the key that holds it.
+        last = depth == len(loc) - 1
+        if isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, col = node.lc.item(part)
+            node = node[part]
+            continue
+        # Anything but a mapping or a list is reported at the key that holds it.
         if not isinstance(node, CommentedMap):
             break
         keys = [k for k in node if _key_name(k) == part]  # the YAML key (a number, null) behind its name
         if not keys:
             break
         key = keys[0]
-        last = depth == len(loc) - 1
         line, col = node.lc.key(key) if (point_at_key or not last) else node.lc.value(key)
         node = node[key]
     return line + 1, col + 1
 
 
-def explain(loc: tuple[int | str, ...], err: ErrorDetails) -> str:
+def explain(loc: tuple[int | str, ...], err: ErrorDetails, model: type[BaseModel] = DesiredMembership) -> str:
     leaf = str(loc[-1]) if loc else ""
     value = err.get("input")
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], model)
         return f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
     if kind == "missing":
         return "required key is missing"
     if kind in _HINTED_ERRORS and leaf in _HINTS:
         return f"{_HINTS[leaf]}; got {value!r}"
-    if leaf == "accountId" and kind == "string_type":
+    if (leaf == "accountId" or loc[:1] == ("accounts",)) and kind == "string_type":
         return f"{_HINTS['accountId']} (unquoted, YAML reads a number and drops leading zeros); got {value!r}"
     if kind == "literal_error":
         return f"{err['msg']}; got {value!r}"
@@ -315,9 +434,11 @@ def explain(loc: tuple[int | str, ...], err: ErrorDetails) -> str:
     return f"{message}; got {value!r}" if kind.endswith("_type") else message
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    model: type[BaseModel] | None = DesiredMembership
+def _allowed_keys(loc: tuple[int | str, ...], root: type[BaseModel]) -> list[str]:
+    model: type[BaseModel] | None = root
     for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list of models
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return []
         model = _model_in(model.model_fields[part].annotation)
@@ -327,7 +448,7 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
 def _model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) in (typing.Union, list):
         for arg in typing.get_args(annotation):
             found = _model_in(arg)
             if found is not None:

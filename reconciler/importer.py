@@ -42,7 +42,9 @@ def file_name(live: LiveMembership) -> str:
     return f"{slug}-{live.membershipIdentifier[:8]}.yaml"
 
 
-def desired_document(live: LiveMembership) -> CommentedMap:
+def desired_document(live: LiveMembership, shared: Mapping[str, Any] | None = None) -> CommentedMap:
+    """The file for `live`; without what `shared` (reconciler.yaml's defaults for this file) already gives,
+    so the file states only how this membership differs, and follows the defaults when they change."""
     document: dict[str, Any] = {
         "membershipIdentifier": live.membershipIdentifier,
         "region": live.region,
@@ -50,7 +52,21 @@ def desired_document(live: LiveMembership) -> CommentedMap:
         "collaborationName": live.collaborationName,
     }
     document |= {name: live.settings[name] for name in SETTABLE_FIELDS if live.settings.get(name) is not None}
-    return _ordered(document)
+    return _ordered(_beyond(document, shared or {}))
+
+
+def _beyond(value: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, Any]:
+    """The leaves of `value` that `shared` does not hold with the same value; emptied mappings dropped."""
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        given = shared.get(key)
+        if isinstance(item, Mapping) and isinstance(given, Mapping):
+            rest = _beyond(item, given)
+            if rest:
+                kept[key] = rest
+        elif key == "membershipIdentifier" or given != item:
+            kept[key] = item
+    return kept
 
 
 def _ordered(value: Mapping[str, Any]) -> CommentedMap:
@@ -59,10 +75,10 @@ def _ordered(value: Mapping[str, Any]) -> CommentedMap:
     return CommentedMap((k, _ordered(v) if isinstance(v, Mapping) else v) for k in keys for v in [value[k]])
 
 
-def render_new(live: LiveMembership, schema_path: str) -> str:
+def render_new(live: LiveMembership, schema_path: str, shared: Mapping[str, Any] | None = None) -> str:
     stream = io.StringIO()
     stream.write(SCHEMA_COMMENT.format(schema=schema_path))
-    _yaml().dump(desired_document(live), stream)
+    _yaml().dump(desired_document(live, shared), stream)
     return stream.getvalue()
 
 

@@ -37,10 +37,11 @@ from .errors import (
 )
 from .plan import Plan, PlanError, Selection, Unmanaged
 from .planner import ResolvedFile, build_plan, resolve_regions
-from .runtime import Notify, Runtime
+from .runtime import ConfigResult, Notify, Runtime
 
 if TYPE_CHECKING:
     from .applier import Applier, AuditSink, Outcome
+    from .config import Guardrails
     from .models import LiveMembership
     from .retry import Retrier
 
@@ -50,8 +51,13 @@ if TYPE_CHECKING:
 # -- validate ----------------------------------------------------------------------------------------
 
 
-def validate(path: Path) -> LoadResult:
-    result = load(path)
+def validate(path: Path, config: ConfigResult = (None, [])) -> LoadResult:
+    """Every file under `path`, with reconciler.yaml's guardrails; a config with problems stops here, since
+    every file would be judged by rules that do not hold."""
+    guardrails, problems = config
+    if problems:
+        return LoadResult([], problems)
+    result = load(path, guardrails)
     _require_files(result, path)
     return result
 
@@ -69,9 +75,9 @@ def validate_status(result: LoadResult) -> ExitStatus:
 # -- loading and selecting -----------------------------------------------------------------------------
 
 
-def load_desired(path: Path) -> list[DesiredFile]:
+def load_desired(path: Path, config: ConfigResult = (None, [])) -> list[DesiredFile]:
     """Every file, valid; any problem stops the command before the first AWS call."""
-    result = validate(path)
+    result = validate(path, config)
     if result.problems:
         raise InvalidDesiredState(result.problems)
     return result.files
@@ -118,7 +124,7 @@ def cannot_plan(errors: Sequence[PlanError]) -> str:
 
 
 def _fresh_plan(runtime: Runtime, path: Path, selection: Selection) -> Plan:
-    files = select_files(load_desired(path), selection, path)
+    files = select_files(load_desired(path, runtime.guardrails()), selection, path)
     resolved, errors = resolve(runtime, files, selection, path)
     return replace(read_plan(runtime, resolved, errors, runtime.gateway()), target=selection.where)
 
@@ -183,6 +189,7 @@ class ApplyOptions:
     reviewed_plan: Path | None = None  # the approved plan itself, to say what differs
     receipt: Path | None = None
     context: receipt_module.Context = field(default_factory=receipt_module.Context)
+    force: bool = False  # past reconciler.yaml's maxChangesPercent
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,7 @@ def _apply_planned(
             f"{len(changes)} memberships would change, more than --max-changes {options.max_changes}; "
             "nothing was applied"
         )
+    _check_blast_radius(runtime, planned, options.force)
     confirm(len(changes))
     from .applier import Applier
 
@@ -282,6 +290,32 @@ def _apply_planned(
         with stop_on_signals(applier, runtime.notify) as stopped, runtime.progress(len(changes), "Applying") as done:
             outcomes = applier.apply(changes, runtime.parallelism, live, done)
     return ApplyResult(planned, tuple(outcomes), stopped.name)
+
+
+# octoDNS's rule: a share of a small set is noise (1 of 4 is 25%), so the guard starts at ten memberships.
+MIN_GUARDED_MEMBERSHIPS = 10
+
+
+def _check_blast_radius(runtime: Runtime, planned: Plan, force: bool) -> None:
+    """reconciler.yaml's maxChangesPercent: refuse before any write when more than that share of the
+    memberships in the plan would change (a plan of at least MIN_GUARDED_MEMBERSHIPS), unless --force."""
+    guardrails, problems = runtime.guardrails()
+    if problems:
+        raise InvalidDesiredState(problems)
+    if guardrails is None or guardrails.max_changes_percent is None:
+        return
+    percent = guardrails.max_changes_percent
+    total, changing = len(planned.memberships), len(planned.changes)
+    if total < MIN_GUARDED_MEMBERSHIPS or changing * 100 <= percent * total:
+        return
+    if force:
+        runtime.notify(f"note: {changing} of {total} memberships change, past maxChangesPercent {percent}; --force")
+        return
+    raise ApplyRefused(
+        f"{changing} of {total} memberships would change ({changing * 100 / total:.0f}%), more than "
+        f"maxChangesPercent {percent} in {guardrails.path}; nothing was applied (check the plan, then apply "
+        "again with --force if it is meant)"
+    )
 
 
 def check_reviewed(planned: Plan, expected: str, reviewed_plan: Path | None) -> None:
@@ -420,7 +454,7 @@ class DriftResult:
 
 def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: bool) -> DriftResult:
     """A plan through a reader with no update method: drift cannot write, and runs under a read-only role."""
-    files = load_desired(path)
+    files = load_desired(path, runtime.guardrails())
     chosen = select_files(files, selection, path)
     resolved, errors = resolve(runtime, chosen, selection, path)
     reader = ReadOnly(runtime.gateway())
@@ -459,7 +493,7 @@ def _list_active(reader: MembershipReader, where: Where, retrier: Retrier) -> li
 
 def targets(runtime: Runtime, path: Path) -> list[Where]:
     """The account/region pairs the desired state covers, in a stable order."""
-    resolved, errors = resolve_regions(load_desired(path), runtime.default_region())
+    resolved, errors = resolve_regions(load_desired(path, runtime.guardrails()), runtime.default_region())
     if errors:
         raise PlanHasErrors(f"{len(errors)} file(s) have no region", [f"error: {error}" for error in errors])
     return sorted({r.where for r in resolved}, key=lambda where: where.label)
@@ -492,6 +526,9 @@ def import_memberships(
     region = runtime.default_region()
     if region is None:
         raise UsageError("no region: pass --region or configure AWS_DEFAULT_REGION")
+    guardrails, problems = runtime.guardrails()
+    if problems:
+        raise InvalidDesiredState(problems)
     where = Where(region)
     reader = ReadOnly(runtime.gateway())
     retrier = runtime.retrier()
@@ -517,11 +554,23 @@ def import_memberships(
             failures.append(f"{membership_id}: status is {live.status}; only ACTIVE memberships are imported")
             continue
         target = existing.get(membership_id) or out_dir / importer.file_name(live)
-        written.append(_write_imported(live, target, overwrite))
+        shared = _shared_defaults(guardrails, target, out_dir)
+        if isinstance(shared, str):
+            failures.append(f"{membership_id}: {shared}")
+            continue
+        written.append(_write_imported(live, target, overwrite, shared))
     return ImportResult(out_dir, len(ids), tuple(written), tuple(failures))
 
 
-def _write_imported(live: LiveMembership, path: Path, overwrite: bool) -> str:
+def _shared_defaults(guardrails: Guardrails | None, target: Path, out_dir: Path) -> dict[str, Any] | str:
+    """What reconciler.yaml's defaults give a file at `target`, or why they cannot be told apart."""
+    if guardrails is None:
+        return {}
+    layers = guardrails.layers(target, out_dir)
+    return "; ".join(layers.problems) if layers.problems else layers.under({})
+
+
+def _write_imported(live: LiveMembership, path: Path, overwrite: bool, shared: Mapping[str, Any]) -> str:
     from . import importer
 
     if path.exists() and not overwrite:
@@ -530,5 +579,5 @@ def _write_imported(live: LiveMembership, path: Path, overwrite: bool) -> str:
         write_text(path, importer.render_update(path.read_text(encoding="utf-8"), live), "the file")
         return f"updated {path}"
     schema = os.path.relpath(Path("schema") / "membership.schema.json", path.parent)
-    write_text(path, importer.render_new(live, schema), "the file")
+    write_text(path, importer.render_new(live, schema, shared), "the file")
     return f"wrote {path}"

@@ -77,9 +77,12 @@ class FieldChange:
     # For a field a file manages in part (membershipPaymentConfiguration): the managed sub-keys. `after` is
     # then the live value with them laid over it, and a later write lays them over the value it reads.
     managed: Any = None
+    # Who set the desired value: "file", or reconciler.yaml's shared defaults ("defaults[0] (partners/**)",
+    # "file + defaults[0] (partners/**)"). Shown to reviewers; not part of what the plan does (changesHash).
+    origin: str = "file"
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"before": self.before, "after": self.after}
+        data: dict[str, Any] = {"before": self.before, "after": self.after, "origin": self.origin}
         if self.leaves:
             data["leaves"] = [leaf.to_json() for leaf in self.leaves]
         if self.managed is not None:
@@ -144,6 +147,7 @@ class MembershipChange:
                     value["after"],
                     tuple(LeafChange(**leaf) for leaf in value.get("leaves", ())),
                     value.get("managed"),
+                    value.get("origin", "file"),
                 )
                 for name, value in data["fields"].items()
             ),

@@ -59,19 +59,21 @@ def live_fingerprint(settings: Mapping[str, Any]) -> str:
 
 def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
     desired = target.file.membership.managed()
+    origins = target.file.origins
     fields = []
     for name in SETTABLE_FIELDS:
         if name not in desired:
             continue
         before = live.settings.get(name)
+        origin = origins.get(name, "file")
         if name in PARTIAL_FIELDS:
             if not covers(before, desired[name]):
                 after = laid_over(before, desired[name])
-                fields.append(FieldChange(name, before, after, _leaves(name, before, after), desired[name]))
+                fields.append(FieldChange(name, before, after, _leaves(name, before, after), desired[name], origin))
             continue
         after = desired[name]
         if not same(name, before, after):
-            fields.append(FieldChange(name, before, after, _leaves(name, before, after)))
+            fields.append(FieldChange(name, before, after, _leaves(name, before, after), origin=origin))
     planned_from = managed_live(live, desired)
     return MembershipChange(
         membershipIdentifier=target.membership_id,
@@ -146,6 +148,14 @@ def check(target: ResolvedFile, live: LiveMembership) -> list[str]:
         problems.append(f"status is {live.status}; only an ACTIVE membership can be updated")
     if desired.accountId is not None and desired.accountId != live.accountId:
         problems.append(f"accountId guard is {desired.accountId} but the membership is in account {live.accountId}")
+    allowed = target.file.allowed_accounts
+    if desired.accountId is None and allowed is not None and live.accountId not in allowed:
+        # Checked here, not in validate: a file without accountId reaches the caller's own account, known only
+        # from the live ARN (no STS call on every validate).
+        problems.append(
+            f"the membership is in account {live.accountId}, which reconciler.yaml's accounts allow-list does not "
+            f"list ({', '.join(sorted(allowed))}); the file names no accountId, so it reaches the caller's account"
+        )
     if desired.collaborationName is not None and desired.collaborationName != live.collaborationName:
         problems.append(
             f"collaborationName guard is {desired.collaborationName!r} "

@@ -58,11 +58,13 @@ def _value(value: Any) -> str:
 
 
 def _field_lines(change: FieldChange, style: Style, indent: str = "    ") -> list[str]:
+    # A value the file does not set itself says where it came from (reconciler.yaml's shared defaults).
+    origin = "" if change.origin == "file" else f"   # from {change.origin}"
     if not change.leaves:
         if change.before is None:
-            return [style(f"{indent}+ {change.name}: {_value(change.after)}", "green")]
-        return [style(f"{indent}~ {change.name}: {_value(change.before)} -> {_value(change.after)}", "yellow")]
-    lines = [style(f"{indent}~ {change.name}:", "yellow")]
+            return [style(f"{indent}+ {change.name}: {_value(change.after)}{origin}", "green")]
+        return [style(f"{indent}~ {change.name}: {_value(change.before)} -> {_value(change.after)}{origin}", "yellow")]
+    lines = [style(f"{indent}~ {change.name}:{origin}", "yellow")]
     for leaf in change.leaves:
         if leaf.kind == "added":
             lines.append(style(f"{indent}    + {leaf.path}: {_value(leaf.after)}", "green"))

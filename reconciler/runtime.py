@@ -7,10 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .api import AwsError, Gateway
 from .errors import ConfigurationError
 from .retry import Retrier, Retry, RetryPolicy
+
+if TYPE_CHECKING:
+    from .config import Guardrails
+    from .desired import Problem
+
+# reconciler.yaml as loaded: the guardrails, or the problems that stop every command.
+ConfigResult = tuple["Guardrails | None", "list[Problem]"]
 
 Advance = Callable[[], None]
 # progress(total, label) -> a context whose value is called once per finished item.
@@ -37,6 +46,7 @@ class Settings:
     verbose: int = 0
     assume_role_template: str | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    config: Path | None = None  # reconciler.yaml, when there is one (config.config_path)
 
 
 class Runtime:
@@ -53,6 +63,7 @@ class Runtime:
         self.progress = progress
         self._gateway = gateway
         self._session_region: str | None = None
+        self._config: ConfigResult | None = None
 
     @property
     def parallelism(self) -> int:
@@ -82,6 +93,14 @@ class Runtime:
             self._gateway = LimitedGateway(Breaker(aws), lambda: RateController(max_concurrency=cap))
             self._session_region = session.region_name
         return self._gateway
+
+    def guardrails(self) -> ConfigResult:
+        """reconciler.yaml, loaded once (its policies compiled) for every command that loads files."""
+        if self._config is None:
+            from .config import load_config
+
+            self._config = load_config(self.settings.config)
+        return self._config
 
     def default_region(self) -> str | None:
         """--region, else the AWS configuration's region."""

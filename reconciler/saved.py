@@ -28,6 +28,7 @@ class _SavedField(_Closed):
     after: Any
     leaves: list[dict[str, Any]] = []
     managed: dict[str, Any] | None = None
+    origin: str = "file"
 
 
 class _SavedChange(_Closed):

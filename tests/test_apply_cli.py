@@ -358,7 +358,7 @@ def test_logging_changes_that_take_time_to_show_are_applied_with_a_note(
     # Until it shows, a plan sees the old value: the one field is planned (and would be sent) again.
     replan = run_cli(["plan", "--format", "json", str(tmp_path)], env=sandbox.client_env())
     assert json.loads(replan.stdout)["changes"][0]["fields"] == {
-        "queryLogStatus": {"before": "DISABLED", "after": "ENABLED"}
+        "queryLogStatus": {"before": "DISABLED", "after": "ENABLED", "origin": "file"}
     }
 
 

@@ -301,7 +301,7 @@ def test_validate_needs_no_credentials_or_network(tmp_path: Path) -> None:
 def test_the_fast_parser_accepts_nothing_the_located_one_refuses(case: str) -> None:
     from reconciler.desired import _Loaders
 
-    assert _Loaders().quick(BAD_INPUTS[case][0]) is None
+    assert _Loaders().quick(BAD_INPUTS[case][0], None) is None
 
 
 def test_the_fast_and_located_parsers_agree_on_valid_files(tmp_path: Path) -> None:
@@ -313,7 +313,8 @@ def test_the_fast_and_located_parsers_agree_on_valid_files(tmp_path: Path) -> No
     for example in sorted((REPO / "desired-state").rglob("*.yaml")):
         text = example.read_text()
         located = DesiredMembership.model_validate(YAML(typ="rt").load(text))
-        assert _Loaders().quick(text) == located
+        quick = _Loaders().quick(text, None)
+        assert quick is not None and quick[0] == located
 
 
 @pytest.mark.parametrize("bucket", ["my-.bucket", "my.-bucket", "a.-b.c"])

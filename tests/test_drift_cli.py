@@ -36,7 +36,9 @@ def test_drift_exits_2_and_reports_without_writing(sandbox: CleanRoomsSandbox, t
     assert "Drift: 1 memberships, 1 drifted, 0 in sync." in result.stdout
     as_json = json.loads(drift(sandbox, "--format", "json", str(tmp_path)).stdout)
     assert as_json["summary"] == {"memberships": 1, "toChange": 1, "unchanged": 0}
-    assert as_json["changes"][0]["fields"] == {"queryLogStatus": {"before": "DISABLED", "after": "ENABLED"}}
+    assert as_json["changes"][0]["fields"] == {
+        "queryLogStatus": {"before": "DISABLED", "after": "ENABLED", "origin": "file"}
+    }
     markdown = drift(sandbox, "--format", "markdown", str(tmp_path)).stdout
     assert markdown.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 memberships)")
     assert {r.method for r in sandbox.requests()} == {"GET"}

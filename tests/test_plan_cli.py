@@ -72,7 +72,8 @@ def test_json_matches_the_contract(sandbox: CleanRoomsSandbox, tmp_path: Path) -
     assert change["membershipIdentifier"] == changed
     assert change["source"] == str(source)
     assert change["region"] == "us-east-1"
-    assert change["fields"] == {"queryLogStatus": {"before": "DISABLED", "after": "ENABLED"}}
+    # Extra keys are welcome: `origin` says the value is the file's own (not reconciler.yaml's defaults).
+    assert change["fields"] == {"queryLogStatus": {"before": "DISABLED", "after": "ENABLED", "origin": "file"}}
     assert change["fingerprint"].startswith("sha256:")
     assert len(change["desiredSha256"]) == 64
     assert document["errors"] == []

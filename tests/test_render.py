@@ -72,7 +72,11 @@ def test_json_is_the_contract_shape() -> None:
     document = json.loads(render.render(Plan.build([change()]), "json"))
     assert document["formatVersion"] == 1
     assert document["summary"] == {"memberships": 1, "toChange": 1, "unchanged": 0}
-    assert document["changes"][0]["fields"]["queryLogStatus"] == {"before": "DISABLED", "after": "ENABLED"}
+    assert document["changes"][0]["fields"]["queryLogStatus"] == {
+        "before": "DISABLED",
+        "after": "ENABLED",
+        "origin": "file",
+    }
 
 
 def test_apply_outcomes_in_text_and_markdown() -> None:

@@ -1,0 +1,352 @@
+"""reconciler.yaml: the organisation's guardrails, enforced by the tool itself when files are loaded.
+
+- `accounts`: the allow-list of accounts a file may name (a file naming none is checked at plan time,
+  against the account in the live membership's ARN, so validate stays free of AWS calls).
+- `policies`: CEL rules over each file's effective settings (Kubernetes' convention), compiled and
+  type-checked when the config loads, evaluated on every file; a violation is a validate error.
+- `defaults`: settings shared by the files a glob matches, laid under each file's own.
+- `maxChangesPercent`: apply's blast radius (operations.py; octoDNS's rule).
+
+Pure: no AWS. Every problem names reconciler.yaml's (or the membership file's) line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, StringConstraints, ValidationError
+
+from .desired import DesiredFile, Layers, Problem, locate, parse_located, read_text, validation_problem
+from .models import AccountId, DesiredMembership, _Strict
+
+if TYPE_CHECKING:
+    from cel_expr_python import cel
+    from ruamel.yaml.comments import CommentedMap
+
+CONFIG_NAME = "reconciler.yaml"
+CONFIG_VARIABLE = "RECONCILER_CONFIG"
+# A placeholder identifier, so a defaults entry validates as the part of a membership file it is.
+_ANY_MEMBERSHIP = "00000000-0000-0000-0000-000000000000"
+_NOT_SHAREABLE = ("membershipIdentifier",)  # one per file, by definition
+_WILDCARD = re.compile(r"[*?\[]")
+
+PolicyName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+# No backquote or line break: a glob is shown in plans, inside Markdown code.
+Glob = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^`\r\n]+$")]
+
+
+class PolicyModel(_Strict):
+    name: PolicyName = Field(description="Shown in every violation: `policy NAME: message`.")
+    rule: str = Field(min_length=1, description="A CEL expression over `membership`; true means compliant.")
+    message: str | None = Field(default=None, min_length=1, description="What a violation says.")
+
+
+class DefaultsModel(_Strict):
+    paths: list[Glob] = Field(min_length=1, description="Globs relative to the desired-state directory.")
+    settings: dict[str, Any] = Field(description="Membership settings laid under each matching file's own.")
+
+
+class ConfigModel(_Strict):
+    """reconciler.yaml. Every key is optional; an empty file changes nothing."""
+
+    accounts: list[AccountId] | None = Field(
+        default=None, description="Allow-list: a file whose accountId is not listed is invalid."
+    )
+    policies: list[PolicyModel] = Field(default_factory=list)
+    defaults: list[DefaultsModel] = Field(default_factory=list)
+    maxChangesPercent: int | None = Field(
+        default=None, ge=0, le=100, description="apply refuses a larger share of >= 10 memberships unless --force."
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    rule: str
+    message: str
+    expression: cel.Expression
+    # The settings the rule reads (`membership.a.b`), so a violation points at the offending key.
+    reads: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class SharedDefaults:
+    index: int
+    paths: tuple[str, ...]
+    settings: dict[str, Any]
+
+    def label(self, pattern: str) -> str:
+        return f"defaults[{self.index}] ({pattern})"
+
+    def match(self, relative: str) -> str | None:
+        """The most specific of this entry's globs that matches `relative`, if any."""
+        from wcmatch import glob
+
+        found = [p for p in self.paths if glob.globmatch(relative, p, flags=glob.GLOBSTAR | glob.DOTGLOB)]
+        return max(found, key=specificity) if found else None
+
+
+def specificity(pattern: str) -> tuple[int, int]:
+    """More literal path segments, then more literal characters: `partners/acme/*.yaml` is more specific
+    than `partners/**`, which is more specific than `**`."""
+    parts = PurePosixPath(pattern).parts
+    return sum(not _WILDCARD.search(p) and p != "**" for p in parts), len(_WILDCARD.sub("", pattern))
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    path: str
+    accounts: frozenset[str] | None
+    policies: tuple[Policy, ...]
+    defaults: tuple[SharedDefaults, ...]
+    max_changes_percent: int | None
+
+    def layers(self, file: Path, base: Path) -> Layers:
+        """The defaults that match `file` (its path relative to `base`), least specific first."""
+        try:
+            relative = file.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            relative = file.name
+        matched = [(specificity(p), d, p) for d in self.defaults if (p := d.match(relative)) is not None]
+        matched.sort(key=lambda m: (m[0], m[1].index))
+        problems = []
+        for i, (rank, one, pattern) in enumerate(matched):
+            for other_rank, other, other_pattern in matched[i + 1 :]:
+                shared = sorted(_top_leaves(one.settings) & _top_leaves(other.settings))
+                if other_rank == rank and shared:
+                    problems.append(
+                        f"{one.label(pattern)} and {other.label(other_pattern)} in {self.path} match this file "
+                        f"equally specifically and both set {', '.join(shared)}: make one glob more specific"
+                    )
+        return Layers([(d.label(p), d.settings) for _, d, p in matched], problems)
+
+    def check(self, loaded: DesiredFile, text: str) -> list[Problem]:
+        """The allow-list and every policy, on the file's effective settings."""
+        membership = loaded.membership
+        effective = membership.model_dump(mode="json", exclude_none=True)
+        found: list[tuple[tuple[str, ...], str, str]] = []  # (key read, field, message)
+        account = membership.accountId
+        if self.accounts is not None and account is not None and account not in self.accounts:
+            listed = ", ".join(sorted(self.accounts))
+            message = f"account {account} is not in the accounts allow-list of {self.path} ({listed})"
+            found.append((("accountId",), "accountId", message))
+        for policy in self.policies:
+            outcome = _evaluate(policy, effective)
+            if outcome is not None:
+                found.append((_offending(policy.reads, effective), f"policy {policy.name}", outcome))
+        if not found:
+            return []
+        located, _ = parse_located(loaded.path, text)
+        problems = []
+        for key, field, message in found:
+            line, col = locate(located, key) if located is not None and key else (1, 1)
+            origin = loaded.origins.get(key[0]) if key else None
+            suffix = f" (the value comes from {origin} in {self.path})" if origin else ""
+            problems.append(Problem(loaded.path, line, col, field, message + suffix))
+        return problems
+
+
+def _top_leaves(settings: Mapping[str, Any], prefix: str = "") -> set[str]:
+    leaves = set()
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        leaves |= _top_leaves(value, path + ".") if isinstance(value, Mapping) and value else {path}
+    return leaves
+
+
+def _evaluate(policy: Policy, effective: dict[str, Any]) -> str | None:
+    """None when the file complies; else what to say. A rule that cannot be evaluated fails closed."""
+    from cel_expr_python import cel
+
+    try:
+        value = policy.expression.eval(data={"membership": effective})
+    except RuntimeError as error:
+        return f"the rule could not be evaluated: {_first_line(str(error))} (guard optional keys with has())"
+    kind = value.type()
+    if kind == cel.Type.ERROR:
+        return f"the rule could not be evaluated: {value.value()} (guard optional keys with has())"
+    if kind != cel.Type.BOOL:
+        return f"the rule gave {value.value()!r} ({kind.name()}), not true or false"
+    return None if value.value() else policy.message
+
+
+def _offending(reads: Sequence[tuple[str, ...]], effective: Mapping[str, Any]) -> tuple[str, ...]:
+    """The deepest key the rule reads that the file has; () when it reads none (the file's first line)."""
+    best: tuple[str, ...] = ()
+    for path in reads:
+        node: Any = effective
+        depth = 0
+        for part in path:
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node, depth = node[part], depth + 1
+        if depth > len(best):
+            best = path[:depth]
+    return best
+
+
+# -- loading -------------------------------------------------------------------------------------------
+
+
+def config_path(option: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """Which config applies: --config, else RECONCILER_CONFIG, else ./reconciler.yaml if present. One named
+    by the option or the variable must exist (load_config says so): a typo never means "no guardrails"."""
+    if option is not None:
+        return option
+    if environ.get(CONFIG_VARIABLE):
+        return Path(environ[CONFIG_VARIABLE])
+    default = Path(CONFIG_NAME)
+    return default if default.exists() else None
+
+
+def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:
+    if path is None:
+        return None, []
+    name = str(path)
+    if not path.is_file():
+        what = "no such file" if not path.exists() else "not a file"
+        return None, [Problem(name, 1, 1, "", f"{what}: the organisation config (--config, {CONFIG_VARIABLE})")]
+    text, problems = read_text(path)
+    if text is None:
+        return None, problems
+    if not text.strip():
+        return Guardrails(name, None, (), (), None), []  # an empty config: nothing enforced
+    located, problems = parse_located(name, text)
+    if located is None:
+        return None, [_config_problem(p) for p in problems]
+    from .desired import _plain
+
+    try:
+        model = ConfigModel.model_validate(_plain(located))
+    except ValidationError as exc:
+        return None, [validation_problem(name, located, err, ConfigModel) for err in exc.errors()]
+    problems = []
+    defaults = []
+    for index, entry in enumerate(model.defaults):
+        problems += _check_defaults(name, located, index, entry)
+        defaults.append(SharedDefaults(index, tuple(entry.paths), entry.settings))
+    policies = []
+    for index, spec in enumerate(model.policies):
+        compiled = _compile(name, located, index, spec)
+        if isinstance(compiled, Problem):
+            problems.append(compiled)
+        else:
+            policies.append(compiled)
+    problems += _duplicate_names(name, located, model.policies)
+    if problems:
+        return None, problems
+    accounts = frozenset(model.accounts) if model.accounts is not None else None
+    return Guardrails(name, accounts, tuple(policies), tuple(defaults), model.maxChangesPercent), []
+
+
+def _config_problem(problem: Problem) -> Problem:
+    if problem.message.startswith("the top level must be a mapping"):
+        message = problem.message.replace("of settings", "(accounts, policies, defaults, maxChangesPercent)")
+        return Problem(problem.path, problem.line, problem.col, problem.field, message)
+    return problem
+
+
+def _check_defaults(name: str, located: CommentedMap, index: int, entry: DefaultsModel) -> list[Problem]:
+    at = ("defaults", index)
+    problems = []
+    for i, pattern in enumerate(entry.paths):
+        pure = PurePosixPath(pattern)
+        if pure.is_absolute() or ".." in pure.parts or "\\" in pattern:
+            line, col = locate(located, (*at, "paths", i), point_at_key=False)
+            message = "a glob relative to the desired-state directory, like partners/**; got " + repr(pattern)
+            problems.append(Problem(name, line, col, f"defaults.{index}.paths.{i}", message))
+    for key in _NOT_SHAREABLE:
+        if key in entry.settings:
+            line, col = locate(located, (*at, "settings", key))
+            problems.append(Problem(name, line, col, f"defaults.{index}.settings.{key}", "is one per file, not shared"))
+    try:
+        DesiredMembership.model_validate({**entry.settings, "membershipIdentifier": _ANY_MEMBERSHIP})
+    except ValidationError as exc:
+        # A shared default is part of a file: a required key it leaves out is the files' to give.
+        for err in exc.errors():
+            if err["type"] != "missing" and err["loc"][:1] != ("membershipIdentifier",):
+                problems.append(validation_problem(name, located, err, DesiredMembership, (*at, "settings")))
+    return problems
+
+
+def _compile(name: str, located: CommentedMap, index: int, spec: PolicyModel) -> Policy | Problem:
+    from cel_expr_python import cel
+
+    try:
+        expression = _environment().compile(spec.rule)
+        returns = expression.return_type()
+    except RuntimeError as error:
+        line, col = locate(located, ("policies", index, "rule"), point_at_key=False)
+        return Problem(name, line, col, f"policies.{index}.rule", f"does not compile: {_cel_error(str(error))}")
+    if returns not in (cel.Type.BOOL, cel.Type.DYN):
+        line, col = locate(located, ("policies", index, "rule"), point_at_key=False)
+        message = f"must give true or false; this rule gives {returns.name()}"
+        return Problem(name, line, col, f"policies.{index}.rule", message)
+    message = spec.message or f"the rule {spec.rule!r} is false for this membership"
+    return Policy(spec.name, spec.rule, message, expression, _reads(spec.rule))
+
+
+def _duplicate_names(name: str, located: CommentedMap, policies: Sequence[PolicyModel]) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for index, policy in enumerate(policies):
+        if policy.name in seen:
+            line, col = locate(located, ("policies", index, "name"), point_at_key=False)
+            message = f"policy {policy.name!r} is also policies[{seen[policy.name]}]; names identify violations"
+            problems.append(Problem(name, line, col, f"policies.{index}.name", message))
+        seen.setdefault(policy.name, index)
+    return problems
+
+
+_READ = re.compile(r"\bmembership((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def _reads(rule: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(match.group(1).strip(".").split(".")) for match in _READ.finditer(rule))
+
+
+class _Environment:
+    """One CEL environment, built on first use: `membership` is a map of the file's settings (dyn values,
+    since a file's keys are known only per file). The checker still refuses unknown names, functions
+    applied to the wrong types, and rules that cannot give a bool."""
+
+    @cached_property
+    def env(self) -> cel.Env:
+        from cel_expr_python import cel
+
+        return cel.NewEnv(variables={"membership": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)})
+
+
+_ENV = _Environment()
+
+
+def _environment() -> cel.Env:
+    return _ENV.env
+
+
+def _cel_error(message: str) -> str:
+    # cel-cpp's message: "INVALID_ARGUMENT: ERROR: <input>:1:26: Syntax error: ... | source | ^": the first line
+    # names the column within the rule; the source and caret lines repeat the rule.
+    first = _first_line(message)
+    first = re.sub(r"^[A-Z_]+: ERROR: ", "", first)
+    return re.sub(r"^<input>:(\d+):(\d+): ", r"at column \2 of the rule: ", first)
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else message
+
+
+def config_json_schema() -> dict[str, Any]:
+    from .models import _NoNullJsonSchema
+
+    schema = ConfigModel.model_json_schema(schema_generator=_NoNullJsonSchema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Clean Rooms reconciler organisation config (reconciler.yaml)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
