@@ -71,3 +71,29 @@ def test_three_targets_and_1500_memberships_give_one_comment_within_githubs_limi
     assert run.artifact_names() == names
     full = run.artifacts / str(run.run_id) / names[0] / f"{names[0]}.md"
     assert full.read_text().count("<details>") == 500  # the artifact holds the whole plan
+
+
+def test_a_policy_violation_is_an_annotation_on_the_offending_line_and_nothing_is_planned(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    mid = sandbox.create_membership("acme-retail", queryLogStatus="ENABLED")
+    repository.write(
+        "reconciler.yaml",
+        "policies:\n"
+        "  - name: query-logging-on\n"
+        "    rule: \"membership.queryLogStatus == 'ENABLED'\"\n"
+        "    message: query logging must stay on in every membership\n",
+    )
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\n# why\nqueryLogStatus: DISABLED\n")
+    sha = repository.commit("turn query logging off")
+    pr = github.open_pull(sha)
+
+    run = repository.run("plan.yml", "pull_request", pull_request_event(pr, sha))
+    assert run.code != 0, run.log
+    # The runner turns this workflow command into an annotation on line 3 of the file in the diff.
+    assert (
+        "::error file=desired-state/acme.yaml,line=3,col=1::policy query-logging-on: "
+        "query logging must stay on in every membership"
+    ) in run.log
+    assert sandbox.requests() == []
+    assert github.comments_on(pr) == []
