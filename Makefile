@@ -67,6 +67,7 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/reconciler schema > schema/membership.schema.json
+	$(BIN)/reconciler schema --config > schema/reconciler.schema.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -169,7 +169,8 @@ def _evaluate(policy: Policy, effective: dict[str, Any]) -> str | None:
         return f"the rule could not be evaluated: {_first_line(str(error))} (guard optional keys with has())"
     kind = value.type()
     if kind == cel.Type.ERROR:
-        return f"the rule could not be evaluated: {value.value()} (guard optional keys with has())"
+        reason = re.sub(r"^[A-Z_]+: ", "", str(value.value()))  # cel-cpp's status code, e.g. NOT_FOUND
+        return f"the rule could not be evaluated: {reason} (guard optional keys with has())"
     if kind != cel.Type.BOOL:
         return f"the rule gave {value.value()!r} ({kind.name()}), not true or false"
     return None if value.value() else policy.message
@@ -214,8 +215,8 @@ def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:
     text, problems = read_text(path)
     if text is None:
         return None, problems
-    if not text.strip():
-        return Guardrails(name, None, (), (), None), []  # an empty config: nothing enforced
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        return Guardrails(name, None, (), (), None), []  # an empty config (comments at most): nothing enforced
     located, problems = parse_located(name, text)
     if located is None:
         return None, [_config_problem(p) for p in problems]
@@ -303,11 +304,12 @@ def _duplicate_names(name: str, located: CommentedMap, policies: Sequence[Policy
     return problems
 
 
-_READ = re.compile(r"\bmembership((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+# `membership.a.b` and its optional form `membership.?a.?b`.
+_READ = re.compile(r"\bmembership((?:\.\??[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 def _reads(rule: str) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(match.group(1).strip(".").split(".")) for match in _READ.finditer(rule))
+    return tuple(tuple(match.group(1).replace("?", "").strip(".").split(".")) for match in _READ.finditer(rule))
 
 
 class _Environment:
@@ -318,8 +320,15 @@ class _Environment:
     @cached_property
     def env(self) -> cel.Env:
         from cel_expr_python import cel
+        from cel_expr_python.ext import ext_optional, ext_strings
 
-        return cel.NewEnv(variables={"membership": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)})
+        # Optional values (`membership.?a.b.orValue('')`) reach into settings a file may leave out without a
+        # chain of has(); the strings extension adds lowerAscii, split, replace and the like. Both are what
+        # Kubernetes' CEL offers.
+        return cel.NewEnv(
+            variables={"membership": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)},
+            extensions=[ext_optional.ExtOptional(), ext_strings.ExtStrings()],
+        )
 
 
 _ENV = _Environment()

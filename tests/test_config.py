@@ -1,0 +1,123 @@
+"""reconciler.yaml on its own: the documented example and its five policies, glob specificity, rules that
+fail closed, and the committed schema. No endpoint: loading and validating make no AWS call."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import config_json_schema, load_config, specificity
+from reconciler.desired import load
+
+from .helpers import run_cli, write_desired
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "docs" / "reconciler.example.yaml"
+MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
+OURS = "111122223333"
+
+
+def problems_with_example(directory: Path) -> list[str]:
+    guardrails, problems = load_config(EXAMPLE)
+    assert problems == [] and guardrails is not None
+    return [str(p) for p in load(directory, guardrails).problems]
+
+
+def test_the_documented_example_flags_only_the_file_that_names_no_account(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "desired-state", tmp_path / "desired-state")
+    assert problems_with_example(tmp_path / "desired-state") == [
+        f"{tmp_path}/desired-state/partners/initech-provider.yaml:1:1: policy names-its-account: "
+        'state the account: accountId: "111122223333"'
+    ]
+
+
+RESULTS = {"outputConfiguration": {"s3": {"resultFormat": "CSV", "bucket": "acme-results"}}}
+JOBS = {"roleArn": f"arn:aws:iam::{OURS}:role/Jobs", "outputConfiguration": {"s3": {"bucket": "acme-jobs"}}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"queryLogStatus": "DISABLED"}, "policy query-logging-on: query logging must stay on"),
+        (
+            {"defaultResultConfiguration": {"outputConfiguration": {"s3": {"resultFormat": "CSV", "bucket": "x-y"}}}},
+            "policy results-in-our-buckets: query and job results may only go to our own buckets",
+        ),
+        (
+            {
+                "jobLogStatus": "ENABLED",
+                "defaultJobResultConfiguration": JOBS | {"roleArn": "arn:aws:iam::444455556666:role/Jobs"},
+            },
+            "policy result-roles-in-own-account: result roles must be in the membership's own account",
+        ),
+        (
+            {"jobLogStatus": "DISABLED", "defaultJobResultConfiguration": JOBS},
+            "policy job-logging-where-jobs-run: a membership that runs jobs must keep job logging on",
+        ),
+        ({"defaultResultConfiguration": RESULTS}, None),
+    ],
+    ids=["query-logging", "foreign-bucket", "foreign-role", "jobs-without-logs", "compliant"],
+)
+def test_each_documented_policy_catches_what_it_names(
+    tmp_path: Path, settings: dict[str, object], expected: str | None
+) -> None:
+    write_desired(tmp_path, "a.yaml", MID, accountId=OURS, **settings)
+    found = [line.split(": ", 1)[1] for line in problems_with_example(tmp_path)]
+    if expected is None:
+        assert found == []
+    else:
+        assert [f[: len(expected)] for f in found] == [expected]
+
+
+def test_a_violation_points_at_the_key_the_rule_reads_even_through_optional_syntax(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        f'membershipIdentifier: {MID}\naccountId: "{OURS}"\ndefaultJobResultConfiguration:\n'
+        "  roleArn: arn:aws:iam::444455556666:role/Jobs\n"
+        "  outputConfiguration: {s3: {bucket: acme-jobs}}\n"
+        "jobLogStatus: ENABLED\n"
+    )
+    [problem] = problems_with_example(tmp_path)
+    assert problem.startswith(f"{path}:4:3: policy result-roles-in-own-account:")
+
+
+def test_more_literal_segments_then_more_literal_characters_is_more_specific() -> None:
+    ordered = ["**", "*/*.yaml", "partners/**", "partners/*.yaml", "partners/acme/*.yaml", "partners/acme/a.yaml"]
+    assert sorted(reversed(ordered), key=specificity) == ordered
+
+
+def test_a_rule_that_cannot_be_evaluated_fails_closed_and_one_that_gives_no_bool_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "reconciler.yaml"
+    config.write_text(
+        "policies:\n"
+        "  - name: unguarded\n    rule: membership.defaultResultConfiguration.roleArn.startsWith('arn')\n"
+        "  - name: dyn-not-bool\n    rule: membership.queryLogStatus\n"
+    )
+    guardrails, problems = load_config(config)
+    assert problems == [] and guardrails is not None  # both type-check: membership's values are dyn
+    write_desired(tmp_path / "ds", "a.yaml", MID, queryLogStatus="ENABLED")
+    assert [str(p).split("a.yaml:", 1)[1] for p in load(tmp_path / "ds", guardrails).problems] == [
+        "1:1: policy unguarded: the rule could not be evaluated: Key not found in map : "
+        '"defaultResultConfiguration" (guard optional keys with has())',
+        "2:1: policy dyn-not-bool: the rule gave 'ENABLED' (STRING), not true or false",
+    ]
+
+
+def test_an_empty_config_enforces_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "reconciler.yaml"
+    config.write_text("# nothing yet\n")
+    guardrails, problems = load_config(config)
+    assert problems == [] and guardrails is not None
+    assert (guardrails.accounts, guardrails.policies, guardrails.defaults) == (None, (), ())
+
+
+def test_committed_config_schema_matches_the_model_and_the_command() -> None:
+    committed = json.loads((REPO / "schema" / "reconciler.schema.json").read_text())
+    assert committed == config_json_schema(), "run `make schema` and commit the result"
+    printed = run_cli(["schema", "--config"])
+    assert printed.code == 0 and json.loads(printed.stdout) == committed
+    assert committed["additionalProperties"] is False
+    assert set(committed["properties"]) == {"accounts", "policies", "defaults", "maxChangesPercent"}
