@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from .desired import DesiredFile, Layers, Problem, locate, parse_located, read_text, validation_problem
+from .desired import DesiredFile, Layers, Problem, leaf_paths, locate, parse_located, read_text, validation_problem
 from .models import AccountId, DesiredMembership, _Strict
 
 if TYPE_CHECKING:
@@ -151,12 +151,8 @@ class Guardrails:
         return problems
 
 
-def _top_leaves(settings: Mapping[str, Any], prefix: str = "") -> set[str]:
-    leaves = set()
-    for key, value in settings.items():
-        path = f"{prefix}{key}"
-        leaves |= _top_leaves(value, path + ".") if isinstance(value, Mapping) and value else {path}
-    return leaves
+def _top_leaves(settings: Mapping[str, Any]) -> set[str]:
+    return {".".join(path) for path in leaf_paths(settings)}
 
 
 def _evaluate(policy: Policy, effective: dict[str, Any]) -> str | None:
@@ -212,7 +208,7 @@ def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:
     if not path.is_file():
         what = "no such file" if not path.exists() else "not a file"
         return None, [Problem(name, 1, 1, "", f"{what}: the organisation config (--config, {CONFIG_VARIABLE})")]
-    text, problems = read_text(path)
+    _raw, text, problems = read_text(path)
     if text is None:
         return None, problems
     if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):

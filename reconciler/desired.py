@@ -181,7 +181,7 @@ class Layers:
         """For each field that is not the file's alone, who set its leaves, file first."""
         sources: dict[tuple[str, ...], str] = {}
         for label, settings in [*self.entries, ("file", dict(data))]:
-            for leaf in _leaf_paths(settings):
+            for leaf in leaf_paths(settings):
                 # A value laid over a shorter or longer path replaces what was there.
                 for known in [k for k in sources if k[: len(leaf)] == leaf or leaf[: len(k)] == k]:
                     del sources[known]
@@ -202,10 +202,10 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def _leaf_paths(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
+def leaf_paths(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
     for key, child in value.items():
         if isinstance(child, Mapping) and child:
-            yield from _leaf_paths(child, (*prefix, str(key)))
+            yield from leaf_paths(child, (*prefix, str(key)))
         else:
             yield (*prefix, str(key))
 
@@ -226,11 +226,11 @@ def load_file(
     path: Path, loaders: _Loaders | None = None, guardrails: Guardrails | None = None, base: Path | None = None
 ) -> tuple[DesiredFile | None, list[Problem]]:
     name = str(path)
-    text, problems = read_text(path)
+    raw, text, problems = read_text(path)
     if text is None:
         return None, problems
     loaders = loaders or _Loaders()
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha256 = hashlib.sha256(raw).hexdigest()
     layers = guardrails.layers(path, base or path.parent) if guardrails is not None else None
     quick = loaders.quick(text, layers)
     if quick is not None:
@@ -249,7 +249,7 @@ def load_file(
             problems = [validation_problem(name, located, err) for err in exc.errors()]
             if layers is not None and layers.entries:
                 labels = ", ".join(label for label, _ in layers.entries)
-                problems = [replace(p, message=f"{p.message} (with the shared defaults {labels})") for p in problems]
+                problems = [replace(p, message=f"{p.message} (after reconciler.yaml's {labels})") for p in problems]
             return None, problems
     origins = layers.origins(data, membership.managed()) if layers is not None else {}
     allowed = guardrails.accounts if guardrails is not None else None
@@ -257,18 +257,18 @@ def load_file(
     return loaded, guardrails.check(loaded, text) if guardrails is not None else []
 
 
-def read_text(path: Path) -> tuple[str | None, list[Problem]]:
-    """The file's text, or why it cannot be read as UTF-8 YAML of a sensible size."""
+def read_text(path: Path) -> tuple[bytes, str | None, list[Problem]]:
+    """The file's bytes and text, or why it cannot be read as UTF-8 YAML of a sensible size."""
     name = str(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        return None, [Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
+        return b"", None, [Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8").removeprefix("\ufeff"), []
+        return raw, raw.decode("utf-8").removeprefix("\ufeff"), []
     except UnicodeDecodeError as exc:
         line, col = _position(raw[: exc.start])
-        return None, [Problem(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")]
+        return raw, None, [Problem(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")]
 
 
 def parse_located(name: str, text: str, parser: YAML | None = None) -> tuple[CommentedMap | None, list[Problem]]:

@@ -290,3 +290,19 @@ def test_without_a_config_nothing_changes(sandbox: CleanRoomsSandbox, tmp_path: 
     assert cli(sandbox, tmp_path, "validate").code == 0
     plan = json.loads(cli(sandbox, tmp_path, "plan", "--format", "json").stdout)
     assert plan["changes"][0]["fields"]["queryLogStatus"]["origin"] == "file"
+
+
+def test_a_saved_plan_keeps_the_origin_and_applies_as_reviewed(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    mid = sandbox.create_membership("partner", account_id=OURS, queryLogStatus="ENABLED", jobLogStatus="DISABLED")
+    write_desired(root / "desired-state", "partners/p.yaml", mid, accountId=OURS, queryLogStatus="ENABLED")
+    saved = cli(sandbox, root, "plan", "--out", "plan.json")
+    assert saved.code == 0, saved.stderr
+    fields = json.loads((root / "plan.json").read_text())["changes"][0]["fields"]
+    assert fields["jobLogStatus"]["origin"] == "defaults[0] (partners/**)"
+
+    shown = cli(sandbox, root, "render", "plan.json")
+    assert '~ jobLogStatus: "DISABLED" -> "ENABLED"   # from defaults[0] (partners/**)' in shown.stdout
+    applied = cli(sandbox, root, "apply", "--auto-approve", "--plan", "plan.json")
+    assert applied.code == 0, applied.stderr
+    assert [r.body for r in sandbox.requests("UpdateMembership")] == [{"jobLogStatus": "ENABLED"}]
