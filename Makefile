@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_guardrails.py
 	$(BIN)/python benchmarks/bench_throttled.py --max-seconds 2100
 
 schema: $(STAMP)

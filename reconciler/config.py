@@ -338,7 +338,7 @@ def _cel_error(message: str) -> str:
     # cel-cpp's message: "INVALID_ARGUMENT: ERROR: <input>:1:26: Syntax error: ... | source | ^": the first line
     # names the column within the rule; the source and caret lines repeat the rule.
     first = _first_line(message)
-    first = re.sub(r"^[A-Z_]+: ERROR: ", "", first)
+    first = re.sub(r"^[A-Z_]+: (ERROR: )?", "", re.sub(r" \[[A-Z_]+\]$", "", first))  # the status code
     return re.sub(r"^<input>:(\d+):(\d+): ", r"at column \2 of the rule: ", first)
 
 
