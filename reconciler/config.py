@@ -85,10 +85,15 @@ class SharedDefaults:
 
     def match(self, relative: str) -> str | None:
         """The most specific of this entry's globs that matches `relative`, if any."""
+        found = [pattern for pattern, matcher in self._matchers if matcher.match(relative)]
+        return max(found, key=specificity) if found else None
+
+    @cached_property
+    def _matchers(self) -> list[tuple[str, Any]]:
+        # Compiled once: matching is per file, and a desired state may hold thousands.
         from wcmatch import glob
 
-        found = [p for p in self.paths if glob.globmatch(relative, p, flags=glob.GLOBSTAR | glob.DOTGLOB)]
-        return max(found, key=specificity) if found else None
+        return [(p, glob.compile(p, flags=glob.GLOBSTAR | glob.DOTGLOB)) for p in self.paths]
 
 
 def specificity(pattern: str) -> tuple[int, int]:
@@ -109,9 +114,12 @@ class Guardrails:
     def layers(self, file: Path, base: Path) -> Layers:
         """The defaults that match `file` (its path relative to `base`), least specific first."""
         try:
-            relative = file.resolve().relative_to(base.resolve()).as_posix()
+            relative = file.relative_to(base).as_posix()  # discovered under base: no file system call
         except ValueError:
-            relative = file.name
+            try:
+                relative = file.resolve().relative_to(base.resolve()).as_posix()
+            except ValueError:
+                relative = file.name
         matched = [(specificity(p), d, p) for d in self.defaults if (p := d.match(relative)) is not None]
         matched.sort(key=lambda m: (m[0], m[1].index))
         problems = []

@@ -179,6 +179,8 @@ class Layers:
 
     def origins(self, data: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
         """For each field that is not the file's alone, who set its leaves, file first."""
+        if not self.entries:
+            return {}
         sources: dict[tuple[str, ...], str] = {}
         for label, settings in [*self.entries, ("file", dict(data))]:
             for leaf in leaf_paths(settings):
