@@ -39,9 +39,11 @@ def test_no_workflow_uses_pull_request_target() -> None:
 
 def test_triggers() -> None:
     assert workflow("ci.yml")["on"] == {"push": {"branches": ["main"]}, "pull_request": None}
-    assert workflow("plan.yml")["on"] == {"pull_request": {"paths": ["desired-state/**"]}}
+    # reconciler.yaml changes every file's effective settings (defaults) and what is allowed (policies).
+    watched = ["desired-state/**", "reconciler.yaml"]
+    assert workflow("plan.yml")["on"] == {"pull_request": {"paths": watched}}
     apply = workflow("apply.yml")["on"]
-    assert apply["push"] == {"branches": ["main"], "paths": ["desired-state/**"]}
+    assert apply["push"] == {"branches": ["main"], "paths": watched}
     assert set(apply["workflow_dispatch"]["inputs"]) == {"approve", "pull-request"}  # a re-approved plan
     drift = workflow("drift.yml")["on"]
     assert set(drift) == {"schedule", "workflow_dispatch"}
