@@ -21,8 +21,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from .desired import DesiredFile, Layers, Problem, leaf_paths, locate, parse_located, read_text, validation_problem
-from .models import AccountId, DesiredMembership, _Strict
+from .desired import (
+    DesiredFile,
+    Layers,
+    Problem,
+    leaf_paths,
+    locate,
+    parse_located,
+    plain_data,
+    read_text,
+    validation_problem,
+)
+from .models import AccountId, DesiredMembership, NoNullJsonSchema, StrictModel
 
 if TYPE_CHECKING:
     from cel_expr_python import cel
@@ -40,18 +50,18 @@ PolicyName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 Glob = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^`\r\n]+$")]
 
 
-class PolicyModel(_Strict):
+class PolicyModel(StrictModel):
     name: PolicyName = Field(description="Shown in every violation: `policy NAME: message`.")
     rule: str = Field(min_length=1, description="A CEL expression over `membership`; true means compliant.")
     message: str | None = Field(default=None, min_length=1, description="What a violation says.")
 
 
-class DefaultsModel(_Strict):
+class DefaultsModel(StrictModel):
     paths: list[Glob] = Field(min_length=1, description="Globs relative to the desired-state directory.")
     settings: dict[str, Any] = Field(description="Membership settings laid under each matching file's own.")
 
 
-class ConfigModel(_Strict):
+class ConfigModel(StrictModel):
     """reconciler.yaml. Every key is optional; an empty file changes nothing."""
 
     accounts: list[AccountId] | None = Field(
@@ -224,10 +234,8 @@ def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:
     located, problems = parse_located(name, text)
     if located is None:
         return None, [_config_problem(p) for p in problems]
-    from .desired import _plain
-
     try:
-        model = ConfigModel.model_validate(_plain(located))
+        model = ConfigModel.model_validate(plain_data(located))
     except ValidationError as exc:
         return None, [validation_problem(name, located, err, ConfigModel) for err in exc.errors()]
     problems = []
@@ -355,9 +363,7 @@ def _first_line(message: str) -> str:
 
 
 def config_json_schema() -> dict[str, Any]:
-    from .models import _NoNullJsonSchema
-
-    schema = ConfigModel.model_json_schema(schema_generator=_NoNullJsonSchema)
+    schema = ConfigModel.model_json_schema(schema_generator=NoNullJsonSchema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Clean Rooms reconciler organisation config (reconciler.yaml)",

@@ -241,7 +241,7 @@ def load_file(
         located, problems = parse_located(name, text, loaders.located)
         if located is None:
             return None, problems
-        data = typing.cast(dict[str, Any], _plain(located))
+        data = typing.cast(dict[str, Any], plain_data(located))
         if layers is not None and layers.problems:
             return None, [Problem(name, 1, 1, "", problem) for problem in layers.problems]
         effective = layers.under(data) if layers is not None else data
@@ -339,15 +339,15 @@ def _expanded_size(root: object, limit: int) -> int | None:
     return size(root)
 
 
-def _plain(node: object) -> object:
+def plain_data(node: object) -> object:
     # Plain containers so pydantic's strict mode sees dict/list/str, not ruamel's subclasses.
     if isinstance(node, dict):
-        return {_key_name(k): _plain(v) for k, v in node.items()}
+        return {_key_name(k): plain_data(v) for k, v in node.items()}
     if isinstance(node, TaggedScalar):
         # An explicit tag (`!!str ENABLED`): the safe loader reads the value itself, and so do we.
         return str(node.value)
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain_data(v) for v in node]
     if isinstance(node, str):
         return str(node)
     return node

@@ -65,7 +65,7 @@ Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     @field_validator("*", mode="before")
@@ -78,50 +78,50 @@ class _Strict(BaseModel):
         return value
 
 
-class QueryS3Output(_Strict):
+class QueryS3Output(StrictModel):
     resultFormat: ResultFormat
     bucket: Bucket
     keyPrefix: KeyPrefix | None = None
     singleFileOutput: bool | None = None
 
 
-class QueryOutputConfiguration(_Strict):
+class QueryOutputConfiguration(StrictModel):
     # A tagged union on the wire; s3 is its only member today, so "exactly one" is "s3, nothing else".
     s3: QueryS3Output
 
 
-class DefaultResultConfiguration(_Strict):
+class DefaultResultConfiguration(StrictModel):
     outputConfiguration: QueryOutputConfiguration
     roleArn: RoleArn | None = None
 
 
-class JobS3Output(_Strict):
+class JobS3Output(StrictModel):
     # Optional: the service writes job results as CSV when no format is given.
     resultFormat: ResultFormat | None = None
     bucket: Bucket
     keyPrefix: KeyPrefix | None = None
 
 
-class JobOutputConfiguration(_Strict):
+class JobOutputConfiguration(StrictModel):
     s3: JobS3Output
 
 
-class DefaultJobResultConfiguration(_Strict):
+class DefaultJobResultConfiguration(StrictModel):
     outputConfiguration: JobOutputConfiguration
     roleArn: RoleArn
 
 
-class Responsibility(_Strict):
+class Responsibility(StrictModel):
     isResponsible: bool
 
 
-class MachineLearningPayment(_Strict):
+class MachineLearningPayment(StrictModel):
     modelTraining: Responsibility | None = None
     modelInference: Responsibility | None = None
     syntheticDataGeneration: Responsibility | None = None
 
 
-class MembershipPaymentConfiguration(_Strict):
+class MembershipPaymentConfiguration(StrictModel):
     """Whether this member accepts paying for each kind of compute. The collaboration's creator designates
     payers; a member can only accept that (the plan checks it). Sub-keys left out are unmanaged."""
 
@@ -130,7 +130,7 @@ class MembershipPaymentConfiguration(_Strict):
     machineLearning: MachineLearningPayment | None = None
 
 
-class DesiredMembership(_Strict):
+class DesiredMembership(StrictModel):
     """One desired-state file. A settings key left out is unmanaged: never compared, never sent."""
 
     membershipIdentifier: MembershipId = Field(description="The membership's id (a lower-case UUID).")
@@ -164,7 +164,7 @@ class DesiredMembership(_Strict):
         return {name: dumped[name] for name in SETTABLE_FIELDS if name in self.model_fields_set}
 
 
-class _NoNullJsonSchema(GenerateJsonSchema):
+class NoNullJsonSchema(GenerateJsonSchema):
     # `X | None = None` is how pydantic spells "optional" here, but no key accepts null; the schema says so.
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])
@@ -176,7 +176,7 @@ class _NoNullJsonSchema(GenerateJsonSchema):
 
 
 def desired_json_schema() -> dict[str, Any]:
-    schema = DesiredMembership.model_json_schema(schema_generator=_NoNullJsonSchema)
+    schema = DesiredMembership.model_json_schema(schema_generator=NoNullJsonSchema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Clean Rooms membership desired state",
