@@ -189,8 +189,10 @@ class Layers:
                     del sources[known]
                 sources[leaf] = label
         origins = {}
+        order = ["file", *(label for label, _ in self.entries)]  # a stable order: plans are compared and hashed
         for name in fields:
-            labels = sorted({label for leaf, label in sources.items() if leaf[0] == name}, key=lambda x: x != "file")
+            setters = {label for leaf, label in sources.items() if leaf[0] == name}
+            labels = [label for label in order if label in setters]
             if labels and labels != ["file"]:
                 origins[name] = " + ".join(labels)
         return origins

@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.config import config_json_schema, load_config, specificity
-from reconciler.desired import load
+from reconciler.desired import Layers, load
 
 from .helpers import run_cli, write_desired
 
@@ -121,3 +123,65 @@ def test_committed_config_schema_matches_the_model_and_the_command() -> None:
     assert printed.code == 0 and json.loads(printed.stdout) == committed
     assert committed["additionalProperties"] is False
     assert set(committed["properties"]) == {"accounts", "policies", "defaults", "maxChangesPercent"}
+
+
+# Leaves a file or a defaults entry may set: two top-level ones and three inside one nested field.
+LEAVES = [
+    ("queryLogStatus",),
+    ("jobLogStatus",),
+    ("membershipPaymentConfiguration", "queryCompute", "isResponsible"),
+    ("membershipPaymentConfiguration", "jobCompute", "isResponsible"),
+    ("membershipPaymentConfiguration", "machineLearning", "modelTraining", "isResponsible"),
+]
+
+
+def _settings(leaves: dict[tuple[str, ...], object]) -> dict[str, object]:
+    nested: dict[str, object] = {}
+    for path, value in leaves.items():
+        node = nested
+        for part in path[:-1]:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[path[-1]] = value
+    return nested
+
+
+def _leaf_values(draw: st.DrawFn, index: int) -> dict[tuple[str, ...], object]:
+    chosen = draw(st.lists(st.sampled_from(LEAVES), unique=True))
+    return {p: (f"V{index}" if len(p) == 1 else bool(index % 2)) for p in chosen}
+
+
+@st.composite
+def layered(draw: st.DrawFn) -> tuple[list[dict[tuple[str, ...], object]], dict[tuple[str, ...], object]]:
+    entries = [_leaf_values(draw, i) for i in range(draw(st.integers(0, 3)))]
+    return entries, _leaf_values(draw, 9)
+
+
+@given(layered())
+def test_the_file_wins_then_the_more_specific_default_and_origins_name_who_set_each_field(
+    case: tuple[list[dict[tuple[str, ...], object]], dict[tuple[str, ...], object]],
+) -> None:
+    entries, own = case
+    layers = Layers([(f"defaults[{i}] (g{i})", _settings(e)) for i, e in enumerate(entries)], [])
+    effective = layers.under(_settings(own))
+    fields = {path[0] for e in [*entries, own] for path in e}
+    origins = layers.origins(_settings(own), fields)
+    for path in LEAVES:
+        setters = [i for i, e in enumerate(entries) if path in e]
+        value: object = effective
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if path in own:
+            assert value == own[path]
+        elif setters:
+            assert value == entries[setters[-1]][path]  # the last (most specific) entry that sets it
+        else:
+            assert value is None
+    for name in fields:
+        who = ["file"] if any(p[0] == name for p in own) else []
+        for i, entry in enumerate(entries):
+            # An entry counts where it set a leaf that neither the file nor a more specific entry overrode.
+            later = [*entries[i + 1 :], own]
+            if any(p[0] == name and not any(p in other for other in later) for p in entry):
+                who.append(f"defaults[{i}] (g{i})")
+        # The file first, then the entries from least to most specific: the same text in every run.
+        assert origins.get(name, "file") == (" + ".join(who) or "file")
