@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .models import DesiredMembership
+from .plan import laid_over
 
 if TYPE_CHECKING:
     from .config import Guardrails
@@ -64,8 +65,6 @@ class DesiredFile:
     # Where each managed top-level field's value came from, when not (only) the file: "defaults[0]
     # (partners/**)" or "file + defaults[0] (partners/**)" (reconciler.yaml's shared defaults).
     origins: Mapping[str, str] = field(default_factory=dict)
-    # reconciler.yaml's account allow-list: checked against the live account when the file names none.
-    allowed_accounts: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +173,8 @@ class Layers:
         """`data` deep-merged over the defaults: the file wins, then the more specific default."""
         merged: dict[str, Any] = {}
         for _label, settings in self.entries:
-            merged = deep_merge(merged, settings)
-        return deep_merge(merged, data)
+            merged = laid_over(merged, settings)
+        return laid_over(merged, data)
 
     def origins(self, data: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
         """For each field that is not the file's alone, who set its leaves, file first."""
@@ -196,14 +195,6 @@ class Layers:
             if labels and labels != ["file"]:
                 origins[name] = " + ".join(labels)
         return origins
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        below = merged.get(key)
-        merged[key] = deep_merge(below, value) if isinstance(below, Mapping) and isinstance(value, Mapping) else value
-    return merged
 
 
 def leaf_paths(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
@@ -256,8 +247,7 @@ def load_file(
                 problems = [replace(p, message=f"{p.message} (after reconciler.yaml's {labels})") for p in problems]
             return None, problems
     origins = layers.origins(data, membership.managed()) if layers is not None else {}
-    allowed = guardrails.accounts if guardrails is not None else None
-    loaded = DesiredFile(name, membership, sha256, origins, allowed)
+    loaded = DesiredFile(name, membership, sha256, origins)
     return loaded, guardrails.check(loaded, text) if guardrails is not None else []
 
 

@@ -115,7 +115,9 @@ def read_plan(
     with runtime.progress(len(resolved), "Reading memberships") as advance:
         live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
     live = with_designations(reader, runtime.retrier(), resolved, live, runtime.parallelism)
-    return build_plan(resolved, live).with_errors(errors)
+    guardrails, _problems = runtime.guardrails()  # loaded, and found sound, with the files
+    allowed = guardrails.accounts if guardrails is not None else None
+    return build_plan(resolved, live, allowed).with_errors(errors)
 
 
 def cannot_plan(errors: Sequence[PlanError]) -> str:

@@ -140,15 +140,15 @@ def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
     return tuple(sorted(leaves, key=lambda leaf: leaf.path))
 
 
-def check(target: ResolvedFile, live: LiveMembership) -> list[str]:
-    """Why this membership cannot be planned; empty when it can. Each would fail (or misfire) at apply."""
+def check(target: ResolvedFile, live: LiveMembership, allowed: frozenset[str] | None = None) -> list[str]:
+    """Why this membership cannot be planned; empty when it can. Each would fail (or misfire) at apply.
+    `allowed`: reconciler.yaml's account allow-list, if any."""
     desired = target.file.membership
     problems = []
     if live.status != "ACTIVE":
         problems.append(f"status is {live.status}; only an ACTIVE membership can be updated")
     if desired.accountId is not None and desired.accountId != live.accountId:
         problems.append(f"accountId guard is {desired.accountId} but the membership is in account {live.accountId}")
-    allowed = target.file.allowed_accounts
     if desired.accountId is None and allowed is not None and live.accountId not in allowed:
         # Checked here, not in validate: a file without accountId reaches the caller's own account, known only
         # from the live ARN (no STS call on every validate).
@@ -209,15 +209,22 @@ def _dig(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def plan_one(target: ResolvedFile, live: LiveMembership) -> MembershipChange | list[PlanError]:
-    problems = check(target, live)
+def plan_one(
+    target: ResolvedFile, live: LiveMembership, allowed: frozenset[str] | None = None
+) -> MembershipChange | list[PlanError]:
+    problems = check(target, live, allowed)
     if problems:
         return [PlanError(target.membership_id, target.file.path, p, "PlanCheck") for p in problems]
     return diff(target, live)
 
 
-def build_plan(targets: Iterable[ResolvedFile], live: Mapping[str, LiveMembership | PlanError]) -> Plan:
-    """`live` maps each membership id to what was read, or to why it could not be read."""
+def build_plan(
+    targets: Iterable[ResolvedFile],
+    live: Mapping[str, LiveMembership | PlanError],
+    allowed: frozenset[str] | None = None,
+) -> Plan:
+    """`live` maps each membership id to what was read, or to why it could not be read; `allowed` is
+    reconciler.yaml's account allow-list, if any."""
     changes: list[MembershipChange] = []
     errors: list[PlanError] = []
     for target in targets:
@@ -225,7 +232,7 @@ def build_plan(targets: Iterable[ResolvedFile], live: Mapping[str, LiveMembershi
         if isinstance(found, PlanError):
             errors.append(found)
             continue
-        result = plan_one(target, found)
+        result = plan_one(target, found, allowed)
         if isinstance(result, MembershipChange):
             changes.append(result)
         else:
