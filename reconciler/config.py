@@ -99,6 +99,11 @@ class SharedDefaults:
         return max(found, key=specificity) if found else None
 
     @cached_property
+    def leaves(self) -> frozenset[str]:
+        """The dotted keys this entry sets, for telling whether two entries overlap (once, not per file)."""
+        return frozenset(".".join(path) for path in leaf_paths(self.settings))
+
+    @cached_property
     def _matchers(self) -> list[tuple[str, Any]]:
         # Compiled once: matching is per file, and a desired state may hold thousands.
         from wcmatch import glob
@@ -135,8 +140,8 @@ class Guardrails:
         problems = []
         for i, (rank, one, pattern) in enumerate(matched):
             for other_rank, other, other_pattern in matched[i + 1 :]:
-                shared = sorted(_top_leaves(one.settings) & _top_leaves(other.settings))
-                if other_rank == rank and shared:
+                shared = sorted(one.leaves & other.leaves) if other_rank == rank else []
+                if shared:
                     problems.append(
                         f"{one.label(pattern)} and {other.label(other_pattern)} in {self.path} match this file "
                         f"equally specifically and both set {', '.join(shared)}: make one glob more specific"
@@ -169,10 +174,6 @@ class Guardrails:
         return problems
 
 
-def _top_leaves(settings: Mapping[str, Any]) -> set[str]:
-    return {".".join(path) for path in leaf_paths(settings)}
-
-
 def _evaluate(policy: Policy, effective: dict[str, Any]) -> str | None:
     """None when the file complies; else what to say. A rule that cannot be evaluated fails closed."""
     from cel_expr_python import cel
@@ -180,11 +181,10 @@ def _evaluate(policy: Policy, effective: dict[str, Any]) -> str | None:
     try:
         value = policy.expression.eval(data={"membership": effective})
     except RuntimeError as error:
-        return f"the rule could not be evaluated: {_first_line(str(error))} (guard optional keys with has())"
+        return f"the rule could not be evaluated: {_cel_error(str(error))} (guard optional keys with has())"
     kind = value.type()
     if kind == cel.Type.ERROR:
-        reason = re.sub(r"^[A-Z_]+: ", "", str(value.value()))  # cel-cpp's status code, e.g. NOT_FOUND
-        return f"the rule could not be evaluated: {reason} (guard optional keys with has())"
+        return f"the rule could not be evaluated: {_cel_error(str(value.value()))} (guard optional keys with has())"
     if kind != cel.Type.BOOL:
         return f"the rule gave {value.value()!r} ({kind.name()}), not true or false"
     return None if value.value() else policy.message
@@ -353,13 +353,9 @@ def _environment() -> cel.Env:
 def _cel_error(message: str) -> str:
     # cel-cpp's message: "INVALID_ARGUMENT: ERROR: <input>:1:26: Syntax error: ... | source | ^": the first line
     # names the column within the rule; the source and caret lines repeat the rule.
-    first = _first_line(message)
+    first = message.strip().splitlines()[0] if message.strip() else message
     first = re.sub(r"^[A-Z_]+: (ERROR: )?", "", re.sub(r" \[[A-Z_]+\]$", "", first))  # the status code
     return re.sub(r"^<input>:(\d+):(\d+): ", r"at column \2 of the rule: ", first)
-
-
-def _first_line(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else message
 
 
 def config_json_schema() -> dict[str, Any]:
