@@ -69,11 +69,11 @@ def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
         if name in PARTIAL_FIELDS:
             if not covers(before, desired[name]):
                 after = laid_over(before, desired[name])
-                fields.append(FieldChange(name, before, after, _leaves(name, before, after), desired[name], origin))
+                fields.append(FieldChange(name, before, after, leaves(name, before, after), desired[name], origin))
             continue
         after = desired[name]
         if not same(name, before, after):
-            fields.append(FieldChange(name, before, after, _leaves(name, before, after), origin=origin))
+            fields.append(FieldChange(name, before, after, leaves(name, before, after), origin=origin))
     planned_from = managed_live(live, desired)
     return MembershipChange(
         membershipIdentifier=target.membership_id,
@@ -117,19 +117,19 @@ def stale_fields(change: MembershipChange, live: LiveMembership) -> list[str]:
     ]
 
 
-def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
+def leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
     if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
         return ()
     # Imported on first use: only nested changes need it, and it costs ~50 ms of every start-up.
     from deepdiff import DeepDiff
 
     tree = DeepDiff(normalize(name, before), normalize(name, after), view="tree")
-    leaves = []
+    found = []
     for report, levels in tree.items():
         kind = {"dictionary_item_added": "added", "dictionary_item_removed": "removed"}.get(report, "changed")
         for level in levels:
             path = ".".join(str(part) for part in level.path(output_format="list"))
-            leaves.append(
+            found.append(
                 LeafChange(
                     path,
                     None if kind == "added" else level.t1,
@@ -137,7 +137,7 @@ def _leaves(name: str, before: Any, after: Any) -> tuple[LeafChange, ...]:
                     kind,
                 )
             )
-    return tuple(sorted(leaves, key=lambda leaf: leaf.path))
+    return tuple(sorted(found, key=lambda leaf: leaf.path))
 
 
 def check(target: ResolvedFile, live: LiveMembership, allowed: frozenset[str] | None = None) -> list[str]:

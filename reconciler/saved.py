@@ -8,6 +8,7 @@ as `validate`, so nothing the desired state could not hold is ever written. Pure
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .desired import explain
 from .errors import InvalidSavedPlan
 from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
-from .plan import Plan
+from .plan import PARTIAL_FIELDS, FieldChange, MembershipChange, Plan, laid_over
+from .planner import leaves, live_fingerprint, same
 
 
 class _Closed(BaseModel):
@@ -101,10 +103,10 @@ def parse(text: str) -> tuple[Plan | None, list[str]]:
     data, saved, problems = _shaped(text, _SavedPlan)
     if saved is None:
         return None, problems
-    problems = _values(saved)
+    problems = _values(saved) + _hashed_only(saved)
     if problems:
         return None, problems
-    plan = Plan.from_json(data)
+    plan = _shown_as_hashed(Plan.from_json(data))
     if saved.changesHash is not None and saved.changesHash != plan.changes_hash():
         return None, [f"changesHash: {saved.changesHash} is not the hash of the changes listed (the plan was edited)"]
     return plan, []
@@ -117,7 +119,7 @@ def parse_report(text: str) -> tuple[Plan | None, list[str]]:
     if report is None:
         return None, problems
     try:
-        return Plan.from_json(data), []
+        return _shown_as_hashed(Plan.from_json(data)), []
     except ValueError as exc:  # a target that is not ACCOUNT/REGION
         return None, [f"target: {exc}"]
 
@@ -140,6 +142,49 @@ def _values(saved: _SavedPlan) -> list[str]:
                 loc = tuple(err["loc"])
                 problems.append(f"{at}.fields.{loc[0]}.after{_where(loc[1:], dotted=True)}: {explain(loc, err)}")
     return problems
+
+
+def _hashed_only(saved: _SavedPlan) -> list[str]:
+    """Every key of a change that would shape a request or a staleness check must follow from what
+    `changesHash` covers (each field's before and after): a saved plan carries data, not instructions."""
+    problems: list[str] = []
+    for index, change in enumerate(saved.changes):
+        at = f"changes[{index}]"
+        for name, field in change.fields.items():
+            if field.managed is None:
+                continue
+            if name not in PARTIAL_FIELDS:
+                problems.append(
+                    f"{at}.fields.{name}.managed: only {', '.join(sorted(PARTIAL_FIELDS))} is managed by sub-key; "
+                    "this field is sent as its after"
+                )
+            elif laid_over(field.before, field.managed) != field.after:
+                problems.append(
+                    f"{at}.fields.{name}.managed: must be part of after: laid over before, it must give exactly "
+                    "after (what the changes hash covers and the plan shows)"
+                )
+        for name, field in change.fields.items():
+            if name not in change.liveSettings or not same(name, change.liveSettings[name], field.before):
+                problems.append(
+                    f"{at}.liveSettings.{name}: must equal the field's before (the live value it was planned from)"
+                )
+        if live_fingerprint(change.liveSettings) != change.fingerprint:
+            problems.append(f"{at}.fingerprint: is not the hash of liveSettings (the plan was edited)")
+    return problems
+
+
+def _shown_as_hashed(plan: Plan) -> Plan:
+    """The plan with each field's nested leaves derived from its before and after, never taken from the
+    file: what a reviewer reads is what the hash covers."""
+
+    def derived(change: MembershipChange) -> MembershipChange:
+        fields = tuple(
+            FieldChange(f.name, f.before, f.after, leaves(f.name, f.before, f.after), f.managed, f.origin)
+            for f in change.fields
+        )
+        return replace(change, fields=fields)
+
+    return replace(plan, memberships=tuple(derived(m) for m in plan.memberships))
 
 
 def _where(loc: tuple[int | str, ...], *, dotted: bool = False) -> str:
