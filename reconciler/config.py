@@ -148,20 +148,35 @@ class Guardrails:
                     )
         return Layers([(d.label(p), d.settings) for _, d, p in matched], problems)
 
+    def findings(self, effective: Mapping[str, Any], account: str | None) -> list[tuple[tuple[str, ...], str, str]]:
+        """What the allow-list and the policies say of one membership's effective settings, as (the key read,
+        the field, the message); `account` is where it lives, when known: the settings' accountId, else the
+        live membership's. Empty: it complies."""
+        found: list[tuple[tuple[str, ...], str, str]] = []
+        if self.accounts is not None and account is not None and account not in self.accounts:
+            listed = ", ".join(sorted(self.accounts))
+            if "accountId" in effective:
+                message = f"account {account} is not in the accounts allow-list of {self.path} ({listed})"
+            else:
+                message = (
+                    f"the membership is in account {account}, which {self.path}'s accounts allow-list does not list "
+                    f"({listed}); the file names no accountId, so it reaches the caller's account"
+                )
+            found.append((("accountId",), "accountId", message))
+        for policy in self.policies:
+            outcome = _evaluate(policy, dict(effective))
+            if outcome is not None:
+                found.append((_offending(policy.reads, effective), f"policy {policy.name}", outcome))
+        return found
+
+    def refusals(self, effective: Mapping[str, Any], account: str | None) -> list[str]:
+        """`findings` as lines, for a plan about to be written (a saved plan has no file lines to point at)."""
+        return [f"{field}: {message}" for _key, field, message in self.findings(effective, account)]
+
     def check(self, loaded: DesiredFile, text: str) -> list[Problem]:
         """The allow-list and every policy, on the file's effective settings."""
         membership = loaded.membership
-        effective = membership.model_dump(mode="json", exclude_none=True)
-        found: list[tuple[tuple[str, ...], str, str]] = []  # (key read, field, message)
-        account = membership.accountId
-        if self.accounts is not None and account is not None and account not in self.accounts:
-            listed = ", ".join(sorted(self.accounts))
-            message = f"account {account} is not in the accounts allow-list of {self.path} ({listed})"
-            found.append((("accountId",), "accountId", message))
-        for policy in self.policies:
-            outcome = _evaluate(policy, effective)
-            if outcome is not None:
-                found.append((_offending(policy.reads, effective), f"policy {policy.name}", outcome))
+        found = self.findings(membership.model_dump(mode="json", exclude_none=True), membership.accountId)
         if not found:
             return []
         located, _ = parse_located(loaded.path, text)

@@ -108,11 +108,15 @@ def resolve(
 
 
 def read_plan(
-    runtime: Runtime, resolved: Sequence[ResolvedFile], errors: Sequence[PlanError], reader: MembershipReader
+    runtime: Runtime,
+    resolved: Sequence[ResolvedFile],
+    errors: Sequence[PlanError],
+    reader: MembershipReader,
+    label: str = "Reading memberships",
 ) -> Plan:
     from .reader import read_live, with_designations
 
-    with runtime.progress(len(resolved), "Reading memberships") as advance:
+    with runtime.progress(len(resolved), label) as advance:
         live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
     live = with_designations(reader, runtime.retrier(), resolved, live, runtime.parallelism)
     guardrails, _problems = runtime.guardrails()  # loaded, and found sound, with the files
@@ -126,8 +130,11 @@ def cannot_plan(errors: Sequence[PlanError]) -> str:
 
 
 def _fresh_plan(runtime: Runtime, path: Path, selection: Selection) -> Plan:
-    files = select_files(load_desired(path, runtime.guardrails()), selection, path)
-    resolved, errors = resolve(runtime, files, selection, path)
+    return _plan_files(runtime, load_desired(path, runtime.guardrails()), selection, path)
+
+
+def _plan_files(runtime: Runtime, files: Sequence[DesiredFile], selection: Selection, path: Path) -> Plan:
+    resolved, errors = resolve(runtime, select_files(files, selection, path), selection, path)
     return replace(read_plan(runtime, resolved, errors, runtime.gateway()), target=selection.where)
 
 
@@ -222,9 +229,9 @@ def apply(
     collector = receipt_module.Collector()
     planned: Plan | None = None
     try:
-        planned = _planned(runtime, path, selection, options)
+        planned, files = _planned(runtime, path, selection, options)
         show(planned)
-        result = _apply_planned(runtime, planned, options, confirm, collector)
+        result = _apply_planned(runtime, path, selection, planned, files, options, confirm, collector)
     except ReconcilerError as error:
         _write_receipt(options, planned, (), collector, "refused", error.message, started)
         raise
@@ -238,21 +245,28 @@ def apply(
     return result
 
 
-def _planned(runtime: Runtime, path: Path, selection: Selection, options: ApplyOptions) -> Plan:
+def _planned(
+    runtime: Runtime, path: Path, selection: Selection, options: ApplyOptions
+) -> tuple[Plan, list[DesiredFile] | None]:
+    """The plan to apply, and every desired-state file when they were loaded for it (not for a saved plan)."""
     if options.plan_file is None:
-        return _fresh_plan(runtime, path, selection)
+        files = load_desired(path, runtime.guardrails())
+        return _plan_files(runtime, files, selection, path), files
     planned = select_saved(load_saved_plan(options.plan_file), selection, options.plan_file)
     for source in edited_since(planned):
         runtime.notify(
             f"note: {source} changed since the plan was made; the saved plan is applied as reviewed "
             "(run plan again to include the edit)"
         )
-    return planned
+    return planned, None
 
 
 def _apply_planned(
     runtime: Runtime,
+    path: Path,
+    selection: Selection,
     planned: Plan,
+    files: list[DesiredFile] | None,
     options: ApplyOptions,
     confirm: Callable[[int], None],
     collector: receipt_module.Collector,
@@ -269,8 +283,6 @@ def _apply_planned(
             f"{len(changes)} memberships would change, more than --max-changes {options.max_changes}; "
             "nothing was applied"
         )
-    _check_blast_radius(runtime, planned, options.force)
-    confirm(len(changes))
     from .applier import Applier
 
     with audit_writer(options.audit_log) as audit:
@@ -289,6 +301,10 @@ def _apply_planned(
                     f"the saved plan {options.plan_file} no longer holds; nothing was applied",
                     [f"error: {problem}" for problem in problems],
                 )
+        # Every path to a write passes here, after the last read and before the first write.
+        sliced = options.plan_file is not None or bool(selection.memberships)
+        guard(runtime, planned, live or {}, lambda: _census(runtime, path, planned, files, sliced), options.force)
+        confirm(len(changes))
         with stop_on_signals(applier, runtime.notify) as stopped, runtime.progress(len(changes), "Applying") as done:
             outcomes = applier.apply(changes, runtime.parallelism, live, done)
     return ApplyResult(planned, tuple(outcomes), stopped.name)
@@ -298,26 +314,96 @@ def _apply_planned(
 MIN_GUARDED_MEMBERSHIPS = 10
 
 
-def _check_blast_radius(runtime: Runtime, planned: Plan, force: bool) -> None:
-    """reconciler.yaml's maxChangesPercent: refuse before any write when more than that share of the
-    memberships in the plan would change (a plan of at least MIN_GUARDED_MEMBERSHIPS), unless --force."""
+@dataclass(frozen=True)
+class Census:
+    """What maxChangesPercent is judged on: the whole desired state's size, and for each account/region a
+    plan touches, every membership in it and those that would change."""
+
+    desired: int
+    members: Mapping[Where, frozenset[str]]
+    changing: Mapping[Where, frozenset[str]]
+
+
+def guard(
+    runtime: Runtime,
+    planned: Plan,
+    live: Mapping[str, LiveMembership],
+    census: Callable[[], Census],
+    force: bool,
+) -> None:
+    """reconciler.yaml on the plan about to be written, whichever path made it (a fresh plan, a saved one,
+    a --target or --membership slice): the allow-list and the policies on each change's settings as they
+    will be, then maxChangesPercent on whole account/regions. Refuses before any write."""
     guardrails, problems = runtime.guardrails()
     if problems:
         raise InvalidDesiredState(problems)
-    if guardrails is None or guardrails.max_changes_percent is None:
+    if guardrails is None:
         return
-    percent = guardrails.max_changes_percent
-    total, changing = len(planned.memberships), len(planned.changes)
-    if total < MIN_GUARDED_MEMBERSHIPS or changing * 100 <= percent * total:
-        return
-    if force:
-        runtime.notify(f"note: {changing} of {total} memberships change, past maxChangesPercent {percent}; --force")
-        return
-    raise ApplyRefused(
-        f"{changing} of {total} memberships would change ({changing * 100 / total:.0f}%), more than "
-        f"maxChangesPercent {percent} in {guardrails.path}; nothing was applied (check the plan, then apply "
-        "again with --force if it is meant)"
+    refusals = []
+    for change in planned.changes:
+        found = live.get(change.membershipIdentifier)
+        account = change.accountId or (found.accountId if found is not None else None)
+        effective = {
+            "membershipIdentifier": change.membershipIdentifier,
+            "region": change.region,
+            **({"accountId": change.accountId} if change.accountId else {}),
+            **({"collaborationName": change.collaborationName} if change.collaborationName else {}),
+            **change.settings_after(),
+        }
+        refusals += [
+            f"error: {change.source}: membership {change.membershipIdentifier}: {refusal}"
+            for refusal in guardrails.refusals(effective, account)
+        ]
+    if refusals:
+        raise ApplyRefused(f"the plan breaks {guardrails.path}; nothing was applied", refusals)
+    if guardrails.max_changes_percent is not None:
+        _check_blast_radius(runtime, guardrails.max_changes_percent, guardrails.path, census(), force)
+
+
+def _census(runtime: Runtime, path: Path, planned: Plan, files: list[DesiredFile] | None, sliced: bool) -> Census:
+    """The totals of the whole account/regions the plan touches. A fresh plan of whole targets is its own
+    census; a slice (--membership, a saved plan) is judged on a fresh read of its targets, counting its
+    own changes too, so no way of slicing gets more past the guard than a whole apply would."""
+    if files is None:
+        files = load_desired(path, runtime.guardrails())
+    places = {m.where for m in planned.changes}
+    whole = planned
+    if sliced:
+        resolved, _errors = resolve_regions(files, runtime.default_region())
+        inside = [r for r in resolved if r.where in places]
+        whole = read_plan(runtime, inside, [], ReadOnly(runtime.gateway()), "Reading memberships (maxChangesPercent)")
+    members: dict[Where, set[str]] = {where: set() for where in places}
+    changing: dict[Where, set[str]] = {where: set() for where in places}
+    for plan in (whole, planned):
+        for m in plan.memberships:
+            if m.where in places:
+                members[m.where].add(m.membershipIdentifier)
+                if m.changed:
+                    changing[m.where].add(m.membershipIdentifier)
+    return Census(
+        len(files),
+        {where: frozenset(ids) for where, ids in members.items()},
+        {where: frozenset(ids) for where, ids in changing.items()},
     )
+
+
+def _check_blast_radius(runtime: Runtime, percent: int, config: str, census: Census, force: bool) -> None:
+    """Refuse when more than `percent` of an account/region's memberships would change, in a desired state
+    of at least MIN_GUARDED_MEMBERSHIPS, unless --force."""
+    if census.desired < MIN_GUARDED_MEMBERSHIPS:
+        return
+    for where in sorted(census.members, key=lambda w: w.label):
+        total, changing = len(census.members[where]), len(census.changing[where])
+        if changing * 100 <= percent * total:
+            continue
+        counted = f"{changing} of {total} memberships in {where.label}"
+        if force:
+            runtime.notify(f"note: {counted} change, past maxChangesPercent {percent}; --force")
+            continue
+        raise ApplyRefused(
+            f"{counted} would change ({changing * 100 / total:.0f}%), more than maxChangesPercent {percent} in "
+            f"{config}; nothing was applied (check the plan, then apply again with --force if it is meant)"
+        )
 
 
 def check_reviewed(planned: Plan, expected: str, reviewed_plan: Path | None) -> None:

@@ -115,6 +115,11 @@ class MembershipChange:
     def changed(self) -> bool:
         return bool(self.fields)
 
+    def settings_after(self) -> dict[str, Any]:
+        """Every managed field as it will be once this change is written: the live values it was planned
+        from, with each changed field's after. What reconciler.yaml's policies judge before any write."""
+        return {**self.liveSettings, **{change.name: change.after for change in self.fields}}
+
     def body(self) -> dict[str, Any]:
         """The UpdateMembership body: only the fields that differ, nested objects whole."""
         return {change.name: change.after for change in self.fields}

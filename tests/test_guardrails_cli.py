@@ -229,14 +229,15 @@ def test_max_changes_percent_refuses_a_mass_change_unless_forced(sandbox: CleanR
     refused = cli(sandbox, root, "apply", "--auto-approve")
     assert refused.code == 1
     assert (
-        "error: 4 of 10 memberships would change (40%), more than maxChangesPercent 30 in reconciler.yaml; nothing "
-        "was applied (check the plan, then apply again with --force if it is meant)" in refused.stderr
+        "error: 4 of 10 memberships in default/us-east-1 would change (40%), more than maxChangesPercent 30 in "
+        "reconciler.yaml; nothing was applied (check the plan, then apply again with --force if it is meant)"
+        in refused.stderr
     )
     assert sandbox.requests("UpdateMembership") == []
 
     forced = cli(sandbox, root, "apply", "--auto-approve", "--force")
     assert forced.code == 0, forced.stderr
-    assert "note: 4 of 10 memberships change, past maxChangesPercent 30; --force" in forced.stderr
+    assert "note: 4 of 10 memberships in default/us-east-1 change, past maxChangesPercent 30; --force" in forced.stderr
     assert len(sandbox.requests("UpdateMembership")) == 4
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from reconciler import saved
 from reconciler.api import Where
 from reconciler.plan import FieldChange, MembershipChange, Plan
+from reconciler.planner import live_fingerprint
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 OTHER = "00000000-0000-4000-8000-000000000002"
@@ -19,7 +20,11 @@ BUCKET = {"outputConfiguration": {"s3": {"bucket": "results", "resultFormat": "C
 
 def change(mid: str = MID, source: str = "d/a.yaml", *fields: FieldChange) -> MembershipChange:
     fields = fields or (FieldChange("queryLogStatus", "DISABLED", "ENABLED"),)
-    return MembershipChange(mid, source, "us-east-1", fields, "sha256:x", "0" * 64, "acme")
+    # As the planner makes it: planned from the live values the fields' before shows.
+    planned_from = {f.name: f.before for f in fields}
+    return MembershipChange(
+        mid, source, "us-east-1", fields, live_fingerprint(planned_from), "0" * 64, "acme", liveSettings=planned_from
+    )
 
 
 def unchanged(mid: str) -> MembershipChange:

@@ -46,7 +46,9 @@ def test_a_managed_key_added_to_a_saved_plan_is_refused_and_writes_nothing(
     sandbox: CleanRoomsSandbox, tmp_path: Path
 ) -> None:
     mid = sandbox.create_membership("acme", defaultResultConfiguration=query_results("ours", "CSV"))
-    write_desired(tmp_path / "desired-state", "a.yaml", mid, defaultResultConfiguration=query_results("ours", "PARQUET"))
+    write_desired(
+        tmp_path / "desired-state", "a.yaml", mid, defaultResultConfiguration=query_results("ours", "PARQUET")
+    )
     data = saved_plan(sandbox, tmp_path)
     reviewed = data["changesHash"]
     data["changes"][0]["fields"]["defaultResultConfiguration"]["managed"] = ATTACKER
@@ -90,7 +92,9 @@ def test_live_settings_edited_to_hide_staleness_are_refused(sandbox: CleanRoomsS
 
 def test_edited_leaves_are_not_what_a_saved_plan_shows(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
     mid = sandbox.create_membership("acme", defaultResultConfiguration=query_results("ours", "CSV"))
-    write_desired(tmp_path / "desired-state", "a.yaml", mid, defaultResultConfiguration=query_results("ours", "PARQUET"))
+    write_desired(
+        tmp_path / "desired-state", "a.yaml", mid, defaultResultConfiguration=query_results("ours", "PARQUET")
+    )
     data = saved_plan(sandbox, tmp_path)
     field = data["changes"][0]["fields"]["defaultResultConfiguration"]
     field["after"] = query_results("elsewhere", "PARQUET")
@@ -99,3 +103,80 @@ def test_edited_leaves_are_not_what_a_saved_plan_shows(sandbox: CleanRoomsSandbo
     rewrite(tmp_path, data)
     shown = cli(sandbox, tmp_path, "render", "--format", "text", "plan.json")
     assert '~ outputConfiguration.s3.bucket: "ours" -> "elsewhere"' in shown.stdout
+
+
+# -- 2, 6, 7. every path to a write passes the same guards on the same totals --------------------------
+
+
+def many(sandbox: CleanRoomsSandbox, root: Path, count: int, changing: int, region: str = "us-east-1") -> list[str]:
+    ids = []
+    for i in range(count):
+        mid = sandbox.create_membership(f"{region}-{i}", region=region, queryLogStatus="DISABLED")
+        wanted = "ENABLED" if i < changing else "DISABLED"
+        write_desired(root / "desired-state", f"{region}/m{i}.yaml", mid, region=region, queryLogStatus=wanted)
+        ids.append(mid)
+    return ids
+
+
+def test_a_saved_plan_is_judged_on_the_whole_plan_it_came_from(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text("maxChangesPercent: 30\n")
+    many(sandbox, tmp_path, 15, 9)
+    saved_plan(sandbox, tmp_path)
+    refused = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
+    assert refused.code == 1
+    assert "9 of 15 memberships in default/us-east-1 would change (60%), more than maxChangesPercent 30" in (
+        refused.stderr
+    )
+    assert writes(sandbox) == []
+
+
+def test_a_quarter_of_forty_in_a_saved_plan_is_within_thirty_percent(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "reconciler.yaml").write_text("maxChangesPercent: 30\n")
+    many(sandbox, tmp_path, 40, 10)
+    saved_plan(sandbox, tmp_path)
+    applied = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
+    assert applied.code == 0, applied.stderr
+    assert len(writes(sandbox)) == 10
+
+
+def test_slicing_by_target_or_membership_gets_no_more_past_the_guard(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "reconciler.yaml").write_text("maxChangesPercent: 30\n")
+    east = many(sandbox, tmp_path, 8, 8, "us-east-1")
+    many(sandbox, tmp_path, 8, 8, "us-west-2")
+    for target in ("default/us-east-1", "default/us-west-2"):
+        refused = cli(sandbox, tmp_path, "apply", "--auto-approve", "--target", target)
+        assert refused.code == 1
+        assert f"8 of 8 memberships in {target} would change (100%)" in refused.stderr
+    batch = [arg for mid in east[:2] for arg in ("--membership", mid)]
+    sliced = cli(sandbox, tmp_path, "apply", "--auto-approve", *batch)
+    assert sliced.code == 1
+    assert "8 of 8 memberships in default/us-east-1 would change (100%)" in sliced.stderr
+    saved_plan(sandbox, tmp_path, "--target", "default/us-east-1", *batch)
+    part = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
+    assert part.code == 1 and "8 of 8 memberships in default/us-east-1 would change (100%)" in part.stderr
+    assert writes(sandbox) == []
+    forced = cli(sandbox, tmp_path, "apply", "--auto-approve", "--force", *batch)
+    assert forced.code == 0, forced.stderr
+    assert len(writes(sandbox)) == 2
+
+
+def test_apply_of_a_saved_plan_holds_the_allow_list_and_the_policies(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    mid = sandbox.create_membership("acme", queryLogStatus="ENABLED")
+    write_desired(tmp_path / "desired-state", "a.yaml", mid, queryLogStatus="DISABLED")
+    saved_plan(sandbox, tmp_path)
+    policy = "policies:\n  - name: logging-on\n    rule: \"membership.queryLogStatus == 'ENABLED'\"\n"
+    (tmp_path / "reconciler.yaml").write_text(policy)
+    refused = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
+    assert refused.code == 1
+    assert f"membership {mid}: policy logging-on: the rule" in refused.stderr
+    (tmp_path / "reconciler.yaml").write_text('accounts: ["444455556666"]\n')
+    outside = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
+    assert outside.code == 1
+    assert "which reconciler.yaml's accounts allow-list does not list (444455556666)" in outside.stderr
+    assert writes(sandbox) == []
