@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+# Called right before a write's request goes out (see Gateway.update_membership).
+OnSend = Callable[[], None] | None
 
 # How --target, `targets` and saved plans name the account of files that carry no accountId (the caller's).
 DEFAULT_ACCOUNT = "default"
@@ -98,9 +101,11 @@ class Gateway(MembershipReader, Protocol):
     """Clean Rooms membership calls. Implementations raise AwsError only."""
 
     def update_membership(
-        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
     ) -> tuple[Mapping[str, Any], str | None]:
-        """The membership after the change, and the request id (for the audit log)."""
+        """The membership after the change, and the request id (for the audit log). `on_send` is called
+        right before the request goes out, and never for a call refused before it (the breaker, a stop):
+        the audit log's `sent` line stands for a request, not an intention."""
         ...
 
 

@@ -126,12 +126,12 @@ class Applier:
         try:
             return self._converge(change, state, change.body() if live is None else remaining(change, live))
         except StopRequestedError:
-            status = Status.NOT_STARTED if state.attempts == 0 else Status.FAILED
+            status = Status.NOT_STARTED if state.requests == 0 else Status.FAILED
             return state.outcome(change, status, "interrupted before the change was confirmed")
         except AwsError as error:
             return state.outcome(change, Status.FAILED, error=error)
         except EndpointUnavailable as down:
-            if state.attempts == 0:
+            if state.requests == 0:
                 return state.outcome(change, Status.NOT_STARTED, "not started: the endpoint stopped answering")
             return state.outcome(change, Status.FAILED, f"outcome unknown: {down.message}")
 
@@ -158,10 +158,27 @@ class Applier:
                 state.must_read = False
             if self.stop.is_set():
                 raise StopRequestedError
-            # Logged before sending: if the process dies mid-call, the log still shows the write may have landed.
-            self._audit(change, body, state.attempts + 1, "sent", None, None)
+            attempt = state.attempts + 1
+            requests = state.requests
+
+            def sending(body: Mapping[str, Any] = body, attempt: int = attempt) -> None:
+                # Logged as the request goes out (after any wait for a turn, and never for a call the breaker
+                # refuses): if the process dies mid-call, the log still shows the write may have landed.
+                state.requests += 1
+                self._audit(change, body, attempt, "sent", None, None)
+
             try:
-                returned, request_id = self.gateway.update_membership(change.where, change.membershipIdentifier, body)
+                returned, request_id = self.gateway.update_membership(
+                    change.where, change.membershipIdentifier, body, sending
+                )
+            except EndpointUnavailable as down:
+                if state.requests > requests:
+                    # This request was in flight when the endpoint was found dead: it may have landed.
+                    cause = down.__cause__
+                    code = cause.code if isinstance(cause, AwsError) else "EndpointUnavailable"
+                    self._audit(change, body, attempt, code, None, "outcome unknown: " + down.message)
+                    state.unconfirmed += tuple(n for n in body if n not in state.unconfirmed)
+                raise
             except AwsError as error:
                 state.attempts += 1
                 self._audit(change, body, state.attempts, error.code, error.request_id, error.reason)
@@ -235,7 +252,8 @@ class Applier:
 @dataclass
 class _Progress:
     must_read: bool = False
-    attempts: int = 0
+    attempts: int = 0  # UpdateMembership calls answered, or failed without an answer
+    requests: int = 0  # UpdateMembership requests that went out
     sent: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()  # fields of writes whose outcome is unknown
 

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.loaders import Loader, create_loader
 
-from .api import AwsError, Page, Where
+from .api import AwsError, OnSend, Page, Where
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient
@@ -131,13 +131,15 @@ class AwsGateway:
         return Page(answer["memberSummaries"], answer.get("nextToken"))
 
     def update_membership(
-        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
     ) -> tuple[Mapping[str, Any], str | None]:
-        response = _translated(
-            "UpdateMembership",
-            membership_id,
-            lambda: self._client(where).update_membership(membershipIdentifier=membership_id, **fields),
-        )
+        def send() -> Any:
+            client = self._client(where)  # may assume a role: a call of its own, not this write
+            if on_send is not None:
+                on_send()
+            return client.update_membership(membershipIdentifier=membership_id, **fields)
+
+        response = _translated("UpdateMembership", membership_id, send)
         return response["membership"], response["ResponseMetadata"].get("RequestId")
 
 

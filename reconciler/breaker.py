@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway, Page, Where
+from .api import AwsError, Gateway, OnSend, Page, Where
 from .errors import EndpointUnavailable
 
 T = TypeVar("T")
@@ -72,6 +72,6 @@ class Breaker:
         return self._call(lambda: self._inner.list_members(where, collaboration_id, next_token))
 
     def update_membership(
-        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
     ) -> tuple[Mapping[str, Any], str | None]:
-        return self._call(lambda: self._inner.update_membership(where, membership_id, fields))
+        return self._call(lambda: self._inner.update_membership(where, membership_id, fields, on_send))

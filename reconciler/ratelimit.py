@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway, Page, Where
+from .api import AwsError, Gateway, OnSend, Page, Where
 from .retry import Retry, classify
 
 T = TypeVar("T")
@@ -244,8 +244,8 @@ class LimitedGateway:
         return self._paced(where, "ListMembers", lambda: self._inner.list_members(where, collaboration_id, next_token))
 
     def update_membership(
-        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
     ) -> tuple[Mapping[str, Any], str | None]:
         return self._paced(
-            where, "UpdateMembership", lambda: self._inner.update_membership(where, membership_id, fields)
+            where, "UpdateMembership", lambda: self._inner.update_membership(where, membership_id, fields, on_send)
         )

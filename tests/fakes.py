@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.api import AwsError, Page, Where
+from reconciler.api import AwsError, OnSend, Page, Where
 
 ACCOUNT = "111122223333"
 ABILITIES = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")
@@ -134,8 +134,10 @@ class FakeGateway:
         )
 
     def update_membership(
-        self, where: Where, membership_id: str, fields: Mapping[str, Any]
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
     ) -> tuple[Mapping[str, Any], str | None]:
+        if on_send is not None:
+            on_send()
         self.calls.append(("UpdateMembership", membership_id, copy.deepcopy(dict(fields))))
         answer = self._answer("UpdateMembership", membership_id)
         if answer.error is not None and not answer.after_apply:

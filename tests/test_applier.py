@@ -174,8 +174,8 @@ def test_a_returned_result_configuration_that_differs_fails_verification_logging
     class Lagging(FakeGateway):
         """Answers each write with logging not yet showing and someone else's job results."""
 
-        def update_membership(self, where: Any, membership_id: str, fields: Any) -> Any:
-            returned, request_id = super().update_membership(where, membership_id, fields)
+        def update_membership(self, where: Any, membership_id: str, fields: Any, on_send: Any = None) -> Any:
+            returned, request_id = super().update_membership(where, membership_id, fields, on_send)
             return {**returned, "queryLogStatus": "DISABLED", **other}, request_id
 
     lagging = Lagging()

@@ -6,6 +6,8 @@ saved plan, a slice past a guard, text from a pull request in a terminal or a wo
 from __future__ import annotations
 
 import json
+import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +182,58 @@ def test_apply_of_a_saved_plan_holds_the_allow_list_and_the_policies(
     assert outside.code == 1
     assert "which reconciler.yaml's accounts allow-list does not list (444455556666)" in outside.stderr
     assert writes(sandbox) == []
+
+
+# -- 3. the audit log and the report say what reached the service ------------------------------------
+
+
+def audit_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def check_audit_against_the_endpoint(records: list[dict[str, Any]], requests: list[Any], killed: bool = False) -> None:
+    """Every write that reached the endpoint has a `sent` line; every `sent` line has its answer line (but the
+    last ones of a killed process), and one that did not reach the endpoint says it got no answer."""
+    received: dict[str, int] = {}
+    for request in requests:
+        received[request.membership_id] = received.get(request.membership_id, 0) + 1
+    sent = [(r["membershipIdentifier"], r["attempt"]) for r in records if r["outcome"] == "sent"]
+    answers = {(r["membershipIdentifier"], r["attempt"]): r["outcome"] for r in records if r["outcome"] != "sent"}
+    for mid, count in received.items():
+        assert count <= sum(1 for m, _ in sent if m == mid), f"{mid}: a write reached the endpoint, no sent line"
+    for mid, attempt in sent:
+        if (mid, attempt) not in answers:
+            assert killed, f"{mid}: a sent line with no answer line"
+            continue
+        if not received.get(mid):
+            assert answers[mid, attempt] != "ok", f"{mid}: answered ok, but no request reached the endpoint"
+
+
+def test_a_write_in_flight_when_the_breaker_trips_is_outcome_unknown_never_not_started(tmp_path: Path) -> None:
+    with CleanRoomsSandbox(seed=3) as own:
+        try:
+            ids = [own.create_membership(f"m{i}") for i in range(40)]
+            for i, mid in enumerate(ids):
+                write_desired(tmp_path / "desired-state", f"m{i:02}.yaml", mid, queryLogStatus="ENABLED")
+            own.set_latency(0.5, ["UpdateMembership"])
+            env = own.client_env()
+            log = tmp_path / "audit.jsonl"
+            timer = threading.Timer(3.0, own.stop)
+            timer.start()
+            args = ["--parallelism", "4", "apply", "--auto-approve", "--audit-log", str(log), *FAST, "desired-state"]
+            result = run_cli(args, env=env, cwd=tmp_path)
+            timer.join()
+            assert result.code == 1
+            found = (re.match(r"^[a-z ]+: (\S+) \(desired-state/", line) for line in result.stdout.splitlines())
+            outcomes = {match.group(1): match.string for match in found if match}
+            assert len(outcomes) == 40
+            landed = {mid for mid in ids if own.membership(mid)["queryLogStatus"] == "ENABLED"}
+            assert landed, "the endpoint applied nothing before it stopped: the test proves nothing"
+            for mid in landed:
+                assert not outcomes[mid].startswith("not started"), outcomes[mid]
+            requests = own.requests("UpdateMembership")
+            check_audit_against_the_endpoint(audit_lines(log), requests)
+            not_started = [mid for mid, line in outcomes.items() if line.startswith("not started")]
+            assert not_started and not {r.membership_id for r in requests} & set(not_started)
+        finally:
+            own.reset()
