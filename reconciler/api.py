@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 # Called right before a write's request goes out (see Gateway.update_membership).
 OnSend = Callable[[], None] | None
+
+# ASCII only (see models.py): a label is printed, hashed and put in hidden Markdown markers.
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 
 # How --target, `targets` and saved plans name the account of files that carry no accountId (the caller's).
 DEFAULT_ACCOUNT = "default"
@@ -35,9 +40,11 @@ class Where:
     def parse(cls, label: str) -> Where:
         """The inverse of `label`; ValueError when it is not ACCOUNT/REGION."""
         account, _, region = label.partition("/")
-        if not (account and region) or "/" in region:
+        known = account == DEFAULT_ACCOUNT or re.fullmatch(ACCOUNT_ID_PATTERN, account)
+        if not (known and re.fullmatch(REGION_PATTERN, region)):
             raise ValueError(
-                f"{label!r}: expected ACCOUNT/REGION, with ACCOUNT `{DEFAULT_ACCOUNT}` for files without accountId"
+                f"{label!r}: expected ACCOUNT/REGION: a 12-digit account (`{DEFAULT_ACCOUNT}` for files without "
+                "accountId) and a region like us-east-1"
             )
         return cls(region, None if account == DEFAULT_ACCOUNT else account)
 

@@ -14,12 +14,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from .api import ACCOUNT_ID_PATTERN, REGION_PATTERN
+
 MEMBERSHIP_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-ROLE_ARN_PATTERN = r"^arn:aws:iam::[\w]+:role/[\w+=./@-]+$"
-KEY_PREFIX_PATTERN = r"^[\w!.=*/-]*$"
+# ASCII classes, spelled out: the API's patterns are Java's, where \w and \d are ASCII, but pydantic's regex
+# engine (Rust's) reads them as Unicode, so an Arabic-Indic digit in a region or a full-width account id would pass.
+_WORD = "A-Za-z0-9_"
+ROLE_ARN_PATTERN = rf"^arn:aws:iam::[{_WORD}]+:role/[{_WORD}+=./@-]+$"
+KEY_PREFIX_PATTERN = rf"^[{_WORD}!.=*/-]*$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
-ACCOUNT_ID_PATTERN = r"^\d{12}$"
+# REGION_PATTERN and ACCOUNT_ID_PATTERN live with Where (api.py), which parses them from --target and reports.
 
 # The top-level fields UpdateMembership can change, in the order files and plans show them.
 SETTABLE_FIELDS: tuple[str, ...] = (

@@ -77,7 +77,7 @@ def botocore_leaves(shape: Shape, path: str = "", required: bool = False) -> Ite
                 "enum": sorted(getattr(shape, "enum", None) or []) or None,
                 "min": shape.metadata.get("min") or None,
                 "max": shape.metadata.get("max"),
-                "pattern": shape.metadata.get("pattern"),
+                "pattern": java_classes(shape.metadata.get("pattern")),
                 "required": required,
             },
         )
@@ -107,6 +107,14 @@ def our_leaves(
         )
     for name, member in schema.get("properties", {}).items():
         yield from our_leaves(member, defs, f"{path}.{name}" if path else name, name in schema.get("required", ()))
+
+
+def java_classes(pattern: str | None) -> str | None:
+    """botocore's pattern as the service reads it: Java's \\w and \\d are ASCII, which ours spell out (Rust's
+    regex, under pydantic, would read them as Unicode)."""
+    if pattern is None:
+        return None
+    return pattern.replace("\\w", "A-Za-z0-9_").replace("\\d", "[0-9]")
 
 
 def test_every_settable_leaf_of_update_membership_is_ours_with_the_same_constraints() -> None:

@@ -119,7 +119,10 @@ def test_a_scope_that_selects_nothing_is_an_error_for_every_command(sandbox: Cle
     env = sandbox.client_env()
     saved = tmp_path / "p.json"
     assert run_cli(["plan", "--out", str(saved), str(desired)], env=env).code == 0
-    typo = ["--target", "default/us-east1"]
+    # A malformed target is a usage error; a well-formed one that no file is in selects nothing.
+    malformed = run_cli(["plan", "--target", "default/us-east1", str(desired)], env=env)
+    assert malformed.code == 1 and "'default/us-east1': expected ACCOUNT/REGION" in malformed.stderr
+    typo = ["--target", "default/us-east-2"]
     for args in (
         ["plan", *typo, str(desired)],
         ["drift", *typo, str(desired)],

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import Result, query_results, run_cli, write_desired
+from .helpers import Result, job_results, query_results, run_cli, write_desired
 
 FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
 ATTACKER = {
@@ -237,3 +237,25 @@ def test_a_write_in_flight_when_the_breaker_trips_is_outcome_unknown_never_not_s
             assert not_started and not {r.membership_id for r in requests} & set(not_started)
         finally:
             own.reset()
+
+
+# -- 15. AWS's patterns are ASCII -----------------------------------------------------------------------
+
+
+def test_unicode_digits_and_letters_do_not_pass_the_apis_ascii_patterns(tmp_path: Path) -> None:
+    mid = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
+    role = "arn:aws:iam::111122223333:role/Résultats-des-requêtes"
+    write_desired(tmp_path, "region.yaml", mid, region="us-east-\u0661")
+    write_desired(tmp_path, "account.yaml", mid.replace("3f", "4f"), accountId="\uff11" * 12)
+    write_desired(tmp_path, "role.yaml", mid.replace("3f", "5f"), defaultJobResultConfiguration=job_results(role=role))
+    prefix = query_results("bucket-a", keyPrefix="données/été")
+    write_desired(tmp_path, "prefix.yaml", mid.replace("3f", "6f"), defaultResultConfiguration=prefix)
+    result = run_cli(["validate", str(tmp_path)])
+    assert result.code == 1
+    assert [line.split(": ")[1] for line in result.stdout.splitlines()] == [
+        "accountId",
+        "defaultResultConfiguration.outputConfiguration.s3.keyPrefix",
+        "region",
+        "defaultJobResultConfiguration.roleArn",
+    ]
+    assert run_cli(["plan", "--target", "default/us-east-\u0661"]).stderr.endswith("and a region like us-east-1\n")
