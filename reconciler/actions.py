@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from .desired import Problem
 from .environment import GitHubContext
+from .escape import command_data, command_property
 
 
 def error_annotations(github: GitHubContext, problems: Sequence[Problem]) -> list[str]:
@@ -18,14 +19,8 @@ def error_annotations(github: GitHubContext, problems: Sequence[Problem]) -> lis
     lines = []
     for p in problems:
         message = f"{p.field}: {p.message}" if p.field else p.message
-        lines.append(f"::error file={_escape(p.path, prop=True)},line={p.line},col={p.col}::{_escape(message)}")
+        lines.append(f"::error file={command_property(p.path)},line={p.line},col={p.col}::{command_data(message)}")
     return lines
-
-
-def _escape(value: str, *, prop: bool = False) -> str:
-    # The runner's own escaping rules for workflow commands (data, and properties which also split on , and :).
-    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
 
 
 def append_summary(github: GitHubContext, markdown: str) -> None:

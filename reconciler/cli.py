@@ -518,7 +518,7 @@ author_option = click.option(
     "--author",
     default="github-actions[bot]",
     show_default=True,
-    help="Only a comment by this login is taken as ours ('' for any author).",
+    help="Only a comment or issue by this login is taken as ours ('' for any author).",
 )
 
 
@@ -549,14 +549,15 @@ def github_comment(
 @path_argument
 @reports_option
 @click.option("--label", default="drift", show_default=True, help="The label of the one drift issue.")
+@author_option
 @click.pass_obj
-def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str) -> ExitStatus:
+def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, author: str) -> ExitStatus:
     """Open, update or close the ONE drift issue from the nightly reports; exit 1 if a target was not checked."""
     from . import actions, operations, publish
 
     github, context = shell.github(), shell.env.github
     sections = publish.gather(reports, operations.targets(shell.runtime, path))
-    result = publish.drift_issue(github, sections, context.run_url, actions.source_link(context), label)
+    result = publish.drift_issue(github, sections, context.run_url, actions.source_link(context), label, author or None)
     (shell.out if result.status is ExitStatus.OK else shell.err)(result.message)
     return result.status
 

@@ -45,6 +45,7 @@ class IssueRef:
     title: str
     body: str
     url: str
+    author: str = ""
 
 
 class GitHub:
@@ -114,7 +115,11 @@ class GitHub:
 
         def listed() -> list[IssueRef]:
             found = self._repo().get_issues(state="open", labels=[label], sort="created", direction="asc")
-            return [IssueRef(i.number, i.title, i.body or "", i.html_url) for i in found if i.pull_request is None]
+            return [
+                IssueRef(i.number, i.title, i.body or "", i.html_url, i.user.login if i.user else "")
+                for i in found
+                if i.pull_request is None
+            ]
 
         return _called(f"list open issues labelled {label}", listed)
 

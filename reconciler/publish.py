@@ -15,6 +15,7 @@ from typing import Any
 from . import render, saved
 from .api import Where
 from .errors import ExitStatus, InvalidSavedPlan, NothingSelected, UsageError
+from .escape import code, inert
 from .github import GitHub
 from .plan import Plan
 
@@ -58,10 +59,26 @@ class Published:
     status: ExitStatus = ExitStatus.OK
 
 
+def head(body: str) -> list[str]:
+    """The hidden markers a body of ours starts with: its lines before the first visible one. Markers are
+    read only here, never from the rest, where report text (escaped, but still text) is shown."""
+    lines = []
+    for line in body.splitlines():
+        if not re.fullmatch(r"<!-- [^<>]* -->", line):
+            break
+        lines.append(line)
+    return lines
+
+
+def is_ours(body: str, author: str, marker: str, wanted: str | None) -> bool:
+    """Whether a comment or issue is this tool's: made by `wanted` (any author when None) and starting
+    with `marker`, so a marker quoted in someone else's text, or deep in ours, is never taken for it."""
+    return (not wanted or author == wanted) and f"<!-- {marker} -->" in head(body)[:1]
+
+
 def sticky_comment(github: GitHub, number: int, body: str, author: str | None) -> Published:
     """ONE comment per pull request, found by its marker (and author), edited in place on every push."""
-    marker = f"<!-- {PLAN_MARKER} -->"
-    ours = [c for c in github.comments(number) if marker in c.body and (not author or c.author == author)]
+    ours = [c for c in github.comments(number) if is_ours(c.body, c.author, PLAN_MARKER, author)]
     if ours:
         github.update_comment(number, ours[-1].id, body)
         return Published(f"updated the plan comment {ours[-1].id} on #{number}")
@@ -107,21 +124,35 @@ def reviewed_for_commit(github: GitHub, commit: str, author: str | None) -> Revi
     pull = github.merged_pull(commit)
     if pull is None:
         return Reviewed(None, {}, f"commit {commit} did not come from a merged pull request: nothing was reviewed")
-    marker = f"<!-- {PLAN_MARKER} -->"
-    ours = [c for c in github.comments(pull.number) if marker in c.body and (not author or c.author == author)]
+    ours = [c for c in github.comments(pull.number) if is_ours(c.body, c.author, PLAN_MARKER, author)]
     if not ours:
         return Reviewed(pull.number, {}, f"pull request #{pull.number} has no plan comment: nothing was reviewed")
     body = ours[-1].body
-    head = _HEAD.search(body)
-    if head is None or head.group(1) != pull.head_sha:
-        made_for = head.group(1)[:12] if head else "an unknown commit"
+    markers = "\n".join(head(body))
+    made = _HEAD.search(markers)
+    if made is None or made.group(1) != pull.head_sha:
+        made_for = made.group(1)[:12] if made else "an unknown commit"
         return Reviewed(
             pull.number,
             {},
             f"the plan comment on #{pull.number} was made for {made_for}, not the final head "
             f"{pull.head_sha[:12]}: the last push was not planned",
         )
-    return Reviewed(pull.number, dict(_HASHES.findall(body)))
+    approvals: dict[str, str] = {}
+    for label, digest in _HASHES.findall(markers):
+        # The hidden hash must be the one the reviewer saw: the table's row for its target shows its head.
+        shown = re.search(
+            rf"^\| `{re.escape(label)}` \|.*\| `{re.escape(digest[: render.SHORT_HASH])}` \|$", body, re.M
+        )
+        if shown is None or label in approvals:
+            return Reviewed(
+                pull.number,
+                {},
+                f"the plan comment on #{pull.number} is not consistent: its hidden hash for {label} is not the one "
+                "its table shows; nothing was reviewed",
+            )
+        approvals[label] = digest
+    return Reviewed(pull.number, approvals)
 
 
 def parse_reviewed(text: str) -> Reviewed:
@@ -213,10 +244,10 @@ def apply_report(
             done = str(sum(m["outcome"] in ("applied", "converged") for m in receipt["memberships"]))
             done += f" of {len(receipt['memberships'])}"
         shown = f"`{planned[: render.SHORT_HASH]}`" if planned else ""
-        lines.append(f"| `{render.inert(section.label)}` | {render.inert(result)} | {done} | {shown} |")
+        lines.append(f"| {code(section.label)} | {inert(result)} | {done} | {shown} |")
     lines.append("")
     if reviewed.reason:
-        lines += [f"Nothing was applied: {render.inert(reviewed.reason)}.", ""]
+        lines += [f"Nothing was applied: {inert(reviewed.reason)}.", ""]
     if not differs:
         return "\n".join(lines)
     approve = " ".join(f"{s.label}={s.plan.changes_hash()}" for s in sections if s.plan is not None)
@@ -236,7 +267,12 @@ def apply_report(
 
 
 def drift_issue(
-    github: GitHub, sections: Sequence[render.Section], run_url: str | None, link: render.Link, label: str
+    github: GitHub,
+    sections: Sequence[render.Section],
+    run_url: str | None,
+    link: render.Link,
+    label: str,
+    author: str | None,
 ) -> Published:
     """ONE open issue labelled `label` while anything drifts: opened, then updated with a comment each night
     the drift stays, and closed once every target was checked and none drifts. A target that could not be
@@ -245,7 +281,7 @@ def drift_issue(
     drifted = sum(len(s.plan.changes) for s in sections if s.plan is not None)
     failed = [s.label for s in sections if s.plan is None or s.plan.errors]
     run = f" ([run]({run_url}))" if run_url else ""
-    ours = [i for i in github.open_issues(label) if f"<!-- {DRIFT_MARKER} -->" in i.body]
+    ours = [i for i in github.open_issues(label) if is_ours(i.body, i.author, DRIFT_MARKER, author)]
     status = ExitStatus.ERROR if failed else ExitStatus.OK
     unchecked = f"; not checked: {', '.join(failed)}" if failed else ""
     if ours:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .applier import Outcome, Status
+from .escape import code, code_block, inert
 from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 
 Style = Callable[[str, str], str]
@@ -154,11 +155,11 @@ def report(
     for section in sections:
         if section.plan is None:
             failure = f":x: {inert(section.failure or 'no result')}"
-            lines.append(f"| `{inert(section.label)}` | | | | {failure} |" + (" |" if words.hashed else ""))
+            lines.append(f"| {code(section.label)} | | | | {failure} |" + (" |" if words.hashed else ""))
             continue
         p = section.plan
         errors = f":x: {len(p.errors)}" if p.errors else "0"
-        row = f"| `{inert(section.label)}` | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |"
+        row = f"| {code(section.label)} | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |"
         lines.append(row + (f" `{short_hash(p)}` |" if words.hashed else ""))
     return _fitted([*lines, ""], sections, link, words, limit, more, headings=True)
 
@@ -240,7 +241,7 @@ def _size(lines: Sequence[str]) -> int:
 def _section_lines(pick: _Chosen, link: Link, words: Words, heading: bool, frame_only: bool = False) -> list[str]:
     """A section with the chosen prefix of each list; with `frame_only`, just what frames the lists."""
     section, plan = pick.section, pick.section.plan
-    out = [f"#### `{inert(section.label)}`", ""] if heading else []
+    out = [f"#### {code(section.label)}", ""] if heading else []
     if plan is None:
         return [*out, f":x: {inert(section.failure or 'no result')}", ""]
     if plan.errors:
@@ -267,29 +268,27 @@ _CHANGES_TABLE = ("| membership | collaboration | file | account/region | fields
 
 
 def _error_line(error: PlanError, link: Link) -> str:
-    return f"- :x: `{error.membershipIdentifier}` in {_source(error.source, link)}: {inert(error.message)}"
+    return f"- :x: {code(error.membershipIdentifier)} in {_source(error.source, link)}: {inert(error.message)}"
 
 
 def _unmanaged_line(u: Unmanaged) -> str:
-    return f"- `{u.membershipIdentifier}` {inert(u.collaborationName)} ({u.region})"
+    return f"- {code(u.membershipIdentifier)} {inert(u.collaborationName)} ({inert(u.region)})"
 
 
 def _membership_row(m: MembershipChange, link: Link) -> str:
-    names = ", ".join(f"`{f.name}`" for f in m.fields)
+    names = ", ".join(code(f.name) for f in m.fields)
     return (
-        f"| `{m.membershipIdentifier}` | {inert(m.collaborationName)} | {_source(m.source, link)} "
+        f"| {code(m.membershipIdentifier)} | {inert(m.collaborationName)} | {_source(m.source, link)} "
         f"| {inert(str(m.where))} | {names} |"
     )
 
 
 def _membership_details(m: MembershipChange) -> list[str]:
     return [
-        f"<details><summary><code>{m.membershipIdentifier}</code> {inert(m.collaborationName)}: "
+        f"<details><summary><code>{inert(m.membershipIdentifier)}</code> {inert(m.collaborationName)}: "
         f"{len(m.fields)} field(s)</summary>",
         "",
-        "```diff",
-        *(line for change in m.fields for line in _field_lines(change, plain, indent="")),
-        "```",
+        *code_block("diff", [line for change in m.fields for line in _field_lines(change, plain, indent="")]),
         "</details>",
         "",
     ]
@@ -299,29 +298,6 @@ def _source(path: str, link: Link) -> str:
     # A file name comes from a pull request: shown inert, and linked by a quoted URL.
     shown = f"<code>{inert(path)}</code>"
     return f"[{shown}]({link(quote(path))})" if link else shown
-
-
-# Characters that can start Markdown or HTML syntax mid-line, or split a table cell (inert text never starts
-# a line, so list and heading markers are safe; parentheses form a link only after `]`, which is escaped).
-# As numeric references they show as themselves, and GitHub never reads them as structure.
-_SYNTAX = frozenset("\\`*_{}[]#+!|~<>&\"'")
-
-
-def inert(text: str) -> str:
-    """Text that did not come from this tool (collaboration names, live values, error messages, file names),
-    made inert for a PR comment or issue: it cannot add table cells, open or close HTML, embed images or
-    links, or mention anyone (a zero-width space after `@`, as Dependabot does)."""
-    out = []
-    for char in text:
-        if char in "\r\n":
-            out.append(" ")
-        elif char == "@":
-            out.append("@&#8203;")
-        elif char in _SYNTAX:
-            out.append(f"&#{ord(char)};")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def render(

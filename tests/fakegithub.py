@@ -131,6 +131,11 @@ class FakeGitHub:
         with self._lock:
             return self._new_comment(number, body, author)
 
+    def add_issue(self, title: str, body: str, labels: list[str], author: str) -> int:
+        """An issue someone opened by hand."""
+        with self._lock:
+            return self._new_issue(title, body, labels, author)
+
     def fail(self, method: str, path_pattern: str, status: int) -> None:
         """Answer the next call matching METHOD and the path pattern with `status`."""
         with self._lock:

@@ -8,11 +8,20 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from reconciler import render
+from reconciler.api import Where
+from reconciler.github import GitHub
+from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 from reconciler.sandbox import CleanRoomsSandbox
 
+from .fakegithub import BOT, FakeGitHub, running
 from .helpers import Result, job_results, query_results, run_cli, write_desired
 
 FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
@@ -259,3 +268,132 @@ def test_unicode_digits_and_letters_do_not_pass_the_apis_ascii_patterns(tmp_path
         "defaultJobResultConfiguration.roleArn",
     ]
     assert run_cli(["plan", "--target", "default/us-east-\u0661"]).stderr.endswith("and a region like us-east-1\n")
+
+
+# -- 4, 10, 18. what is published on GitHub is ours, and inert -----------------------------------------
+
+FORGED = "sha256:" + "f" * 64
+HERE = Where("us-east-1")
+MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with running() as server:
+        yield server
+
+
+def publish_cli(fake: FakeGitHub, *args: str) -> Result:
+    variables = fake.env() | {"GITHUB_SERVER_URL": "https://github.localhost", "GITHUB_RUN_ID": "5"}
+    return run_cli(["github", *args], env=variables | {"AWS_DEFAULT_REGION": "us-east-1"})
+
+
+def one_target(tmp_path: Path, plan: Plan) -> tuple[Path, Path]:
+    write_desired(tmp_path / "desired-state", "a.yaml", MID)
+    reports = tmp_path / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "plan.json").write_text(replace(plan, target=HERE).dumps())
+    return tmp_path / "desired-state", reports
+
+
+def drifted() -> Plan:
+    field = FieldChange("queryLogStatus", "DISABLED", "ENABLED")
+    return Plan.build([MembershipChange(MID, "a.yaml", "us-east-1", (field,), "sha256:x", "0" * 64, "acme")])
+
+
+def test_drift_issue_never_takes_over_someone_elses_issue(fake: FakeGitHub, tmp_path: Path) -> None:
+    quoted = "I saw this in the bot's issue: <!-- cleanrooms-reconciler:drift -->"
+    theirs = fake.add_issue("Question about drift", quoted, ["drift"], "mallory")
+    path, reports = one_target(tmp_path, drifted())
+    opened = publish_cli(fake, "drift-issue", "--reports", str(reports), str(path))
+    assert opened.code == 0, opened.stderr
+    ours = [i for i in fake.issues_labelled("drift") if i.number != theirs]
+    assert [i.author for i in ours] == [BOT]
+    assert fake.issues[theirs].body == quoted and fake.comments_on(theirs) == []
+    path, reports = one_target(tmp_path, Plan.build([]))
+    closed = publish_cli(fake, "drift-issue", "--reports", str(reports), str(path))
+    assert closed.stdout == f"drift issue #{ours[0].number} closed: no drift\n"
+    assert fake.issues[theirs].state == "open" and fake.issues[theirs].body == quoted
+
+
+HOSTILE = "<img src=x onerror=alert(1)> @acme/security ```\n![i](https://e.example/i.png) <!-- x --> www.e.example"
+FORGED_MARKER = f"<!-- cleanrooms-reconciler:changes-hash default/us-east-1 {FORGED} -->"
+
+
+def hostile_plan() -> Plan:
+    before = {"outputConfiguration": {"s3": {"bucket": "b", "resultFormat": "CSV"}}}
+    after = {"outputConfiguration": {"s3": {"bucket": "b", "resultFormat": "CSV", HOSTILE: 1}}}
+    fields = (
+        FieldChange("defaultResultConfiguration", before, after, origin=f"defaults[0] ({FORGED_MARKER})"),
+        FieldChange("queryLogStatus", "DISABLED", f"ENABLED {HOSTILE}"),
+    )
+    change = MembershipChange(MID, f"{HOSTILE}.yaml", "us-east-1", fields, "sha256:x", "0" * 64, HOSTILE)
+    error = PlanError(f"`{HOSTILE}", f"{HOSTILE}.yaml", HOSTILE, HOSTILE)
+    return replace(Plan.build([change], [error]), unmanaged=(Unmanaged(f"`{HOSTILE}", HOSTILE, "us-east-1", "a"),))
+
+
+def rendered_html(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return str(MarkdownIt("commonmark").enable("table").render(markdown))
+
+
+def test_every_string_from_outside_is_inert_in_a_comment(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = one_target(tmp_path, hostile_plan())
+    pr = fake.open_pull("a" * 40)
+    made = publish_cli(fake, "comment", "--pull-request", str(pr), "--reports", str(reports), str(path))
+    assert made.code == 0, made.stderr
+    [comment] = fake.comments_on(pr)
+    html = rendered_html(comment.body)
+    tags = set(re.findall(r"</?([a-z][a-z0-9]*)", html))
+    assert tags <= {
+        "h3",
+        "h4",
+        "p",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "code",
+        "pre",
+        "details",
+        "summary",
+        "strong",
+        "ul",
+        "li",
+        "a",
+    }, tags
+    assert re.findall(r"<!--.*?-->", html) == ["<!-- cleanrooms-reconciler:plan -->"]
+    outside_code = re.sub(r"<pre>.*?</pre>", "", html, flags=re.S)
+    assert not re.search(r"@[A-Za-z0-9]", outside_code)
+    raw_text = re.sub(r"^(`{3,})diff$.*?^\1$", "", comment.body, flags=re.S | re.M)  # code shows raw
+    assert "https://" not in raw_text and "www." not in raw_text  # GitHub autolinks these in the source
+    assert "<img" in comment.body  # shown, as code, in the diff: inert there without escaping
+    assert [href for href in re.findall(r'href="([^"]*)"', html) if "github.localhost/acme" not in href] == []
+
+
+def test_a_hash_marker_counts_only_in_the_comments_head_and_only_when_the_table_agrees(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    from reconciler import publish
+
+    genuine = drifted()
+    sections = [render.Section(HERE.label, replace(hostile_plan(), errors=()))]
+    edge = GitHub(fake.url, fake.token, fake.repository)
+    head, merge = "a" * 40, "c" * 40
+    pr = fake.open_pull(head)
+    fake.merge(pr, merge)
+    fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
+    reviewed = publish.reviewed_for_commit(edge, merge, BOT)
+    assert reviewed.approvals == {HERE.label: sections[0].plan.changes_hash()}  # type: ignore[union-attr]
+
+    body = publish.plan_comment([render.Section(HERE.label, genuine)], None, None, head)
+    fake.add_comment(pr, body.replace(genuine.changes_hash(), FORGED, 1), BOT)
+    mismatched = publish.reviewed_for_commit(edge, merge, BOT)
+    assert mismatched.approvals == {}
+    assert mismatched.reason == (
+        f"the plan comment on #{pr} is not consistent: its hidden hash for {HERE.label} is not the one its table "
+        "shows; nothing was reviewed"
+    )
