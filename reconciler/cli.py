@@ -6,15 +6,17 @@ usage errors exit 1, never 2, which means changes or drift; Ctrl-C exits 130; no
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
 import re
+import secrets
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ from . import __version__
 from .api import DEFAULT_ACCOUNT, Where
 from .environment import Environment
 from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, UsageError
+from .escape import printable, terminal_line
 from .retry import DEFAULT_BASE_DELAY, DEFAULT_DEADLINE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
 from .runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
 
@@ -41,19 +44,38 @@ FORMATS = click.Choice(["text", "markdown", "json"])
 
 @dataclass
 class Shell:
-    """One run of the CLI: the environment it prints to and the runtime its commands share."""
+    """One run of the CLI: the environment it prints to and the runtime its commands share.
+
+    Every line goes out through `escape.terminal_line`, so no text from outside (a file name, a YAML key, a
+    collaboration name, an AWS message) can move the cursor, write the clipboard or start a workflow
+    command. Colour is the one exception, and only ours: `style` marks text with a secret this run chose, and
+    only those marks become colour codes once the line is escaped."""
 
     env: Environment
     runtime: Runtime
+    _secret: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def out(self, text: str = "", nl: bool = True) -> None:
-        click.echo(text, file=self.env.stdout, nl=nl, color=self.env.colour)
+        click.echo(self._shown(text), file=self.env.stdout, nl=nl, color=self.env.colour)
 
     def err(self, text: str) -> None:
-        click.echo(text, file=self.env.stderr)
+        click.echo(self._shown(text), file=self.env.stderr, color=False)
+
+    def command(self, line: str) -> None:
+        """A workflow command of ours (`::error file=…::…`), its values escaped by actions.py."""
+        click.echo(line, file=self.env.stdout)
 
     def style(self, text: str, colour: str) -> str:
-        return click.style(text, fg=colour) if self.env.colour else text
+        if not self.env.colour:
+            return text
+        return f"\ue000{self._secret}:{colour}\ue001{text}\ue000{self._secret}:\ue001"
+
+    def _shown(self, text: str) -> str:
+        return re.sub(
+            f"\ue000{self._secret}:([a-z]*)\ue001",
+            lambda mark: _sgr(mark.group(1)),
+            terminal_line(text),
+        )
 
     def emit(self, plan: Plan, fmt: str, words: render.Words | None = None, limit: int | None = None) -> None:
         from . import actions, render
@@ -76,7 +98,7 @@ class Shell:
 
     def errors(self, messages: Sequence[str]) -> None:
         for message in messages:
-            self.err(f"error: {message}")
+            self.err(printable(f"error: {message}"))
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Advance]:
@@ -262,9 +284,9 @@ def validate(shell: Shell, path: Path) -> ExitStatus:
 
     result = operations.validate(path, shell.runtime.guardrails())
     for problem in result.problems:
-        shell.out(str(problem))
+        shell.out(printable(str(problem)))
     for line in actions.error_annotations(shell.env.github, result.problems):
-        shell.out(line)
+        shell.command(line)
     config = shell.runtime.settings.config
     if result.problems and not result.files and all(p.path == str(config) for p in result.problems):
         shell.err(f"{len(result.problems)} problem(s) in {config}; no membership file was checked")
@@ -482,7 +504,7 @@ def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_di
 
     result = operations.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite)
     for line in result.written:
-        shell.out(line)
+        shell.out(printable(line))
     shell.errors(result.failures)
     shell.out(f"Import: {len(result.written)} of {result.total} membership(s) into {result.out_dir}")
     return result.status
@@ -625,7 +647,7 @@ def demo(shell: Shell) -> ExitStatus:
     except ImportError as exc:
         raise ReconcilerError(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp:
-        ok = story.run(shell.out, lambda title: shell.out(click.style(f"\n== {title}", bold=True)), Path(tmp))
+        ok = story.run(shell.out, lambda title: shell.out(shell.style(f"\n== {title}", "bold")), Path(tmp))
     if not ok:
         raise ReconcilerError("the demo did not go as expected")
     shell.out("\nDemo complete: planned, applied, converged, and caught drift, all against 127.0.0.1.")
@@ -650,26 +672,39 @@ def run(args: Sequence[str], env: Environment) -> int:
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         # A usage error exits 1: 2 means "changes" or "drift" to scripts and CI.
-        exc.show(file=env.stderr)
+        shown = io.StringIO()
+        exc.show(file=shown)
+        _err(env, shown.getvalue().removesuffix("\n"))
         return ExitStatus.ERROR
     except InvalidDesiredState as exc:
         from . import actions
 
         for line in exc.details:
-            click.echo(line, file=env.stderr)
+            _err(env, printable(line))
         for line in actions.error_annotations(env.github, exc.problems):
             click.echo(line, file=env.stdout)
-        click.echo(f"error: {exc.message}", file=env.stderr)
+        _err(env, printable(f"error: {exc.message}"))
         return ExitStatus.ERROR
     except ReconcilerError as exc:
         for line in exc.details:
-            click.echo(line, file=env.stderr)
-        click.echo(f"error: {exc.message}", file=env.stderr)
+            _err(env, printable(line))
+        _err(env, printable(f"error: {exc.message}"))
         return ExitStatus.ERROR
     except Exception as exc:  # a bug: one line, never a traceback, and still exit 1
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (this is a bug in reconciler)", file=env.stderr)
+        _err(env, printable(f"error: unexpected {type(exc).__name__}: {exc} (this is a bug in reconciler)"))
         return ExitStatus.ERROR
     return ExitStatus.OK if result is None else int(result)
+
+
+def _sgr(name: str) -> str:
+    """The escape sequence that starts colour `name` ("bold" too), or that resets it ("")."""
+    if not name:
+        return "\x1b[0m"
+    return click.style("", bold=True, reset=False) if name == "bold" else click.style("", fg=name, reset=False)
+
+
+def _err(env: Environment, line: str) -> None:
+    click.echo(terminal_line(line), file=env.stderr)
 
 
 def main() -> None:

@@ -51,8 +51,8 @@ def terminal_line(text: str) -> str:
 
 
 def command_data(value: str) -> str:
-    """A workflow command's message (after `::`), as the runner unescapes it."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message (after `::`), as the runner unescapes it; other controls printable."""
+    return printable(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def command_property(value: str) -> str:

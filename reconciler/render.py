@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .applier import Outcome, Status
-from .escape import code, code_block, inert
+from .escape import code, code_block, inert, printable
 from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 
 Style = Callable[[str, str], str]
@@ -44,6 +44,10 @@ def short_hash(plan: Plan) -> str:
 
 def plain(text: str, _colour: str) -> str:
     return text
+
+
+def _one_line(style: Style) -> Style:
+    return lambda text, colour: style(printable(text), colour)
 
 
 def summary_line(plan: Plan, words: Words = PLAN) -> str:
@@ -82,6 +86,9 @@ def _heading(membership: MembershipChange) -> str:
 
 
 def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
+    # Each line shows one item: a line break or control character in a file name, a key or a collaboration
+    # name is shown escaped, so it can never draw a line of its own (a fake change, say).
+    style = _one_line(style)
     lines: list[str] = []
     for membership in plan.changes:
         lines.append(style(_heading(membership), "yellow"))
@@ -94,7 +101,7 @@ def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
         lines.append("")
     if plan.unmanaged is not None:
         lines.append(f"Unmanaged: {len(plan.unmanaged)} ACTIVE membership(s) no file manages")
-        lines += [f"? {u.membershipIdentifier} {u.collaborationName} ({u.region})" for u in plan.unmanaged]
+        lines += [printable(f"? {u.membershipIdentifier} {u.collaborationName} ({u.region})") for u in plan.unmanaged]
         lines.append("")
     if not plan.changes and not plan.errors:
         lines.append(words.nothing)
@@ -327,6 +334,7 @@ def _in_order(outcomes: Sequence[Outcome]) -> list[Outcome]:
 
 
 def outcomes_text(outcomes: Sequence[Outcome], style: Style = plain) -> str:
+    style = _one_line(style)
     lines = [style(o.describe(), _OUTCOME_COLOURS.get(o.status, "red")) for o in _in_order(outcomes)]
     counts = {status: sum(1 for o in outcomes if o.status is status) for status in Status}
     lines.append(

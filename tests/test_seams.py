@@ -5,6 +5,7 @@ saved plan, a slice past a guard, text from a pull request in a terminal or a wo
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -397,3 +398,61 @@ def test_a_hash_marker_counts_only_in_the_comments_head_and_only_when_the_table_
         f"the plan comment on #{pr} is not consistent: its hidden hash for {HERE.label} is not the one its table "
         "shows; nothing was reviewed"
     )
+
+
+# -- 9. every printed line shows text and does nothing else ---------------------------------------------
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
+OSC8 = "\x1b]8;;https://e.example\x1b\\click\x1b]8;;\x1b\\"
+
+
+def lines_act_only_as_ours(result: Result) -> None:
+    for stream in (result.stdout, result.stderr):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", stream), repr(stream)
+        for line in stream.splitlines():
+            command = line.lstrip().startswith("::") or "##[" in line
+            assert not command or line.startswith("::error file="), line
+
+
+def test_keys_and_file_names_cannot_print_workflow_commands_or_terminal_escapes(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    desired = tmp_path / "desired-state"
+    desired.mkdir()
+    key = json.dumps("x\n::warning file=README.md,line=1::injected" + OSC52 + OSC8)
+    (desired / "key.yaml").write_text(f"membershipIdentifier: {MID}\n{key}: 1\n")
+    actions = {"GITHUB_ACTIONS": "true"}
+    validated = run_cli(["validate", "desired-state"], env=actions, cwd=tmp_path)
+    assert validated.code == 1
+    lines_act_only_as_ours(validated)
+    assert "\\x3a:warning file=README.md" in validated.stdout or "\\n::warning" in validated.stdout
+    (desired / "key.yaml").unlink()
+
+    mid = sandbox.create_membership("acme ::error::x" + OSC52)
+    write_desired(desired, "p\n::error::pwned ##[error]y" + OSC8 + ".yaml", mid, queryLogStatus="ENABLED")
+    for command in (["plan"], ["drift"], ["apply", "--auto-approve"]):
+        result = run_cli([*command, "desired-state"], env=sandbox.client_env() | actions, cwd=tmp_path)
+        assert result.code in (0, 2), result.stderr
+        lines_act_only_as_ours(result)
+        assert "p\\n::error::pwned \\x23#[error]y\\x1b]8;;https" in result.stdout
+
+
+def test_on_a_colour_terminal_only_our_colours_are_codes(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    from reconciler.cli import run
+    from reconciler.environment import Environment
+
+    from .helpers import clean_environ, environ
+
+    conceal = "\x1b[8m"  # would hide the rest of the line from a reviewer
+    mid = sandbox.create_membership("acme" + conceal + OSC52)
+    write_desired(tmp_path / "desired-state", "a.yaml", mid, queryLogStatus="ENABLED")
+    variables = clean_environ(sandbox.client_env())
+    variables.pop("NO_COLOR")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with environ(variables, tmp_path):
+        code = run(["plan"], Environment(stdout, stderr, stdout_isatty=True, variables=variables))
+    assert code == 0, stderr.getvalue()
+    shown = stdout.getvalue()
+    assert f"\x1b[33m~ membership {mid} acme\\x1b[8m\\x1b]52;c;cm0gLXJmIH4=\\x07 (desired-state/a.yaml" in shown
+    assert set(re.findall("\x1b\\[[0-9;]*m", shown)) == {"\x1b[33m", "\x1b[0m"}
+    assert shown.count("\x1b") == shown.count("\x1b[33m") + shown.count("\x1b[0m")
