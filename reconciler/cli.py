@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ import click
 from . import __version__
 from .api import DEFAULT_ACCOUNT, Where
 from .environment import Environment
-from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, UsageError
+from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, Terminated, UsageError
 from .escape import printable, terminal_line
 from .retry import DEFAULT_BASE_DELAY, DEFAULT_DEADLINE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
 from .runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
@@ -419,9 +420,11 @@ def apply(
     )
     if not result.outcomes:
         shell.out("Nothing to apply.")
+        shell.errors(result.messages)
         return result.status
     shell.out(render.outcomes_text(result.outcomes, shell.style), nl=False)
     actions.append_summary(shell.env.github, render.outcomes_markdown(result.outcomes))
+    shell.errors(result.messages)
     if result.status is not ExitStatus.OK:
         shell.err("Not everything was applied. Run apply again: it reads live state and sends only what still differs.")
     return result.status
@@ -670,6 +673,9 @@ def run(args: Sequence[str], env: Environment) -> int:
     except KeyboardInterrupt:
         click.echo("\ninterrupted", file=env.stderr)
         return ExitStatus.INTERRUPTED
+    except Terminated as exc:
+        _err(env, f"error: {exc.message}")
+        return ExitStatus.ERROR
     except click.ClickException as exc:
         # A usage error exits 1: 2 means "changes" or "drift" to scripts and CI.
         shown = io.StringIO()
@@ -711,4 +717,11 @@ def main() -> None:
     # pydantic looks for plugins by scanning every installed distribution's entry points when it builds
     # the first model (~25 ms, more in a large environment); the CLI uses none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run(sys.argv[1:], Environment.from_os()))
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    # Outside apply's write phase (which installs its own handler): end now, through `run`, with a message
+    # and, for apply, a receipt; the reads not started are dropped.
+    raise Terminated(signal.Signals(signum).name)

@@ -31,6 +31,19 @@ class ReconcilerError(Exception):
         self.details = tuple(details)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived outside apply's write phase (which finishes its writes in flight on its own). A
+    BaseException, like KeyboardInterrupt, so no `except Exception` on the way swallows it; exit 1."""
+
+    def __init__(self, name: str = "SIGTERM") -> None:
+        super().__init__(name)
+        self.signal = name
+
+    @property
+    def message(self) -> str:
+        return f"terminated ({self.signal}) before anything was written; nothing was applied"
+
+
 class UsageError(ReconcilerError):
     """Options that do not make sense together, or a value no option takes."""
 

@@ -33,6 +33,7 @@ from .errors import (
     PlanNotReviewed,
     ReconcilerError,
     StalePlan,
+    Terminated,
     UsageError,
 )
 from .plan import Plan, PlanError, Selection, Unmanaged
@@ -206,10 +207,11 @@ class ApplyResult:
     plan: Plan
     outcomes: tuple[Outcome, ...] = ()
     interrupted_by: str | None = None  # the signal that stopped new writes
+    messages: tuple[str, ...] = ()  # errors after the writes (a receipt that could not be written)
 
     @property
     def status(self) -> ExitStatus:
-        if all(o.ok for o in self.outcomes):
+        if all(o.ok for o in self.outcomes) and not self.messages:
             return ExitStatus.OK
         return ExitStatus.INTERRUPTED if self.interrupted_by == "SIGINT" else ExitStatus.ERROR
 
@@ -228,20 +230,30 @@ def apply(
     started = _now()
     collector = receipt_module.Collector()
     planned: Plan | None = None
+    # The receipt is written first, before any call, so one that cannot be written is found before any write
+    # rather than after them all; it says the run started, should nothing ever replace it (SIGKILL).
+    _write_receipt(options, None, (), collector, "started", "the run started and did not finish", started)
     try:
         planned, files = _planned(runtime, path, selection, options)
         show(planned)
         result = _apply_planned(runtime, path, selection, planned, files, options, confirm, collector)
-    except ReconcilerError as error:
+    except (ReconcilerError, Terminated) as error:
         _write_receipt(options, planned, (), collector, "refused", error.message, started)
+        raise
+    except KeyboardInterrupt:
+        _write_receipt(options, planned, (), collector, "refused", "interrupted (SIGINT) before any write", started)
         raise
     outcomes, status = result.outcomes, result.status
     if not outcomes:
-        _write_receipt(options, planned, (), collector, "nothing to apply", "live state matches the plan", started)
+        word, message = "nothing to apply", "live state matches the plan"
     else:
-        applied = sum(o.ok for o in outcomes)
         word = "applied" if status is ExitStatus.OK else "incomplete"
-        _write_receipt(options, planned, outcomes, collector, word, f"{applied} of {len(outcomes)} done", started)
+        message = f"{sum(o.ok for o in outcomes)} of {len(outcomes)} done"
+    try:
+        _write_receipt(options, planned, outcomes, collector, word, message, started)
+    except OutputNotWritable as error:
+        # The writes are done: what they did is still reported, and the run fails for the missing receipt.
+        return replace(result, messages=(error.message,))
     return result
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +27,7 @@ from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError, Unma
 from reconciler.sandbox import CleanRoomsSandbox
 
 from .fakegithub import BOT, FakeGitHub, running
-from .helpers import Result, job_results, query_results, run_cli, write_desired
+from .helpers import Result, job_results, query_results, run_cli, subprocess_env, write_desired
 
 FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
 ATTACKER = {
@@ -456,3 +460,47 @@ def test_on_a_colour_terminal_only_our_colours_are_codes(sandbox: CleanRoomsSand
     assert f"\x1b[33m~ membership {mid} acme\\x1b[8m\\x1b]52;c;cm0gLXJmIH4=\\x07 (desired-state/a.yaml" in shown
     assert set(re.findall("\x1b\\[[0-9;]*m", shown)) == {"\x1b[33m", "\x1b[0m"}
     assert shown.count("\x1b") == shown.count("\x1b[33m") + shown.count("\x1b[0m")
+
+
+# -- 5, 17. every run ends with a message and, when asked, a receipt -----------------------------------
+
+
+def test_an_unwritable_receipt_is_found_before_any_write(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("acme")
+    write_desired(tmp_path / "desired-state", "a.yaml", mid, queryLogStatus="ENABLED")
+    (tmp_path / "file").write_text("")
+    for receipt in ("/dev/full", str(tmp_path / "file" / "receipt.json")):
+        result = cli(sandbox, tmp_path, "apply", "--auto-approve", "--receipt", receipt)
+        assert result.code == 1
+        assert f"error: cannot write the receipt {receipt}" in result.stderr
+        assert sandbox.requests() == []
+
+
+def test_sigterm_before_the_writes_ends_with_a_message_and_a_receipt(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(20)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path / "desired-state", f"m{i}.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.set_latency(0.3, operations=["GetMembership"])
+    for command in (["plan"], ["apply", "--auto-approve", "--receipt", "receipt.json"]):
+        sandbox.clear_requests()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "--parallelism", "2", *command, "desired-state"],
+            env=subprocess_env(sandbox.client_env()),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not sandbox.requests("GetMembership") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 1, stderr
+        assert "error: terminated (SIGTERM) before anything was written; nothing was applied" in stderr
+        assert len(sandbox.requests("GetMembership")) < 20  # the reads not started were dropped
+    receipt = json.loads((tmp_path / "receipt.json").read_text())
+    assert receipt["result"] == "refused" and receipt["message"].startswith("terminated (SIGTERM)")
+    assert sandbox.requests("UpdateMembership") == []
