@@ -7,6 +7,7 @@ Every problem carries the file, line and column so `validate` can print `FILE:LI
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import types
 import typing
@@ -31,6 +32,7 @@ MAX_FILE_BYTES = 256 * 1024
 # A membership file has a few dozen nodes; anything that expands past this is an alias bomb, not settings.
 MAX_EXPANDED_NODES = 10_000
 YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_DIRECTORY = "desired-state"
 
 # What each constrained leaf must look like, in words: pydantic's raw regex is no help to a reader.
 _HINTS = {
@@ -79,21 +81,40 @@ class LoadResult:
 
 def discover(root: Path) -> tuple[list[Path], list[Problem]]:
     """The membership files under `root`, and a problem for each file that looks like one but cannot be
-    loaded: nothing is skipped silently, since a skipped file is a membership left unmanaged."""
+    loaded, and each directory that cannot be searched: nothing is skipped silently, since a skipped file
+    is a membership left unmanaged."""
     if not root.is_dir():
         return [root], []
     inside = root.resolve()
     paths: list[Path] = []
     problems: list[Problem] = []
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in YAML_SUFFIXES:
-            continue
-        refusal = _refusal(path, root, inside)
-        if refusal:
-            problems.append(Problem(str(path), 1, 1, "", refusal))
-        elif path.is_file():
-            paths.append(path)
-    return paths, problems
+
+    def unreadable(error: OSError) -> None:
+        reason = error.strerror or str(error)
+        message = f"a directory that cannot be read ({reason}); no file under it was loaded"
+        problems.append(Problem(str(error.filename or root), 1, 1, "", message))
+
+    for directory, subdirectories, names in os.walk(root, onerror=unreadable):
+        here = Path(directory)
+        for name in subdirectories:
+            if (here / name).is_symlink():
+                # os.walk does not follow it, and following it could load files from anywhere on the runner.
+                target = os.path.realpath(here / name)
+                message = (
+                    f"a symbolic link to a directory ({target}); no file under it was loaded: put the files in "
+                    "the desired-state directory, or link each file"
+                )
+                problems.append(Problem(str(here / name), 1, 1, "", message))
+        for name in names:
+            path = here / name
+            if path.suffix.lower() not in YAML_SUFFIXES:
+                continue
+            refusal = _refusal(path, root, inside)
+            if refusal:
+                problems.append(Problem(str(path), 1, 1, "", refusal))
+            elif path.is_file():
+                paths.append(path)
+    return sorted(paths), problems
 
 
 def _refusal(path: Path, root: Path, inside: Path) -> str | None:
@@ -206,15 +227,17 @@ def leaf_paths(value: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterab
 
 
 def defaults_base(root: Path) -> Path:
-    """What reconciler.yaml's default globs are relative to: the desired-state directory. For one file, the
-    directory of the desired-state tree it sits in (`desired-state/`, the default) when it is in one, so
-    `plan desired-state/partners/a.yaml` sees the same defaults as `plan desired-state`."""
-    if root.is_dir():
-        return root
-    for parent in root.parents:
-        if parent.name == "desired-state":
-            return parent
-    return root.parent
+    """What reconciler.yaml's default globs are relative to: the desired-state directory, whatever part of
+    it PATH names. That is the nearest directory named `desired-state` that holds PATH (or is PATH), so
+    `plan desired-state`, `plan desired-state/partners` and `plan desired-state/partners/a.yaml` give a file
+    the same defaults; a tree named otherwise is its own base, and is named whole."""
+    for candidate in (root, *root.parents):
+        if candidate.name == DEFAULT_DIRECTORY:
+            return candidate
+    for candidate in (root.absolute(), *root.absolute().parents):
+        if candidate.name == DEFAULT_DIRECTORY:
+            return candidate
+    return root if root.is_dir() else root.parent
 
 
 def load_file(
@@ -254,10 +277,13 @@ def load_file(
 def read_text(path: Path) -> tuple[bytes, str | None, list[Problem]]:
     """The file's bytes and text, or why it cannot be read as UTF-8 YAML of a sensible size."""
     name = str(path)
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        return b"", None, [Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return b"", None, [Problem(name, 1, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return b"", None, [Problem(name, 1, 1, "", f"cannot be read ({exc.strerror or exc})")]
     try:
         return raw, raw.decode("utf-8").removeprefix("\ufeff"), []
     except UnicodeDecodeError as exc:

@@ -504,3 +504,89 @@ def test_sigterm_before_the_writes_ends_with_a_message_and_a_receipt(
     receipt = json.loads((tmp_path / "receipt.json").read_text())
     assert receipt["result"] == "refused" and receipt["message"].startswith("terminated (SIGTERM)")
     assert sandbox.requests("UpdateMembership") == []
+
+
+# -- 8. the defaults a file gets do not depend on the PATH that names it --------------------------------
+
+
+def test_defaults_are_the_same_whatever_path_names_the_file(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "defaults:\n"
+        "  - paths: ['**']\n    settings: {jobLogStatus: DISABLED}\n"
+        "  - paths: ['partners/**']\n    settings: {jobLogStatus: ENABLED}\n"
+    )
+    mid = sandbox.create_membership("acme", queryLogStatus="ENABLED")
+    write_desired(tmp_path / "desired-state", "partners/acme.yaml", mid, queryLogStatus="ENABLED")
+    plans = []
+    for path in ("desired-state", "desired-state/partners", "desired-state/partners/acme.yaml"):
+        result = cli(sandbox, tmp_path, "plan", "--format", "json", path)
+        assert result.code == 0, result.stderr
+        plans.append(json.loads(result.stdout)["changes"])
+    [field] = plans[0][0]["fields"].values()
+    assert (field["after"], field["origin"]) == ("ENABLED", "defaults[1] (partners/**)")
+    assert plans[0] == plans[1] == plans[2]
+    inside = cli(
+        sandbox,
+        tmp_path / "desired-state" / "partners",
+        "--config",
+        "../../reconciler.yaml",
+        "plan",
+        "--format",
+        "json",
+        ".",
+    )
+    assert inside.code == 0, inside.stderr
+    assert [c["fields"] for c in json.loads(inside.stdout)["changes"]] == [plans[0][0]["fields"]]
+
+
+# -- 14, 16. nothing under PATH is skipped silently, and no file makes a traceback ---------------------
+
+
+def as_unprivileged(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user without root's power to read anything (CI runners are not root)."""
+    import os
+
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    return subprocess.run(
+        [*drop, sys.executable, "-m", "reconciler", *args],
+        env=subprocess_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_unreadable_directory_or_file_and_a_linked_directory_are_problems_naming_them(tmp_path: Path) -> None:
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="seams-"))
+    try:
+        root.chmod(0o755)
+        desired = root / "desired-state"
+        write_desired(desired, "ok.yaml", MID, queryLogStatus="ENABLED")
+        write_desired(desired, "locked/hidden.yaml", MID.replace("3f", "4f"), queryLogStatus="ENABLED")
+        write_desired(desired, "secret.yaml", MID.replace("3f", "5f"), queryLogStatus="ENABLED")
+        write_desired(root / "elsewhere", "linked.yaml", MID.replace("3f", "6f"), queryLogStatus="ENABLED")
+        (desired / "shared").symlink_to(root / "elsewhere", target_is_directory=True)
+        for path in (root, desired, root / "elsewhere"):
+            path.chmod(0o755)
+        (desired / "ok.yaml").chmod(0o644)
+        (desired / "secret.yaml").chmod(0o000)
+        (desired / "locked").chmod(0o000)
+        result = as_unprivileged(["validate", "desired-state"], root)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr and "this is a bug" not in result.stderr
+        assert result.stdout.splitlines() == [
+            "desired-state/locked:1:1: a directory that cannot be read (Permission denied); "
+            "no file under it was loaded",
+            "desired-state/secret.yaml:1:1: cannot be read (Permission denied)",
+            f"desired-state/shared:1:1: a symbolic link to a directory ({root}/elsewhere); no file under it was "
+            "loaded: put the files in the desired-state directory, or link each file",
+        ]
+    finally:
+        (root / "desired-state" / "locked").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(root)
