@@ -168,9 +168,10 @@ class Applier:
                 self._audit(change, body, attempt, "sent", None, None)
 
             try:
-                returned, request_id = self.gateway.update_membership(
-                    change.where, change.membershipIdentifier, body, sending
-                )
+                with tries.bounded():
+                    returned, request_id = self.gateway.update_membership(
+                        change.where, change.membershipIdentifier, body, sending
+                    )
             except EndpointUnavailable as down:
                 if state.requests > requests:
                     # This request was in flight when the endpoint was found dead: it may have landed.

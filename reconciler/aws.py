@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTT
 from botocore.loaders import Loader, create_loader
 
 from .api import AwsError, OnSend, Page, Where
+from .retry import time_left
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient
@@ -30,6 +31,11 @@ T = TypeVar("T")
 # a command in seconds rather than minutes.
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 10.0
+# The read timeout is per read: an endpoint that trickles a byte at a time never trips it. So a call also
+# has a budget for all of it, at most this, and at most what its --retry-deadline leaves. Three such calls
+# in a row trip the breaker: a command facing an endpoint that never answers in full ends within 60 s.
+CALL_BUDGET = 15.0
+MIN_BUDGET = 0.1
 
 
 class AwsGateway:
@@ -145,7 +151,7 @@ class AwsGateway:
 
 def _translated(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:
     try:
-        return call()
+        return _within_budget(operation, membership_id, call)
     except ClientError as exc:
         response: Mapping[str, Any] = exc.response
         error = response.get("Error", {})
@@ -165,6 +171,36 @@ def _translated(operation: str, membership_id: str | None, call: Callable[[], T]
     except BotoCoreError as exc:
         # Credentials, region or parameter problems found before sending: nothing reached AWS.
         raise AwsError(operation, membership_id, type(exc).__name__, str(exc), status=0) from exc
+
+
+def _within_budget(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:
+    """`call` in a thread of its own, waited for at most the call's budget. One that is still running then is
+    left to finish in the background (a daemon thread: it never holds the process) and counts as a call
+    that got no answer, which is what it is: its outcome is unknown, and the breaker counts it."""
+    left = time_left()
+    if left is not None and left < MIN_BUDGET:
+        # Sent now, it could only time out: it is not sent, and nothing is learnt of the endpoint.
+        raise AwsError(operation, membership_id, "RetryDeadline", "its --retry-deadline passed before it was sent", 0)
+    budget = CALL_BUDGET if left is None else min(CALL_BUDGET, left)
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the waiting caller, which raises it
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"aws-{operation}", daemon=True).start()
+    if not done.wait(budget):
+        message = f"the endpoint did not answer in full within {budget:.1f} s (it may still be answering)"
+        raise AwsError(operation, membership_id, "CallTimeout", message, status=None)
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 @functools.cache

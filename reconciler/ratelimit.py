@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .api import AwsError, Gateway, OnSend, Page, Where
-from .retry import Retry, classify
+from .retry import Retry, classify, time_left
 
 T = TypeVar("T")
 
@@ -82,17 +82,22 @@ class RateController:
     _serving: int = 0
     _abandoned: set[int] = field(default_factory=set)
 
-    def acquire(self) -> float:
+    def acquire(self, operation: str = "call", membership_id: str | None = None) -> float:
         """Wait for a place in the window and, when pacing, for the next start time; returns the send time.
 
         Callers are served strictly in the order they asked: under a steady quota every call waits about
-        (calls ahead of it) / rate, never indefinitely while later callers win the race for freed places."""
+        (calls ahead of it) / rate, never indefinitely while later callers win the race for freed places.
+        A call whose deadline (retry.DEADLINE) comes first gives up its place in the queue with a 429 of
+        its own: the service's throttling left it no turn in time."""
         with self._condition:
             ticket = self._tickets
             self._tickets += 1
             try:
                 while ticket != self._serving or self.in_flight >= min(self.max_concurrency, max(1, int(self.window))):
-                    self._condition.wait()
+                    left = time_left()
+                    if left == 0:
+                        raise no_turn(operation, membership_id)
+                    self._condition.wait(left)
             except BaseException:
                 # Interrupted while queued (Ctrl-C in the main thread): give up the ticket, or every caller
                 # behind it would wait forever.
@@ -101,7 +106,7 @@ class RateController:
                 raise
             self.in_flight += 1
         try:
-            return self._start_time()
+            return self._start_time(operation, membership_id)
         except BaseException:
             with self._condition:
                 self.in_flight -= 1
@@ -120,7 +125,7 @@ class RateController:
             self._serving += 1
         self._condition.notify_all()
 
-    def _start_time(self) -> float:
+    def _start_time(self, operation: str, membership_id: str | None) -> float:
         while True:
             with self._condition:
                 now = self.clock()
@@ -130,6 +135,12 @@ class RateController:
                 self._next_send = at + 1.0 / self.rate
             if at <= now:
                 return now
+            left = time_left()
+            if left is not None and at - now > left:
+                with self._condition:
+                    # The booked start time is given back: the next caller takes it.
+                    self._next_send -= 1.0 / self.rate if self.rate else 0.0
+                raise no_turn(operation, membership_id)
             self.sleep(at - now)
             with self._condition:
                 # A start time booked before a throttle was booked at the old rate: book again.
@@ -205,6 +216,19 @@ class RateController:
         self._next_send = max(self._next_send, now + 1.0 / self.rate)
 
 
+def no_turn(operation: str, membership_id: str | None) -> AwsError:
+    """A call that got no turn before its deadline: a throttle of our own, classified as the service's (its
+    time is up either way)."""
+    return AwsError(
+        operation,
+        membership_id,
+        "ThrottlingException",
+        "no turn to call before its --retry-deadline: the calls ahead of it in this account and region took "
+        "all the time (throttled, or answering slowly)",
+        status=429,
+    )
+
+
 class LimitedGateway:
     """A Gateway whose every call goes through the RateController of its account and region."""
 
@@ -220,9 +244,9 @@ class LimitedGateway:
                 self._controllers[where] = self._make()
             return self._controllers[where]
 
-    def _paced(self, where: Where, operation: str, call: Callable[[], T]) -> T:
+    def _paced(self, where: Where, operation: str, call: Callable[[], T], membership_id: str | None = None) -> T:
         controller = self.controller(where)
-        sent = controller.acquire()
+        sent = controller.acquire(operation, membership_id)
         try:
             result = call()
         except AwsError as error:
@@ -235,7 +259,9 @@ class LimitedGateway:
         return result
 
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
-        return self._paced(where, "GetMembership", lambda: self._inner.get_membership(where, membership_id))
+        return self._paced(
+            where, "GetMembership", lambda: self._inner.get_membership(where, membership_id), membership_id
+        )
 
     def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
         return self._paced(where, "ListMemberships", lambda: self._inner.list_memberships(where, status, next_token))
@@ -247,5 +273,8 @@ class LimitedGateway:
         self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
     ) -> tuple[Mapping[str, Any], str | None]:
         return self._paced(
-            where, "UpdateMembership", lambda: self._inner.update_membership(where, membership_id, fields, on_send)
+            where,
+            "UpdateMembership",
+            lambda: self._inner.update_membership(where, membership_id, fields, on_send),
+            membership_id,
         )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -57,6 +59,18 @@ class RetryPolicy:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
+# When the call being made must end (time.monotonic()), whatever it is waiting for: a turn from the rate
+# controller, the pace, or a slow answer. Set by the Tries that runs it, read by the layers below (ratelimit,
+# aws), so --retry-deadline bounds all of a call's time, not only its backoffs.
+DEADLINE: ContextVar[float | None] = ContextVar("deadline", default=None)
+
+
+def time_left(clock: Callable[[], float] = time.monotonic) -> float | None:
+    """Seconds left to the running call's deadline (None: no deadline), never below zero."""
+    deadline = DEADLINE.get()
+    return None if deadline is None else max(0.0, deadline - clock())
+
+
 # on_retry(error, kind, next_attempt, delay): next_attempt is None for a throttle, which spends no attempt.
 RetryLog = Callable[[AwsError, Retry, int | None, float], None]
 
@@ -82,7 +96,8 @@ class Retrier:
         tries = self.start()
         while True:
             try:
-                return operation()
+                with tries.bounded():
+                    return operation()
             except AwsError as error:
                 kind = classify(error)
                 if kind not in retry_on:
@@ -101,6 +116,17 @@ class Tries:
     started: float
     counted: int = 0
     throttled: int = 0
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """Calls made inside end by this budget's deadline, waits for a turn and slow answers included."""
+        # On the real clock, which the layers below wait on (the retrier's own may be a test's).
+        left = self.started + self.retrier.policy.deadline - self.retrier.clock()
+        token = DEADLINE.set(time.monotonic() + left)
+        try:
+            yield
+        finally:
+            DEADLINE.reset(token)
 
     def failed(self, error: AwsError, kind: Retry) -> None:
         """Sleep before the next attempt, or re-raise `error` when attempts or time are spent."""

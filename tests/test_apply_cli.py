@@ -110,7 +110,7 @@ def test_endless_throttling_fails_at_the_retry_deadline(sandbox: CleanRoomsSandb
     write_desired(tmp_path, "stuck.yaml", stuck, queryLogStatus="ENABLED")
     write_desired(tmp_path, "fine.yaml", fine, jobLogStatus="ENABLED")
     sandbox.inject("UpdateMembership", rate=1.0, fault=THROTTLE, membership_id=stuck)
-    result = apply(sandbox, "--max-attempts", "2", "--retry-deadline", "1", str(tmp_path))
+    result = apply(sandbox, "--max-attempts", "2", "--retry-deadline", "3", str(tmp_path))
     assert result.code == 1
     stuck_writes = [r.status for r in sandbox.requests("UpdateMembership") if r.membership_id == stuck]
     # Throttling spends time, not attempts: more tries than --max-attempts, all inside the deadline.

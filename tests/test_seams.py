@@ -9,6 +9,7 @@ import io
 import json
 import re
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from reconciler import render
 from reconciler.api import Where
 from reconciler.github import GitHub
 from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
-from reconciler.sandbox import CleanRoomsSandbox
+from reconciler.sandbox import THROTTLE, CleanRoomsSandbox
 
 from .fakegithub import BOT, FakeGitHub, running
 from .helpers import Result, job_results, query_results, run_cli, subprocess_env, write_desired
@@ -590,3 +591,57 @@ def test_an_unreadable_directory_or_file_and_a_linked_directory_are_problems_nam
         import shutil
 
         shutil.rmtree(root)
+
+
+# -- 11, 12. every wait has a bound ----------------------------------------------------------------------
+
+
+def test_the_retry_deadline_bounds_a_calls_wait_for_its_turn(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(30)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path / "desired-state", f"m{i}.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.inject("GetMembership", rate=1.0, fault=THROTTLE)
+    started = time.monotonic()
+    result = cli(sandbox, tmp_path, "plan", "--retry-deadline", "2")
+    elapsed = time.monotonic() - started
+    assert result.code == 1
+    assert elapsed < 2 * 2 + 3, f"{elapsed:.1f} s: a call waited for its turn past its deadline"
+    assert "ThrottlingException" in result.stdout
+
+
+class Trickle(socketserver.BaseRequestHandler):
+    """An endpoint that answers a status line and headers, then one byte of the body every second."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(300):
+            try:
+                self.request.sendall(b" ")
+            except OSError:
+                return
+            time.sleep(1)
+
+
+def test_an_endpoint_that_trickles_is_cut_off_within_the_deadline(tmp_path: Path) -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for i in range(3):
+            write_desired(tmp_path / "desired-state", f"m{i}.yaml", MID[:-1] + str(i), queryLogStatus="ENABLED")
+        env = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "AWS_ACCESS_KEY_ID": "AKIASANDBOXEXAMPLE00",
+            "AWS_SECRET_ACCESS_KEY": "sandbox-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        started = time.monotonic()
+        result = run_cli(["plan", "--retry-deadline", "3", "desired-state"], env=env, cwd=tmp_path)
+        elapsed = time.monotonic() - started
+        assert result.code == 1
+        assert elapsed < 3 * 2 + 3, f"{elapsed:.1f} s"
+        assert "did not answer in full within" in result.stdout + result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
