@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import ConfigurationError, GitHubCallFailed
 
@@ -20,10 +21,21 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# A call that has not answered in this long is failed: a workflow step should not hang on GitHub.
-TIMEOUT_SECONDS = 15
-# Rate-limit waits longer than this fail the call instead of holding the job for up to an hour.
+# A call that has not answered in this long is failed, and tried once more at most (reads and edits), so a
+# GitHub that never answers ends a step in about 21 s rather than holding it.
+TIMEOUT_SECONDS = 10
+READ_RETRIES = 1
+# Rate-limit waits longer than this (X-RateLimit-Reset, or a secondary limit's Retry-After) fail the call at
+# once, saying when to retry, instead of holding the job for up to an hour.
 MAX_RATE_LIMIT_WAIT = 60
+
+
+class WaitTooLong(Exception):
+    """GitHub asked for a wait longer than MAX_RATE_LIMIT_WAIT."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,18 @@ class GitHub:
             ) from exc
         from urllib3.util.retry import Retry
 
-        retry = GithubRetry(
+        class BoundedRetry(GithubRetry):
+            """GithubRetry, but a Retry-After past MAX_RATE_LIMIT_WAIT ends the call instead of sleeping."""
+
+            def get_retry_after(self, response: Any) -> float | None:
+                seconds = super().get_retry_after(response)
+                if seconds is not None and seconds > MAX_RATE_LIMIT_WAIT:
+                    raise WaitTooLong(seconds)
+                return seconds
+
+        retry = BoundedRetry(
             total=3,
+            read=READ_RETRIES,
             backoff_factor=1,
             max_rate_limit_wait=MAX_RATE_LIMIT_WAIT,
             # Not POST: a create whose answer was lost may have taken effect, and must not be sent again.
@@ -138,13 +160,26 @@ class GitHub:
         _called(f"update issue #{number}", edit)
 
 
+def _wait_message(what: str, seconds: float, header: str) -> str:
+    when = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    return (
+        f"GitHub: cannot {what}: GitHub asks to wait {seconds:.0f} s before the next call ({header}); "
+        f"retry after {when}"
+    )
+
+
 def _called(what: str, call: Callable[[], T]) -> T:
     from github import GithubException
     from requests.exceptions import RequestException
 
     try:
         return call()
+    except WaitTooLong as exc:
+        raise GitHubCallFailed(_wait_message(what, exc.seconds, "Retry-After")) from exc
     except GithubException as exc:
+        wait = getattr(exc, "wait", None)  # PyGithub's RateLimitExceededExceedsMaxWait: the primary limit
+        if isinstance(wait, int | float):
+            raise GitHubCallFailed(_wait_message(what, wait, "X-RateLimit-Reset")) from exc
         message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
         raise GitHubCallFailed(f"GitHub: cannot {what}: HTTP {exc.status}: {message}") from exc
     except RequestException as exc:

@@ -74,7 +74,7 @@ class FakeGitHub:
         self.comments: dict[int, Comment] = {}
         self.pulls: dict[int, Pull] = {}
         self.calls: list[Call] = []
-        self._failures: list[tuple[str, re.Pattern[str], int]] = []
+        self._failures: list[tuple[str, re.Pattern[str], int, list[tuple[str, str]], str | None]] = []
         self._lock = threading.Lock()
         self._next_number = 1
         self._next_comment = 1001
@@ -136,10 +136,17 @@ class FakeGitHub:
         with self._lock:
             return self._new_issue(title, body, labels, author)
 
-    def fail(self, method: str, path_pattern: str, status: int) -> None:
-        """Answer the next call matching METHOD and the path pattern with `status`."""
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        headers: list[tuple[str, str]] | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next call matching METHOD and the path pattern with `status` (`headers`, `message`)."""
         with self._lock:
-            self._failures.append((method, re.compile(path_pattern), status))
+            self._failures.append((method, re.compile(path_pattern), status, headers or [], message))
 
     def comments_on(self, number: int) -> list[Comment]:
         with self._lock:
@@ -243,10 +250,10 @@ class FakeGitHub:
     ) -> tuple[int, Any, list[tuple[str, str]]]:
         if authorization.split(" ", 1)[-1] != self.token:
             return 401, {"message": "Bad credentials"}, []
-        for index, (m, pattern, status) in enumerate(self._failures):
+        for index, (m, pattern, status, headers, message) in enumerate(self._failures):
             if m == method and pattern.search(path):
                 del self._failures[index]
-                return status, {"message": f"injected {status}"}, []
+                return status, {"message": message or f"injected {status}"}, headers
         prefix = f"/repos/{self.repository}"
         if not path.startswith(prefix + "/"):
             return 404, {"message": "Not Found"}, []

@@ -645,3 +645,44 @@ def test_an_endpoint_that_trickles_is_cut_off_within_the_deadline(tmp_path: Path
     finally:
         server.shutdown()
         server.server_close()
+
+
+class Silent(socketserver.BaseRequestHandler):
+    """An API that accepts a connection, reads the request and never answers."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        time.sleep(120)
+
+
+def test_a_github_wait_over_a_minute_fails_at_once_and_a_silent_api_within_a_minute(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    path, reports = one_target(tmp_path, drifted())
+    pr = fake.open_pull()
+    fake.fail("GET", r"/issues/\d+/comments", 403, [("Retry-After", "3600")])
+    started = time.monotonic()
+    result = publish_cli(fake, "comment", "--pull-request", str(pr), "--reports", str(reports), str(path))
+    assert result.code == 1
+    assert time.monotonic() - started < 10
+    assert "GitHub asks to wait 3600 s before the next call (Retry-After); retry after " in result.stderr
+    reset = [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", str(int(time.time()) + 3600))]
+    fake.fail("GET", r"/issues/\d+/comments", 403, reset, "API rate limit exceeded for installation ID 1.")
+    limited = publish_cli(fake, "comment", "--pull-request", str(pr), "--reports", str(reports), str(path))
+    assert limited.code == 1
+    assert "before the next call (X-RateLimit-Reset); retry after " in limited.stderr
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Silent)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        silent = {"GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+        started = time.monotonic()
+        args = ["github", "comment", "--pull-request", str(pr), "--reports", str(reports), str(path)]
+        quiet = run_cli(args, env=fake.env() | silent | {"AWS_DEFAULT_REGION": "us-east-1"})
+        assert quiet.code == 1
+        assert time.monotonic() - started < 60
+        assert "GitHub: cannot list the comments of #" in quiet.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
