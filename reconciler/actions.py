@@ -23,11 +23,17 @@ def error_annotations(github: GitHubContext, problems: Sequence[Problem]) -> lis
     return lines
 
 
-def append_summary(github: GitHubContext, markdown: str) -> None:
-    """Add Markdown to the job's summary page, when the runner asks for one."""
-    if github.step_summary:
+def append_summary(github: GitHubContext, markdown: str) -> str | None:
+    """Add Markdown to the job's summary page, when the runner asks for one; a warning when it cannot be
+    written (the summary is a courtesy: the command's own output and status stand without it)."""
+    if not github.step_summary:
+        return None
+    try:
         with open(github.step_summary, "a", encoding="utf-8") as stream:
             stream.write(markdown + "\n")
+    except OSError as error:
+        return f"warning: cannot append to the job summary {github.step_summary}: {error.strerror or error}"
+    return None
 
 
 def source_link(github: GitHubContext) -> Callable[[str], str] | None:

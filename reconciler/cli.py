@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import math
 import os
 import re
 import secrets
@@ -86,7 +87,7 @@ class Shell:
         words = words or render.PLAN
         limit = render.MARKDOWN_LIMIT if limit is None else limit or None
         self.out(render.render(plan, fmt, self.style, link, words, limit, github.run_url), nl=False)
-        actions.append_summary(github, render.markdown(plan, link, words, more=github.run_url))
+        self.warn(actions.append_summary(github, render.markdown(plan, link, words, more=github.run_url)))
 
     def github(self) -> GitHub:
         """The GitHub edge for the repository this run is in; a usage error outside a workflow's variables."""
@@ -96,6 +97,10 @@ class Shell:
         if not context.token or not context.repository:
             raise UsageError("GITHUB_TOKEN and GITHUB_REPOSITORY must be set (a workflow run sets them)")
         return GitHub(context.api_url or "https://api.github.com", context.token, context.repository)
+
+    def warn(self, warning: str | None) -> None:
+        if warning is not None:
+            self.err(printable(warning))
 
     def errors(self, messages: Sequence[str]) -> None:
         for message in messages:
@@ -152,6 +157,8 @@ def retry_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     def setter(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
         def store(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise click.BadParameter(f"'{value}' is not a finite number of seconds")
             runtime = ctx.find_object(Shell).runtime  # type: ignore[union-attr]
             runtime.settings = replace(runtime.settings, policy=replace(runtime.settings.policy, **{name: value}))
 
@@ -196,9 +203,18 @@ def parse_where(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise click.BadParameter(str(exc)) from exc
 
 
+def parse_limit(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
+    from .render import MIN_MARKDOWN_LIMIT
+
+    if value is not None and 0 < value < MIN_MARKDOWN_LIMIT:
+        raise click.BadParameter(f"{value}: 0 (no limit) or at least {MIN_MARKDOWN_LIMIT} characters")
+    return value
+
+
 markdown_limit_option = click.option(
     "--markdown-limit",
     type=click.IntRange(0),
+    callback=parse_limit,
     default=None,
     metavar="CHARS",
     help="Most characters of --format markdown [default: 65536, GitHub's limit for a comment; 0: no limit].",
@@ -266,8 +282,16 @@ def cli(
     """Reconcile AWS Clean Rooms membership settings with desired state kept in git."""
     from .config import config_path
 
-    if assume_role_template is not None and "{accountId}" not in assume_role_template:
-        raise UsageError("--assume-role-template must contain {accountId}")
+    if assume_role_template is not None:
+        try:
+            formatted = assume_role_template.format(accountId="{accountId}")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise UsageError(
+                "--assume-role-template takes only {accountId} between braces (a literal brace is {{ or }}): "
+                f"{assume_role_template!r}"
+            ) from exc
+        if "{accountId}" not in formatted:
+            raise UsageError("--assume-role-template must contain {accountId}")
     env: Environment = ctx.obj
     config = config_path(config, env.variables)
     settings = Settings(region, profile, parallelism, verbose, assume_role_template, config=config)
@@ -423,7 +447,7 @@ def apply(
         shell.errors(result.messages)
         return result.status
     shell.out(render.outcomes_text(result.outcomes, shell.style), nl=False)
-    actions.append_summary(shell.env.github, render.outcomes_markdown(result.outcomes))
+    shell.warn(actions.append_summary(shell.env.github, render.outcomes_markdown(result.outcomes)))
     shell.errors(result.messages)
     if result.status is not ExitStatus.OK:
         shell.err("Not everything was applied. Run apply again: it reads live state and sends only what still differs.")

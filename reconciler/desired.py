@@ -11,7 +11,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = 256 * 1024
 # A membership file has a few dozen nodes; anything that expands past this is an alias bomb, not settings.
 MAX_EXPANDED_NODES = 10_000
+# Settings nest four or five levels; data nested past this is an attack or an accident, refused before any
+# recursive code (the YAML composer, validation, rendering) meets it.
+MAX_DEPTH = 50
 YAML_SUFFIXES = (".yaml", ".yml")
 DEFAULT_DIRECTORY = "desired-state"
 
@@ -165,15 +168,20 @@ class _Loaders:
         self.located = YAML(typ="rt")
         self.located.allow_duplicate_keys = False
 
-    def quick(self, text: str, layers: Layers | None) -> tuple[DesiredMembership, dict[str, Any]] | None:
+    def quick(self, text: str, layers: Layers | None) -> tuple[DesiredMembership, dict[str, Any]] | str | None:
+        """The settings when the file is valid; a problem with its shape, which the round-trip parser may not
+        see (it loads an alias that contains itself as null, the safe one as a cycle); else None."""
         if "<<" in text:
             return None  # the safe loader would apply a merge key silently; the located path refuses it
         try:
             data = self.fast.load(text)
-        except YAMLError:
+        except (YAMLError, RecursionError):
             return None
-        if not isinstance(data, dict) or _expanded_size(data, MAX_EXPANDED_NODES) is None:
+        if not isinstance(data, dict):
             return None
+        shape = shape_problem(data)
+        if shape is not None:
+            return shape
         if layers is not None and layers.problems:
             return None
         effective = layers.under(data) if layers is not None else data
@@ -251,6 +259,8 @@ def load_file(
     sha256 = hashlib.sha256(raw).hexdigest()
     layers = guardrails.layers(path, base or path.parent) if guardrails is not None else None
     quick = loaders.quick(text, layers)
+    if isinstance(quick, str):
+        return None, [Problem(name, 1, 1, "", quick)]
     if quick is not None:
         membership, data = quick
     else:
@@ -302,11 +312,16 @@ def parse_located(name: str, text: str, parser: YAML | None = None) -> tuple[Com
         return None, [_yaml_problem(name, exc)]
     except YAMLError as exc:
         return None, [Problem(name, 1, 1, "", f"YAML error: {exc}")]
+    except RecursionError:
+        # The composer recurses per level of nesting: only data nested far past MAX_DEPTH gets here.
+        return None, [
+            Problem(name, 1, 1, "", f"nested more than {MAX_DEPTH} levels deep; settings are a few levels deep")
+        ]
     if not isinstance(data, CommentedMap):
         return None, [Problem(name, 1, 1, "", f"the top level must be a mapping of settings, not {_kind(data)}")]
-    expanded = _expanded_size(data, MAX_EXPANDED_NODES)
-    if expanded is None:
-        return None, [Problem(name, 1, 1, "", f"YAML aliases expand past {MAX_EXPANDED_NODES} nodes")]
+    shape = shape_problem(data)
+    if shape is not None:
+        return None, [Problem(name, 1, 1, "", shape)]
     if _has_merge(data):
         line = next((i for i, text_line in enumerate(text.splitlines(), 1) if _MERGE.search(text_line)), 1)
         message = "YAML merge keys (<<) are not supported (YAML 1.2 has none): write each setting out"
@@ -333,28 +348,60 @@ def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
     return Problem(name, line, col, "", message or "YAML syntax error")
 
 
-def _expanded_size(root: object, limit: int) -> int | None:
-    """Node count with every alias expanded, in time linear in the file; None past `limit`.
+def shape_problem(root: object, limit: int = MAX_EXPANDED_NODES, depth: int = MAX_DEPTH) -> str | None:
+    """Why parsed data (YAML or JSON) cannot be anyone's settings, whatever its keys: nested too deeply, an
+    alias that contains itself, or more values (aliases expanded) than `limit`. None: its shape is sound.
 
-    ruamel.yaml shares one object per anchor (and loads a recursive alias as null), so memoising by
-    identity counts an alias bomb without expanding it."""
+    ruamel.yaml shares one object per anchor, so counting by identity measures an alias bomb without
+    expanding it, in time linear in the file; and the walk keeps its own stack, so no nesting exhausts
+    Python's."""
+    if not isinstance(root, dict | list):
+        return None
     memo: dict[int, int] = {}
+    shared = False
+    on_path = {id(root)}
+    stack: list[_Frame] = [_Frame(root, 1)]
+    while stack:
+        frame = stack[-1]
+        child = next(frame.children, _DONE)
+        if child is _DONE:
+            stack.pop()
+            on_path.discard(id(frame.node))
+            memo[id(frame.node)] = frame.total
+            if not stack:
+                return None
+            stack[-1].total += frame.total
+        elif not isinstance(child, dict | list):
+            frame.total += 1
+        elif id(child) in memo:
+            shared = True
+            frame.total += memo[id(child)]
+        elif id(child) in on_path:
+            return "a YAML alias that contains itself; write the setting out"
+        elif frame.level >= depth:
+            return f"nested more than {depth} levels deep; settings are a few levels deep"
+        else:
+            on_path.add(id(child))
+            stack.append(_Frame(child, frame.level + 1))
+            continue
+        if stack[-1].total > limit:
+            if shared:
+                return f"YAML aliases expand past {limit} nodes"
+            return f"more than {limit} values; a membership file has a few dozen"
+    return None
 
-    def size(node: object) -> int | None:
-        if not isinstance(node, dict | list):
-            return 1
-        if id(node) not in memo:
-            total = 1
-            children: Iterable[object] = node.values() if isinstance(node, dict) else node
-            for child in children:
-                sub = size(child)
-                if sub is None or total + sub > limit:
-                    return None
-                total += sub
-            memo[id(node)] = total
-        return memo[id(node)]
 
-    return size(root)
+_DONE = object()
+
+
+class _Frame:
+    """One container being counted by shape_problem."""
+
+    def __init__(self, node: dict[Any, Any] | list[Any], level: int) -> None:
+        self.node = node
+        self.level = level
+        self.children: Iterator[object] = iter(node.values() if isinstance(node, dict) else node)
+        self.total = 1
 
 
 def plain_data(node: object) -> object:

@@ -629,13 +629,18 @@ def import_memberships(
     guardrails, problems = runtime.guardrails()
     if problems:
         raise InvalidDesiredState(problems)
+    # The files already there, valid, before any call: a broken one would be written over, or a membership it
+    # names imported again into a second file.
+    existing: dict[str, Path] = {}
+    if out_dir.exists():
+        present = load(out_dir, guardrails)
+        if present.problems:
+            raise InvalidDesiredState(present.problems)
+        existing = {f.membership.membershipIdentifier: Path(f.path) for f in present.files}
     where = Where(region)
     reader = ReadOnly(runtime.gateway())
     retrier = runtime.retrier()
     ids = list(memberships) or [s["id"] for s in _list_active(reader, where, retrier)]
-    existing = (
-        {f.membership.membershipIdentifier: Path(f.path) for f in load(out_dir).files} if out_dir.exists() else {}
-    )
     written: list[str] = []
     failures: list[str] = []
 

@@ -93,12 +93,12 @@ def plan_comment(
     markers = [f"<!-- {PLAN_MARKER} -->"]
     if head_sha:
         markers.append(f"<!-- {HEAD_MARKER} {head_sha} -->")
-    markers += [
-        f"<!-- {HASH_MARKER} {s.label} {s.plan.changes_hash()} -->"
+    hashes = {
+        s.label: f"<!-- {HASH_MARKER} {s.label} {s.plan.changes_hash()} -->"
         for s in sections
         if s.plan is not None and not s.plan.errors
-    ]
-    return render.report(sections, render.PLAN, link, more=run_url, head=markers)
+    }
+    return render.report(sections, render.PLAN, link, more=run_url, head=markers, markers=hashes)
 
 
 @dataclass(frozen=True)
@@ -170,12 +170,7 @@ def read_receipts(directory: Path) -> dict[str, dict[str, Any]]:
     """Apply receipts (`receipt*.json`, any depth) by target."""
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.rglob("receipt*.json")) if directory.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidSavedPlan(f"cannot read the receipt {path}: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("target"), str):
-            raise InvalidSavedPlan(f"{path} is not an apply receipt with a target")
+        data = saved.read_receipt(path)
         found[data["target"]] = data
     return found
 

@@ -6,7 +6,7 @@ The same plan reads as a plan ("to change") or as a drift report ("drifted"): on
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -113,6 +113,8 @@ def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
 MARKDOWN_LIMIT = 65_536
 # Kept free for the "not shown" line: a run's URL and the counts fit in far less.
 _FOOTER_ROOM = 600
+# The least --markdown-limit that leaves room for a title, a table head, a row and the footers.
+MIN_MARKDOWN_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -147,28 +149,51 @@ def report(
     limit: int | None = MARKDOWN_LIMIT,
     more: str | None = None,
     head: Sequence[str] = (),
+    markers: Mapping[str, str] | None = None,
 ) -> str:
     """Several account/region plans in one body (a PR comment, a drift issue), in at most `limit`
     characters: `head` (hidden markers, say), a table with a row per target, then each target's
-    memberships while they fit, in order, then how many are not shown."""
+    memberships while they fit, in order, then how many are not shown. `markers` are hidden lines per
+    target, put in the head for the targets whose rows fit (a marker says what its visible row shows)."""
     plans = [section.plan for section in sections if section.plan is not None]
     failed = sum(1 for section in sections if section.plan is None or section.plan.errors)
     title = f"### {words.title}: {sum(len(p.changes) for p in plans)} {words.changed}"
     title += f" in {len(sections)} account/region target(s)" + (f", {failed} with errors" if failed else "")
-    lines = [*head, title, ""]
     hashed = " changes hash |" if words.hashed else ""
-    lines += [f"| target | memberships | {words.changed} | {words.same} | errors |{hashed}"]
-    lines.append("|---|---:|---:|---:|---:|" + ("---|" if words.hashed else ""))
+    table = [f"| target | memberships | {words.changed} | {words.same} | errors |{hashed}"]
+    table.append("|---|---:|---:|---:|---:|" + ("---|" if words.hashed else ""))
+    # The table always fits: when the targets are too many for one body, the rows that fit, and a line
+    # for the rest (room for it, and for the memberships' footer, is kept).
+    room = None if limit is None else limit - _FOOTER_ROOM * 2 - _size([*head, title, "", *table, ""])
+    shown: list[Section] = []
+    hidden: list[str] = []
     for section in sections:
-        if section.plan is None:
-            failure = f":x: {inert(section.failure or 'no result')}"
-            lines.append(f"| {code(section.label)} | | | | {failure} |" + (" |" if words.hashed else ""))
-            continue
-        p = section.plan
-        errors = f":x: {len(p.errors)}" if p.errors else "0"
-        row = f"| {code(section.label)} | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |"
-        lines.append(row + (f" `{short_hash(p)}` |" if words.hashed else ""))
-    return _fitted([*lines, ""], sections, link, words, limit, more, headings=True)
+        row, marker = _target_row(section, words), (markers or {}).get(section.label)
+        cost = _size([row, *([marker] if marker else [])])
+        if room is not None and cost > room:
+            break
+        room = None if room is None else room - cost
+        shown.append(section)
+        table.append(row)
+        hidden += [marker] if marker else []
+    if len(shown) < len(sections):
+        where = f"the artifacts of [this run]({more})" if more else "each target's report"
+        table += [
+            "",
+            f"_{len(sections) - len(shown)} more account/region target(s) not shown in this table: see {where}._",
+        ]
+    lines = [*head, *hidden, title, "", *table, ""]
+    return _fitted(lines, shown, link, words, limit, more, headings=True)
+
+
+def _target_row(section: Section, words: Words) -> str:
+    if section.plan is None:
+        failure = f":x: {inert(section.failure or 'no result')}"
+        return f"| {code(section.label)} | | | | {failure} |" + (" |" if words.hashed else "")
+    p = section.plan
+    errors = f":x: {len(p.errors)}" if p.errors else "0"
+    row = f"| {code(section.label)} | {p.total} | {len(p.changes)} | {p.unchanged} | {errors} |"
+    return row + (f" `{short_hash(p)}` |" if words.hashed else "")
 
 
 @dataclass

@@ -14,11 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .desired import explain
+from .desired import MAX_DEPTH, explain, shape_problem
 from .errors import InvalidSavedPlan
 from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
 from .plan import PARTIAL_FIELDS, FieldChange, MembershipChange, Plan, laid_over
 from .planner import leaves, live_fingerprint, same
+
+# A plan of 10,000 memberships with every field changed holds about a million values.
+MAX_PLAN_VALUES = 5_000_000
 
 
 class _Closed(BaseModel):
@@ -85,11 +88,53 @@ _SHAPES = {
 }
 
 
+class _ReceiptMembership(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    outcome: str
+
+
+class _Receipt(BaseModel):
+    """What `github apply-report` reads of a receipt (receipt.py writes more)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    target: str
+    result: str
+    memberships: list[_ReceiptMembership]
+
+
+def read_receipt(path: Path) -> dict[str, Any]:
+    """An apply receipt (`apply --receipt`), its shape checked; one that is not is an error naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InvalidSavedPlan(f"cannot read the receipt {path}: {exc}") from exc
+    unsound = shape_problem(data, limit=MAX_PLAN_VALUES)
+    if unsound is not None:
+        raise InvalidSavedPlan(f"{path} is not an apply receipt: {unsound}")
+    try:
+        _Receipt.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        problem = f"{_where(first['loc'])}: {_SHAPES.get(first['type'], first['msg'])}"
+        raise InvalidSavedPlan(f"{path} is not an apply receipt: {problem}") from exc
+    return dict(data)
+
+
 def _shaped(text: str, shape: type[_SavedPlan]) -> tuple[dict[str, Any], _SavedPlan | None, list[str]]:
+    too_deep = f"the top level: nested more than {MAX_DEPTH} levels deep; a plan is a few levels deep"
     try:
         data = json.loads(text)
     except ValueError as exc:
         return {}, None, [f"the top level: not JSON: {exc}"]
+    except RecursionError:
+        return {}, None, [too_deep]
+    unsound = shape_problem(data, limit=MAX_PLAN_VALUES)
+    if unsound is not None:
+        return (
+            {},
+            None,
+            [too_deep if unsound.startswith("nested") else f"the top level: {unsound.removeprefix('YAML ')}"],
+        )
     if not isinstance(data, dict):
         return {}, None, ["the top level: must be an object with formatVersion and changes"]
     try:

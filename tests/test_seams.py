@@ -686,3 +686,93 @@ def test_a_github_wait_over_a_minute_fails_at_once_and_a_silent_api_within_a_min
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- 16. no input is a bug message ----------------------------------------------------------------------
+
+
+def test_deep_or_recursive_yaml_and_json_are_clear_errors(tmp_path: Path) -> None:
+    desired = tmp_path / "desired-state"
+    desired.mkdir()
+    (desired / "nested.yaml").write_text(f"membershipIdentifier: {MID}\nqueryLogStatus: {'[' * 300}{']' * 300}\n")
+    (desired / "recursive.yaml").write_text(f"membershipIdentifier: {MID.replace('3f', '4f')}\nx: &a [*a]\n")
+    result = run_cli(["validate", str(desired)])
+    assert result.code == 1
+    assert result.stdout.splitlines() == [
+        f"{desired}/nested.yaml:1:1: nested more than 50 levels deep; settings are a few levels deep",
+        f"{desired}/recursive.yaml:1:1: a YAML alias that contains itself; write the setting out",
+    ]
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for args in (["render", str(deep)], ["apply", "--auto-approve", "--plan", str(deep)]):
+        shown = run_cli(args)
+        assert shown.code == 1
+        assert f"{deep}: the top level: nested more than 50 levels deep; a plan is a few levels deep" in shown.stderr
+
+
+def test_option_values_that_cannot_work_are_usage_errors(tmp_path: Path) -> None:
+    write_desired(tmp_path, "a.yaml", MID, queryLogStatus="ENABLED")
+    for args, said in (
+        (["plan", "--retry-max-delay", "nan"], "'nan' is not a finite number of seconds"),
+        (["plan", "--retry-deadline", "inf"], "'inf' is not a finite number of seconds"),
+        (["--assume-role-template", "arn:aws:iam::{accountId}:role/{x}", "plan"], "only {accountId}"),
+        (["--assume-role-template", "arn:aws:iam::{accountId}:role/{0}", "plan"], "only {accountId}"),
+        (["--assume-role-template", "arn:aws:iam::{accountId}:role/r{", "plan"], "only {accountId}"),
+        (["plan", "--format", "markdown", "--markdown-limit", "10"], "0 (no limit) or at least 2000"),
+    ):
+        result = run_cli([*args, str(tmp_path)])
+        assert result.code == 1, (args, result)
+        assert said in result.stderr, (args, result.stderr)
+
+
+def test_an_unwritable_job_summary_is_a_warning_not_the_end_of_a_plan(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    mid = sandbox.create_membership("acme")
+    write_desired(tmp_path, "a.yaml", mid, queryLogStatus="ENABLED")
+    summary = {"GITHUB_STEP_SUMMARY": str(tmp_path / "a.yaml" / "summary.md")}
+    result = run_cli(["plan", str(tmp_path)], env=sandbox.client_env() | summary)
+    assert result.code == 0, result.stderr
+    assert "Plan: 1 memberships, 1 to change, 0 unchanged." in result.stdout
+    assert f"warning: cannot append to the job summary {tmp_path}/a.yaml/summary.md: Not a directory" in result.stderr
+
+
+def test_too_many_targets_for_one_comment_still_make_one_comment(fake: FakeGitHub, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    desired = tmp_path / "desired-state"
+    for i in range(400):
+        where = Where("us-east-1", f"{100000000000 + i}")
+        write_desired(desired, f"m{i}.yaml", f"{MID[:-4]}{i:04d}", accountId=where.account)
+        (reports / f"r{i}.json").write_text(replace(drifted(), target=where).dumps())
+    pr = fake.open_pull()
+    result = publish_cli(fake, "comment", "--pull-request", str(pr), "--reports", str(reports), str(desired))
+    assert result.code == 0, result.stderr
+    [comment] = fake.comments_on(pr)
+    assert len(comment.body) <= 65_536
+    assert "more account/region target(s) not shown in this table" in comment.body
+
+
+def test_a_receipt_without_a_result_is_an_error_naming_it(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, plans = one_target(tmp_path, drifted())
+    receipts = tmp_path / "receipts"
+    receipts.mkdir()
+    (receipts / "receipt.json").write_text(json.dumps({"target": HERE.label}))
+    reviewed = json.dumps({"pullRequest": None, "approvals": {}, "reason": None})
+    args = ["apply-report", "--plans", str(plans), "--receipts", str(receipts), "--reviewed", reviewed, str(path)]
+    result = publish_cli(fake, *args)
+    assert result.code == 1
+    assert f"{receipts}/receipt.json is not an apply receipt: result: required key is missing" in result.stderr
+
+
+def test_import_over_an_invalid_file_stops_before_any_call(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    mid = sandbox.create_membership("acme")
+    out = tmp_path / "desired-state"
+    out.mkdir()
+    (out / "acme.yaml").write_text(f"membershipIdentifier: {mid}\nqueryLogStatus: [\n")
+    result = cli(sandbox, tmp_path, "import", "--all", "--overwrite", "--out-dir", "desired-state")
+    assert result.code == 1
+    assert "desired-state/acme.yaml:3:1:" in result.stderr
+    assert sandbox.requests() == []
+    assert (out / "acme.yaml").read_text() == f"membershipIdentifier: {mid}\nqueryLogStatus: [\n"
+    assert sorted(p.name for p in out.iterdir()) == ["acme.yaml"]
