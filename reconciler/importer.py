@@ -14,6 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .models import SETTABLE_FIELDS, LiveMembership
 
@@ -72,7 +73,16 @@ def _beyond(value: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, An
 def _ordered(value: Mapping[str, Any]) -> CommentedMap:
     rank = {key: i for i, key in enumerate(KEY_ORDER)}
     keys = sorted(value, key=lambda k: (rank.get(k, len(rank)), k))
-    return CommentedMap((k, _ordered(v) if isinstance(v, Mapping) else v) for k in keys for v in [value[k]])
+    return CommentedMap((k, _ordered(v) if isinstance(v, Mapping) else _exact(v)) for k in keys for v in [value[k]])
+
+
+def _exact(value: Any) -> Any:
+    """A string that reads back as written: one with anything but printable ASCII is double-quoted, where
+    YAML escapes it (plain or single-quoted, U+0085 or U+2028 would read back as a line break or a space,
+    and the file's collaborationName guard would then fail)."""
+    if isinstance(value, str) and not re.fullmatch(r"[ -~]*", value):
+        return DoubleQuotedScalarString(value)
+    return value
 
 
 def render_new(live: LiveMembership, schema_path: str, shared: Mapping[str, Any] | None = None) -> str:
@@ -105,7 +115,8 @@ def _merge(target: CommentedMap, source: Mapping[str, Any], removable: tuple[str
         current = target.get(key)
         if isinstance(current, CommentedMap) and isinstance(value, Mapping):
             _merge(current, value)
-        elif key not in target or current != value:
+        elif key not in target or current != value or isinstance(value, DoubleQuotedScalarString):
+            # A string that needs quoting is set again even when equal: the file may hold it unquoted.
             target[key] = value
     for key in [k for k in (removable or tuple(target)) if k in target and k not in source]:
         del target[key]

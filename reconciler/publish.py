@@ -186,6 +186,8 @@ def parse_approvals(text: str) -> dict[str, str]:
             raise UsageError(f"approve: {exc}") from exc
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
             raise UsageError(f"approve: {pair!r}: expected ACCOUNT/REGION=sha256:<64 hex digits>")
+        if target in approvals:
+            raise UsageError(f"approve: {target} is approved twice; give each target one hash")
         approvals[target] = digest
     if not approvals:
         raise UsageError("approve: no ACCOUNT/REGION=HASH pair given")

@@ -50,10 +50,14 @@ def _one_line(style: Style) -> Style:
     return lambda text, colour: style(printable(text), colour)
 
 
+def memberships(count: int) -> str:
+    return f"{count} membership" if count == 1 else f"{count} memberships"
+
+
 def summary_line(plan: Plan, words: Words = PLAN) -> str:
     s = plan.summary()
     line = (
-        f"{words.noun}: {s['memberships']} memberships, {s['toChange']} {words.changed}, {s['unchanged']} {words.same}"
+        f"{words.noun}: {memberships(s['memberships'])}, {s['toChange']} {words.changed}, {s['unchanged']} {words.same}"
     )
     return line + (f", {len(plan.errors)} error(s)." if plan.errors else ".")
 
@@ -134,7 +138,7 @@ def markdown(
     s = plan.summary()
     title = (
         f"### {words.title}: {s['toChange']} {words.changed}, {s['unchanged']} {words.same} "
-        f"({s['memberships']} memberships)"
+        f"({memberships(s['memberships'])})"
     )
     head = [title, ""]
     if words.hashed:

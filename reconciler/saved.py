@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .desired import MAX_DEPTH, explain, shape_problem
 from .errors import InvalidSavedPlan
@@ -50,6 +50,13 @@ class _SavedChange(_Closed):
 
 class _SavedPlan(_Closed):
     formatVersion: Literal[1]
+
+    @field_validator("formatVersion", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        # Python's True == 1, and so does pydantic's Literal[1]: a bool is not a version.
+        return str(value).lower() if isinstance(value, bool) else value
+
     changes: list[_SavedChange]
     summary: dict[str, int] | None = None
     errors: list[Any] = Field(default=[], max_length=0)

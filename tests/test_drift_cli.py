@@ -23,7 +23,7 @@ def test_no_drift_exits_0(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
     result = drift(sandbox, str(tmp_path))
     assert result.code == 0
     assert "No drift. Live settings match the desired state." in result.stdout
-    assert "Drift: 1 memberships, 0 drifted, 1 in sync." in result.stdout
+    assert "Drift: 1 membership, 0 drifted, 1 in sync." in result.stdout
 
 
 def test_drift_exits_2_and_reports_without_writing(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
@@ -33,14 +33,14 @@ def test_drift_exits_2_and_reports_without_writing(sandbox: CleanRoomsSandbox, t
     result = drift(sandbox, str(tmp_path))
     assert result.code == 2
     assert '    ~ queryLogStatus: "DISABLED" -> "ENABLED"' in result.stdout
-    assert "Drift: 1 memberships, 1 drifted, 0 in sync." in result.stdout
+    assert "Drift: 1 membership, 1 drifted, 0 in sync." in result.stdout
     as_json = json.loads(drift(sandbox, "--format", "json", str(tmp_path)).stdout)
     assert as_json["summary"] == {"memberships": 1, "toChange": 1, "unchanged": 0}
     assert as_json["changes"][0]["fields"] == {
         "queryLogStatus": {"before": "DISABLED", "after": "ENABLED", "origin": "file"}
     }
     markdown = drift(sandbox, "--format", "markdown", str(tmp_path)).stdout
-    assert markdown.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 memberships)")
+    assert markdown.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 membership)")
     assert {r.method for r in sandbox.requests()} == {"GET"}
     assert sandbox.requests("UpdateMembership") == []
 
@@ -79,7 +79,7 @@ def test_step_summary_is_appended_on_github(sandbox: CleanRoomsSandbox, tmp_path
     result = run_cli(["apply", "--auto-approve", str(tmp_path / "d")], env=sandbox.client_env() | env)
     assert result.code == 0
     content = summary.read_text()
-    assert content.startswith("earlier step\n### Clean Rooms drift: 1 drifted, 0 in sync (1 memberships)")
+    assert content.startswith("earlier step\n### Clean Rooms drift: 1 drifted, 0 in sync (1 membership)")
     assert "### Clean Rooms plan: 1 to change" in content
     assert f":white_check_mark: applied: {mid}" in content
 

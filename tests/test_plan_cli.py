@@ -27,7 +27,7 @@ def test_no_changes(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
     result = plan(sandbox, "--detailed-exitcode", str(tmp_path))
     assert result.code == 0, result.stderr
     assert "No changes." in result.stdout
-    assert "Plan: 1 memberships, 0 to change, 1 unchanged." in result.stdout
+    assert "Plan: 1 membership, 0 to change, 1 unchanged." in result.stdout
     assert [r.operation for r in sandbox.requests()] == ["GetMembership"]
 
 
@@ -38,7 +38,7 @@ def test_single_field_change_text_and_exit_codes(sandbox: CleanRoomsSandbox, tmp
     assert result.code == 0
     assert f"~ membership {mid} acme ({source}, us-east-1)" in result.stdout
     assert '    ~ queryLogStatus: "DISABLED" -> "ENABLED"' in result.stdout
-    assert "Plan: 1 memberships, 1 to change, 0 unchanged." in result.stdout
+    assert "Plan: 1 membership, 1 to change, 0 unchanged." in result.stdout
     assert plan(sandbox, "--detailed-exitcode", str(tmp_path)).code == 2
     assert_no_writes(sandbox)
 
@@ -178,7 +178,7 @@ def test_markdown_has_summary_table_and_details(sandbox: CleanRoomsSandbox, tmp_
     }
     result = run_cli(["plan", "--format", "markdown", str(tmp_path)], env=env)
     lines = result.stdout.splitlines()
-    assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 memberships)"
+    assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 membership)"
     assert "| membership | collaboration | file | account/region | fields |" in lines
     assert f"https://github.example/acme/cleanrooms/blob/abc123/{tmp_path}/a.yaml" in result.stdout
     assert "<details><summary>" in result.stdout

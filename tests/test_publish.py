@@ -213,9 +213,9 @@ def test_render_shows_a_report_again_in_any_format(tmp_path: Path) -> None:
     path = report(tmp_path, Plan.build([change(1, TARGETS[0])]), TARGETS[0])
     text = run_cli(["render", "--format", "text", str(path)])
     assert text.code == 0
-    assert text.stdout.endswith("Plan: 1 memberships, 1 to change, 0 unchanged.\n")
+    assert text.stdout.endswith("Plan: 1 membership, 1 to change, 0 unchanged.\n")
     drift = run_cli(["render", "--drift", str(path)])
-    assert drift.stdout.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 memberships)")
+    assert drift.stdout.startswith("### Clean Rooms drift: 1 drifted, 0 in sync (1 membership)")
     again = json.loads(run_cli(["render", "--format", "json", str(path)]).stdout)
     assert again == json.loads(path.read_text())
 

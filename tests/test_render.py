@@ -34,7 +34,7 @@ def test_text_shows_each_field_and_leaf_and_the_summary() -> None:
         "    ~ defaultJobResultConfiguration:",
         '        ~ outputConfiguration.s3.bucket: "old" -> "new"',
         "",
-        "Plan: 1 memberships, 1 to change, 0 unchanged.",
+        "Plan: 1 membership, 1 to change, 0 unchanged.",
     ]
 
 
@@ -48,7 +48,7 @@ def test_drift_words_and_styles_apply() -> None:
 def test_markdown_has_a_title_table_and_details_with_links() -> None:
     out = render.markdown(Plan.build([change()]), lambda path: f"https://example.test/{path}")
     lines = out.splitlines()
-    assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 memberships)"
+    assert lines[0] == "### Clean Rooms plan: 1 to change, 0 unchanged (1 membership)"
     assert (
         lines[2]
         == f"Changes hash: `{Plan.build([change()]).changes_hash()[:19]}` (apply `--expect-changes-hash` checks it)"

@@ -733,7 +733,7 @@ def test_an_unwritable_job_summary_is_a_warning_not_the_end_of_a_plan(
     summary = {"GITHUB_STEP_SUMMARY": str(tmp_path / "a.yaml" / "summary.md")}
     result = run_cli(["plan", str(tmp_path)], env=sandbox.client_env() | summary)
     assert result.code == 0, result.stderr
-    assert "Plan: 1 memberships, 1 to change, 0 unchanged." in result.stdout
+    assert "Plan: 1 membership, 1 to change, 0 unchanged." in result.stdout
     assert f"warning: cannot append to the job summary {tmp_path}/a.yaml/summary.md: Not a directory" in result.stderr
 
 
@@ -776,3 +776,34 @@ def test_import_over_an_invalid_file_stops_before_any_call(sandbox: CleanRoomsSa
     assert sandbox.requests() == []
     assert (out / "acme.yaml").read_text() == f"membershipIdentifier: {mid}\nqueryLogStatus: [\n"
     assert sorted(p.name for p in out.iterdir()) == ["acme.yaml"]
+
+
+# -- 18. the smaller ones --------------------------------------------------------------------------------
+
+
+def test_an_imported_name_reads_back_as_it_was(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    name = "acme\x85retail\u2028measurement\u00a0"
+    mid = sandbox.create_membership(name, queryLogStatus="ENABLED")
+    imported = cli(sandbox, tmp_path, "import", "--all", "--out-dir", "desired-state")
+    assert imported.code == 0, imported.stderr
+    planned = cli(sandbox, tmp_path, "plan", "--detailed-exitcode")
+    assert planned.code == 0, planned.stdout + planned.stderr
+    again = cli(sandbox, tmp_path, "import", "--membership", mid, "--overwrite", "--out-dir", "desired-state")
+    assert again.code == 0 and cli(sandbox, tmp_path, "plan", "--detailed-exitcode").code == 0
+
+
+def test_smaller_input_mistakes_are_named(tmp_path: Path) -> None:
+    from reconciler import publish, saved
+    from reconciler.errors import UsageError
+
+    many = tmp_path / "many.yaml"
+    many.write_text(f"membershipIdentifier: {MID}\n" + "".join(f"k{i}: {i}\n" for i in range(10_001)))
+    assert run_cli(["validate", str(many)]).stdout == (
+        f"{many}:1:1: more than 10000 values; a membership file has a few dozen\n"
+    )
+    plan, problems = saved.parse(json.dumps({"formatVersion": True, "changes": []}))
+    assert plan is None and problems == ["formatVersion: Input should be 1"]
+    digest = "sha256:" + "1" * 64
+    with pytest.raises(UsageError, match="default/us-east-1 is approved twice"):
+        publish.parse_approvals(f"default/us-east-1={digest} default/us-east-1={'sha256:' + '2' * 64}")
+    assert render.summary_line(drifted()) == "Plan: 1 membership, 1 to change, 0 unchanged."
