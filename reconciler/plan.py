@@ -146,13 +146,9 @@ class MembershipChange:
             collaborationName=data.get("collaborationName", ""),
             accountId=data.get("accountId"),
             fields=tuple(
+                # Nested leaves are not read back: they are derived from before and after (saved.py).
                 FieldChange(
-                    name,
-                    value["before"],
-                    value["after"],
-                    tuple(LeafChange(**leaf) for leaf in value.get("leaves", ())),
-                    value.get("managed"),
-                    value.get("origin", "file"),
+                    name, value["before"], value["after"], (), value.get("managed"), value.get("origin", "file")
                 )
                 for name, value in data["fields"].items()
             ),
