@@ -187,11 +187,12 @@ def test_sliced_applies_never_change_more_than_max_changes_percent(
             ids.setdefault(region, []).append(mid)
     env = sandbox.client_env()
     for run in sliced_runs(rng, ids):
+        sliced = run
         if run[0] == "--plan-of":
             made = run_cli(["plan", "--out", "slice.json", *run[1:], "desired-state"], env=env, cwd=tmp_path)
             assert made.code == 0, made.stderr
-            run = ["--plan", "slice.json"]
-        result = run_cli(["apply", "--auto-approve", *FAST, *run, "desired-state"], env=env, cwd=tmp_path)
+            sliced = ["--plan", "slice.json"]
+        result = run_cli(["apply", "--auto-approve", *FAST, *sliced, "desired-state"], env=env, cwd=tmp_path)
         assert result.code in (0, 1), result.stderr
 
     exempt = sum(totals.values()) < 10
