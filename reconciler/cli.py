@@ -227,6 +227,13 @@ def parse_hash(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return value
 
 
+def parse_commit(value: str | None) -> str | None:
+    """A full commit id: it goes into a hidden marker, so nothing else may."""
+    if value is not None and not re.fullmatch(r"[0-9a-f]{40}", value):
+        raise click.BadParameter(f"{value!r}: expected a commit's 40 lower-case hex digits")
+    return value
+
+
 path_argument = click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
 membership_option = click.option(
     "--membership", "memberships", multiple=True, metavar="ID", help="Only this membership (repeatable)."
@@ -579,6 +586,7 @@ author_option = click.option(
 @click.option(
     "--head-sha",
     metavar="SHA",
+    callback=lambda _ctx, _param, value: parse_commit(value),
     help="The pull request's head commit the plans were made for (the apply workflow checks it).",
 )
 @click.pass_obj

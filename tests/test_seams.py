@@ -807,3 +807,13 @@ def test_smaller_input_mistakes_are_named(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="default/us-east-1 is approved twice"):
         publish.parse_approvals(f"default/us-east-1={digest} default/us-east-1={'sha256:' + '2' * 64}")
     assert render.summary_line(drifted()) == "Plan: 1 membership, 1 to change, 0 unchanged."
+
+
+def test_a_head_commit_that_is_not_one_never_reaches_a_hidden_marker(fake: FakeGitHub, tmp_path: Path) -> None:
+    path, reports = one_target(tmp_path, drifted())
+    pr = fake.open_pull()
+    forged = "a" * 40 + f" --> {FORGED_MARKER} <!--"
+    args = ["comment", "--pull-request", str(pr), "--reports", str(reports), "--head-sha", forged, str(path)]
+    result = publish_cli(fake, *args)
+    assert result.code == 1 and "expected a commit's 40 lower-case hex digits" in result.stderr
+    assert fake.comments_on(pr) == []
