@@ -86,6 +86,18 @@ def run_process(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def spawn(args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
+    """`python -m reconciler ARGS` started, for a test that signals it while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        env=clean_environ(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def write_desired(directory: Path, name: str, membership_id: str, **settings: object) -> Path:
     """A desired-state file; JSON is YAML, so the fields are written exactly as given."""
     path = directory / name

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.sandbox import SERVER_ERROR, THROTTLE, CleanRoomsSandbox, Fault
 
-from .helpers import Result, job_results, query_results, run_cli, subprocess_env, write_desired
+from .helpers import Result, job_results, query_results, run_cli, spawn, subprocess_env, write_desired
 
 FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -287,13 +287,7 @@ def test_sigterm_finishes_writes_in_flight_and_starts_no_new_ones(sandbox: Clean
     for i, mid in enumerate(ids):
         write_desired(tmp_path, f"m{i}.yaml", mid, queryLogStatus="ENABLED")
     sandbox.set_latency(0.5, operations=["UpdateMembership"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "--parallelism", "1", "apply", "--auto-approve", str(tmp_path)],
-        env=subprocess_env(sandbox.client_env()),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(["--parallelism", "1", "apply", "--auto-approve", str(tmp_path)], sandbox.client_env())
     deadline = time.monotonic() + 30
     while not sandbox.requests("UpdateMembership") and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -28,7 +28,7 @@ from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError, Unma
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox
 
 from .fakegithub import BOT, FakeGitHub, running
-from .helpers import Result, job_results, query_results, run_cli, subprocess_env, write_desired
+from .helpers import Result, job_results, query_results, run_cli, spawn, subprocess_env, write_desired
 
 FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
 ATTACKER = {
@@ -77,6 +77,13 @@ def test_a_managed_key_added_to_a_saved_plan_is_refused_and_writes_nothing(
     assert sandbox.membership(mid)["defaultResultConfiguration"] == query_results("ours", "CSV")
 
 
+def refused_with_no_write(sandbox: CleanRoomsSandbox, root: Path, said: str) -> None:
+    result = cli(sandbox, root, "apply", "--auto-approve", "--plan", "plan.json")
+    assert result.code == 1
+    assert said in result.stderr
+    assert writes(sandbox) == []
+
+
 def test_payment_sub_keys_a_saved_plan_sends_are_those_its_after_shows(
     sandbox: CleanRoomsSandbox, tmp_path: Path
 ) -> None:
@@ -89,10 +96,7 @@ def test_payment_sub_keys_a_saved_plan_sends_are_those_its_after_shows(
     # A managed part that the reviewed `after` does not show (queryCompute flipped) is refused.
     field["managed"] = {"jobCompute": {"isResponsible": True}, "queryCompute": {"isResponsible": False}}
     rewrite(tmp_path, data)
-    result = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
-    assert result.code == 1
-    assert "managed: must be part of after" in result.stderr
-    assert writes(sandbox) == []
+    refused_with_no_write(sandbox, tmp_path, "managed: must be part of after")
 
 
 def test_live_settings_edited_to_hide_staleness_are_refused(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
@@ -101,10 +105,7 @@ def test_live_settings_edited_to_hide_staleness_are_refused(sandbox: CleanRoomsS
     data = saved_plan(sandbox, tmp_path)
     data["changes"][0]["liveSettings"] = {"queryLogStatus": "ENABLED"}
     rewrite(tmp_path, data)
-    result = cli(sandbox, tmp_path, "apply", "--auto-approve", "--plan", "plan.json")
-    assert result.code == 1
-    assert "liveSettings.queryLogStatus: must equal the field's before" in result.stderr
-    assert writes(sandbox) == []
+    refused_with_no_write(sandbox, tmp_path, "liveSettings.queryLogStatus: must equal the field's before")
 
 
 def test_edited_leaves_are_not_what_a_saved_plan_shows(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
@@ -486,14 +487,7 @@ def test_sigterm_before_the_writes_ends_with_a_message_and_a_receipt(
     sandbox.set_latency(0.3, operations=["GetMembership"])
     for command in (["plan"], ["apply", "--auto-approve", "--receipt", "receipt.json"]):
         sandbox.clear_requests()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "--parallelism", "2", *command, "desired-state"],
-            env=subprocess_env(sandbox.client_env()),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = spawn(["--parallelism", "2", *command, "desired-state"], sandbox.client_env(), tmp_path)
         deadline = time.monotonic() + 30
         while not sandbox.requests("GetMembership") and time.monotonic() < deadline:
             time.sleep(0.02)
