@@ -88,7 +88,7 @@ class AwsGateway:
                     None,
                     lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="cleanrooms-reconciler"),
                 )
-                credentials = response["Credentials"]
+                credentials = _part(response, "Credentials", "AssumeRole", None)
                 self._credentials[account] = {
                     "aws_access_key_id": credentials["AccessKeyId"],
                     "aws_secret_access_key": credentials["SecretAccessKey"],
@@ -119,7 +119,12 @@ class AwsGateway:
         return _translated(
             "GetMembership",
             membership_id,
-            lambda: self._client(where).get_membership(membershipIdentifier=membership_id)["membership"],
+            lambda: _part(
+                self._client(where).get_membership(membershipIdentifier=membership_id),
+                "membership",
+                "GetMembership",
+                membership_id,
+            ),
         )
 
     def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
@@ -127,14 +132,14 @@ class AwsGateway:
         if next_token:
             arguments["nextToken"] = next_token
         answer = _translated("ListMemberships", None, lambda: self._client(where).list_memberships(**arguments))
-        return Page(answer["membershipSummaries"], answer.get("nextToken"))
+        return Page(_part(answer, "membershipSummaries", "ListMemberships", None, list), answer.get("nextToken"))
 
     def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
         arguments: dict[str, Any] = {"collaborationIdentifier": collaboration_id}
         if next_token:
             arguments["nextToken"] = next_token
         answer = _translated("ListMembers", None, lambda: self._client(where).list_members(**arguments))
-        return Page(answer["memberSummaries"], answer.get("nextToken"))
+        return Page(_part(answer, "memberSummaries", "ListMembers", None, list), answer.get("nextToken"))
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
@@ -146,7 +151,8 @@ class AwsGateway:
             return client.update_membership(membershipIdentifier=membership_id, **fields)
 
         response = _translated("UpdateMembership", membership_id, send)
-        return response["membership"], response["ResponseMetadata"].get("RequestId")
+        membership = _part(response, "membership", "UpdateMembership", membership_id)
+        return membership, response.get("ResponseMetadata", {}).get("RequestId")
 
 
 def _translated(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:
@@ -171,6 +177,15 @@ def _translated(operation: str, membership_id: str | None, call: Callable[[], T]
     except BotoCoreError as exc:
         # Credentials, region or parameter problems found before sending: nothing reached AWS.
         raise AwsError(operation, membership_id, type(exc).__name__, str(exc), status=0) from exc
+
+
+def _part(answer: Any, key: str, operation: str, membership_id: str | None, kind: type = dict) -> Any:
+    """`answer[key]`, or, when the endpoint's answer lacks it (an empty or cut-off body), an error that
+    counts as no answer: a write's outcome is then unknown, and is read before anything is resent."""
+    part = answer.get(key) if isinstance(answer, Mapping) else None
+    if not isinstance(part, kind):
+        raise AwsError(operation, membership_id, "MalformedResponse", f"the endpoint's answer has no {key}", None)
+    return part
 
 
 def _within_budget(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:

@@ -41,6 +41,8 @@ def normalize(name: str, value: Any) -> Any:
     """The value with API defaults filled in, so equal settings compare (and hash) equal."""
     if name not in _S3_DEFAULTS or not isinstance(value, Mapping):
         return value
+    if not isinstance(value.get("outputConfiguration", {}), Mapping):
+        return value  # not a result configuration at all (a saved plan's unchecked `before`): nothing to fill
     output = dict(value.get("outputConfiguration") or {})
     if isinstance(output.get("s3"), Mapping):
         output["s3"] = _S3_DEFAULTS[name] | dict(output["s3"])

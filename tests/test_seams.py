@@ -811,3 +811,31 @@ def test_a_head_commit_that_is_not_one_never_reaches_a_hidden_marker(fake: FakeG
     result = publish_cli(fake, *args)
     assert result.code == 1 and "expected a commit's 40 lower-case hex digits" in result.stderr
     assert fake.comments_on(pr) == []
+
+
+class Empty(socketserver.BaseRequestHandler):
+    """An endpoint that answers every call 200 with an empty JSON object."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+
+
+def test_an_answer_without_its_membership_is_an_error_naming_it(tmp_path: Path) -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Empty)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        write_desired(tmp_path / "desired-state", "a.yaml", MID, queryLogStatus="ENABLED")
+        env = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "AWS_ACCESS_KEY_ID": "AKIASANDBOXEXAMPLE00",
+            "AWS_SECRET_ACCESS_KEY": "sandbox-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        result = run_cli(["plan", "--retry-deadline", "2", "desired-state"], env=env, cwd=tmp_path)
+        assert result.code == 1
+        assert "MalformedResponse" in result.stdout + result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

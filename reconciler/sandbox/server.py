@@ -223,6 +223,9 @@ class Server:
         # too, or stopping waits out the join timeout.
         wasyncore.close_all(self._server._map)
         self._thread.join(timeout=5)
+        # And its worker threads, which close() leaves waiting for tasks: a test that starts and stops
+        # endpoints by the hundred would otherwise run out of threads.
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
 
 def _fault_answer(fault: Fault, membership_id: str | None) -> ServiceError:
