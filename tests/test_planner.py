@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler import saved
 from reconciler.desired import DesiredFile
 from reconciler.models import SETTABLE_FIELDS, DesiredMembership, LiveMembership
 from reconciler.plan import LeafChange, Plan, PlanError, normalize
@@ -135,7 +136,11 @@ def test_saved_plan_round_trips_through_json() -> None:
     plan = build_plan(
         [target(defaultResultConfiguration=s3_config("bucket-b"))], {MID: live(defaultResultConfiguration=s3_config())}
     )
-    assert Plan.from_json(plan.to_json()).changes == plan.changes
+    # Read back as apply --plan reads it: every key checked, the nested leaves derived again.
+    loaded, problems = saved.parse(plan.dumps())
+    assert problems == [] and loaded is not None
+    assert loaded.changes == plan.changes
+    assert loaded.changes[0].fields[0].leaves[0].path == "outputConfiguration.s3.bucket"
 
 
 # -- properties --------------------------------------------------------------------------------------
