@@ -348,9 +348,15 @@ def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
     return Problem(name, line, col, "", message or "YAML syntax error")
 
 
-def shape_problem(root: object, limit: int = MAX_EXPANDED_NODES, depth: int = MAX_DEPTH) -> str | None:
+def shape_problem(
+    root: object,
+    limit: int = MAX_EXPANDED_NODES,
+    depth: int = MAX_DEPTH,
+    usual: tuple[str, str] = ("settings are a few levels deep", "a membership file has a few dozen"),
+) -> str | None:
     """Why parsed data (YAML or JSON) cannot be anyone's settings, whatever its keys: nested too deeply, an
     alias that contains itself, or more values (aliases expanded) than `limit`. None: its shape is sound.
+    `usual` says, after a problem, how deep and how large such data usually is.
 
     ruamel.yaml shares one object per anchor, so counting by identity measures an alias bomb without
     expanding it, in time linear in the file; and the walk keeps its own stack, so no nesting exhausts
@@ -379,7 +385,7 @@ def shape_problem(root: object, limit: int = MAX_EXPANDED_NODES, depth: int = MA
         elif id(child) in on_path:
             return "a YAML alias that contains itself; write the setting out"
         elif frame.level >= depth:
-            return f"nested more than {depth} levels deep; settings are a few levels deep"
+            return f"nested more than {depth} levels deep; {usual[0]}"
         else:
             on_path.add(id(child))
             stack.append(_Frame(child, frame.level + 1))
@@ -387,7 +393,7 @@ def shape_problem(root: object, limit: int = MAX_EXPANDED_NODES, depth: int = MA
         if stack[-1].total > limit:
             if shared:
                 return f"YAML aliases expand past {limit} nodes"
-            return f"more than {limit} values; a membership file has a few dozen"
+            return f"more than {limit} values; {usual[1]}"
     return None
 
 

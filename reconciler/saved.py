@@ -22,6 +22,7 @@ from .planner import leaves, live_fingerprint, same
 
 # A plan of 10,000 memberships with every field changed holds about a million values.
 MAX_PLAN_VALUES = 5_000_000
+_USUAL = ("a plan is a few levels deep", "a plan of 10,000 memberships holds about a million")
 
 
 class _Closed(BaseModel):
@@ -50,19 +51,18 @@ class _SavedChange(_Closed):
 
 class _SavedPlan(_Closed):
     formatVersion: Literal[1]
-
-    @field_validator("formatVersion", mode="before")
-    @classmethod
-    def _not_a_bool(cls, value: object) -> object:
-        # Python's True == 1, and so does pydantic's Literal[1]: a bool is not a version.
-        return str(value).lower() if isinstance(value, bool) else value
-
     changes: list[_SavedChange]
     summary: dict[str, int] | None = None
     errors: list[Any] = Field(default=[], max_length=0)
     unmanaged: list[Any] | None = None
     changesHash: str | None = None
     target: str | None = None
+
+    @field_validator("formatVersion", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        # Python's True == 1, and so does pydantic's Literal[1]: a bool is not a version.
+        return str(value).lower() if isinstance(value, bool) else value
 
 
 class _Error(_Closed):
@@ -115,7 +115,7 @@ def read_receipt(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise InvalidSavedPlan(f"cannot read the receipt {path}: {exc}") from exc
-    unsound = shape_problem(data, limit=MAX_PLAN_VALUES)
+    unsound = shape_problem(data, limit=MAX_PLAN_VALUES, usual=_USUAL)
     if unsound is not None:
         raise InvalidSavedPlan(f"{path} is not an apply receipt: {unsound}")
     try:
@@ -128,20 +128,15 @@ def read_receipt(path: Path) -> dict[str, Any]:
 
 
 def _shaped(text: str, shape: type[_SavedPlan]) -> tuple[dict[str, Any], _SavedPlan | None, list[str]]:
-    too_deep = f"the top level: nested more than {MAX_DEPTH} levels deep; a plan is a few levels deep"
     try:
         data = json.loads(text)
     except ValueError as exc:
         return {}, None, [f"the top level: not JSON: {exc}"]
-    except RecursionError:
-        return {}, None, [too_deep]
-    unsound = shape_problem(data, limit=MAX_PLAN_VALUES)
+    except RecursionError:  # json's decoder recurses per level: only data nested far past MAX_DEPTH gets here
+        return {}, None, [f"the top level: nested more than {MAX_DEPTH} levels deep; {_USUAL[0]}"]
+    unsound = shape_problem(data, limit=MAX_PLAN_VALUES, usual=_USUAL)
     if unsound is not None:
-        return (
-            {},
-            None,
-            [too_deep if unsound.startswith("nested") else f"the top level: {unsound.removeprefix('YAML ')}"],
-        )
+        return {}, None, [f"the top level: {unsound}"]
     if not isinstance(data, dict):
         return {}, None, ["the top level: must be an object with formatVersion and changes"]
     try:
