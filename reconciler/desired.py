@@ -314,9 +314,7 @@ def parse_located(name: str, text: str, parser: YAML | None = None) -> tuple[Com
         return None, [Problem(name, 1, 1, "", f"YAML error: {exc}")]
     except RecursionError:
         # The composer recurses per level of nesting: only data nested far past MAX_DEPTH gets here.
-        return None, [
-            Problem(name, 1, 1, "", f"nested more than {MAX_DEPTH} levels deep; settings are a few levels deep")
-        ]
+        return None, [Problem(name, 1, 1, "", too_deep(MAX_DEPTH, SETTINGS_USUALLY[0]))]
     if not isinstance(data, CommentedMap):
         return None, [Problem(name, 1, 1, "", f"the top level must be a mapping of settings, not {_kind(data)}")]
     shape = shape_problem(data)
@@ -348,11 +346,19 @@ def _yaml_problem(name: str, exc: MarkedYAMLError) -> Problem:
     return Problem(name, line, col, "", message or "YAML syntax error")
 
 
+# How deep and how large a membership file's settings usually are, said after a problem with either.
+SETTINGS_USUALLY = ("settings are a few levels deep", "a membership file has a few dozen")
+
+
+def too_deep(depth: int, usually: str) -> str:
+    return f"nested more than {depth} levels deep; {usually}"
+
+
 def shape_problem(
     root: object,
     limit: int = MAX_EXPANDED_NODES,
     depth: int = MAX_DEPTH,
-    usual: tuple[str, str] = ("settings are a few levels deep", "a membership file has a few dozen"),
+    usual: tuple[str, str] = SETTINGS_USUALLY,
 ) -> str | None:
     """Why parsed data (YAML or JSON) cannot be anyone's settings, whatever its keys: nested too deeply, an
     alias that contains itself, or more values (aliases expanded) than `limit`. None: its shape is sound.
@@ -385,7 +391,7 @@ def shape_problem(
         elif id(child) in on_path:
             return "a YAML alias that contains itself; write the setting out"
         elif frame.level >= depth:
-            return f"nested more than {depth} levels deep; {usual[0]}"
+            return too_deep(depth, usual[0])
         else:
             on_path.add(id(child))
             stack.append(_Frame(child, frame.level + 1))

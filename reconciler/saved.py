@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .desired import MAX_DEPTH, explain, shape_problem
+from .desired import MAX_DEPTH, explain, shape_problem, too_deep
 from .errors import InvalidSavedPlan
 from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
 from .plan import PARTIAL_FIELDS, FieldChange, MembershipChange, Plan, laid_over
@@ -133,7 +133,7 @@ def _shaped(text: str, shape: type[_SavedPlan]) -> tuple[dict[str, Any], _SavedP
     except ValueError as exc:
         return {}, None, [f"the top level: not JSON: {exc}"]
     except RecursionError:  # json's decoder recurses per level: only data nested far past MAX_DEPTH gets here
-        return {}, None, [f"the top level: nested more than {MAX_DEPTH} levels deep; {_USUAL[0]}"]
+        return {}, None, [f"the top level: {too_deep(MAX_DEPTH, _USUAL[0])}"]
     unsound = shape_problem(data, limit=MAX_PLAN_VALUES, usual=_USUAL)
     if unsound is not None:
         return {}, None, [f"the top level: {unsound}"]
