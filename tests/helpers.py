@@ -86,14 +86,18 @@ def run_process(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def spawn(args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
-    """`python -m reconciler ARGS` started, for a test that signals it while it runs."""
+def spawn(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, *, quiet: bool = False
+) -> subprocess.Popen[str]:
+    """`python -m reconciler ARGS` started, for a test that signals it while it runs; `quiet` drops its
+    output (a process about to be killed, whose pipes nobody reads)."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
     return subprocess.Popen(
         [sys.executable, "-m", "reconciler", *args],
         env=clean_environ(env),
         cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
         text=True,
     )
 

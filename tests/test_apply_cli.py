@@ -383,12 +383,8 @@ def test_after_sigkill_every_write_that_reached_the_service_has_a_sent_line(
         write_desired(tmp_path / "d", f"m{i:03}.yaml", mid, queryLogStatus="ENABLED")
     sandbox.set_latency(0.05, operations=["UpdateMembership"])
     audit = tmp_path / "audit" / "log.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--audit-log", str(audit), str(tmp_path / "d")],
-        env=subprocess_env(sandbox.client_env()),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    args = ["apply", "--auto-approve", "--audit-log", str(audit), str(tmp_path / "d")]
+    proc = spawn(args, sandbox.client_env(), quiet=True)
     deadline = time.monotonic() + 60
     while len(sandbox.requests("UpdateMembership")) < 40 and time.monotonic() < deadline:
         time.sleep(0.01)

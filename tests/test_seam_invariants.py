@@ -16,8 +16,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,7 +25,7 @@ import pytest
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import job_results, query_results, run_cli, subprocess_env, write_desired
+from .helpers import job_results, query_results, run_cli, spawn, write_desired
 from .test_seams import audit_lines, check_audit_against_the_endpoint
 
 SEEDS = range(int(os.environ.get("FAULT_SEEDS", "20")))
@@ -220,13 +218,7 @@ def test_a_kill_or_a_dead_endpoint_at_any_moment_leaves_an_honest_audit_log(tmp_
             moment = rng.uniform(0.0, 2.0)
             kill = rng.random() < 0.5
             if kill:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "reconciler", *args],
-                    env=subprocess_env(own.client_env()),
-                    cwd=tmp_path,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                proc = spawn(args, own.client_env(), tmp_path, quiet=True)
                 time.sleep(moment)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=60)
