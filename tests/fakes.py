@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.api import AwsError, OnSend, Page, Where
+from reconciler.core.api import AwsError, OnSend, Page, Where
 
 ACCOUNT = "111122223333"
 ABILITIES = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.cli import run
-from reconciler.environment import Environment
+from reconciler.cli.commands import run
+from reconciler.core.environment import Environment
 
 
 @dataclass(frozen=True)

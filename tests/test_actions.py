@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from reconciler import actions
-from reconciler.desired import Problem
-from reconciler.environment import Environment, GitHubContext
+from reconciler.core.desired import Problem
+from reconciler.core.environment import Environment, GitHubContext
+from reconciler.edges.github import actions
 
 ON_ACTIONS = GitHubContext(actions=True)
 

@@ -16,7 +16,7 @@ import botocore
 import botocore.session
 from botocore.model import Shape, StructureShape
 
-from reconciler.models import CHECKED_AGAINST_BOTOCORE, LIVE_NAMES, SETTABLE_FIELDS, desired_json_schema
+from reconciler.core.models import CHECKED_AGAINST_BOTOCORE, LIVE_NAMES, SETTABLE_FIELDS, desired_json_schema
 
 # Leaves where our constraint differs from botocore's on purpose, and why.
 DELIBERATELY_DIFFERENT = {

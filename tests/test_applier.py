@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.applier import Applier, Outcome, Status
-from reconciler.desired import DesiredFile
-from reconciler.models import DesiredMembership, LiveMembership
-from reconciler.plan import MembershipChange
-from reconciler.planner import ResolvedFile, diff
-from reconciler.retry import Retrier, RetryPolicy
+from reconciler.core.desired import DesiredFile
+from reconciler.core.models import DesiredMembership, LiveMembership
+from reconciler.core.plan import MembershipChange
+from reconciler.core.planner import ResolvedFile, diff
+from reconciler.core.retry import Retrier, RetryPolicy
+from reconciler.usecases.applier import Applier, Outcome, Status
 
 from .fakes import FakeGateway, Scripted, conflict, invalid, server_error, throttled
 from .helpers import job_results, query_results

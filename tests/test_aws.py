@@ -5,11 +5,11 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from reconciler.api import AwsError, Where
-from reconciler.aws import AwsGateway
-from reconciler.reader import list_active
-from reconciler.retry import Retrier
+from reconciler.core.api import AwsError, Where
+from reconciler.core.retry import Retrier
+from reconciler.edges.aws.client import AwsGateway
 from reconciler.sandbox import CleanRoomsSandbox, Fault
+from reconciler.usecases.reader import list_active
 
 HERE = Where("us-east-1")
 MISSING = "00000000-0000-4000-8000-000000000000"

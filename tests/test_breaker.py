@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.api import AwsError, Where
-from reconciler.breaker import Breaker
-from reconciler.errors import EndpointUnavailable
+from reconciler.core.api import AwsError, Where
+from reconciler.core.errors import EndpointUnavailable
+from reconciler.edges.aws.breaker import Breaker
 
 from .fakes import FakeGateway, server_error
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.config import config_json_schema, load_config, specificity
-from reconciler.desired import Layers, load
+from reconciler.core.config import config_json_schema, load_config, specificity
+from reconciler.core.desired import Layers, load
 
 from .helpers import run_cli, write_desired
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.desired import MAX_FILE_BYTES, load
+from reconciler.core.desired import MAX_FILE_BYTES, load
 
 from .helpers import run_cli, run_process
 
@@ -299,7 +299,7 @@ def test_validate_needs_no_credentials_or_network(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_the_fast_parser_accepts_nothing_the_located_one_refuses(case: str) -> None:
-    from reconciler.desired import _Loaders
+    from reconciler.core.desired import _Loaders
 
     assert _Loaders().quick(BAD_INPUTS[case][0], None) is None
 
@@ -307,8 +307,8 @@ def test_the_fast_parser_accepts_nothing_the_located_one_refuses(case: str) -> N
 def test_the_fast_and_located_parsers_agree_on_valid_files(tmp_path: Path) -> None:
     from ruamel.yaml import YAML
 
-    from reconciler.desired import _Loaders
-    from reconciler.models import DesiredMembership
+    from reconciler.core.desired import _Loaders
+    from reconciler.core.models import DesiredMembership
 
     for example in sorted((REPO / "desired-state").rglob("*.yaml")):
         text = example.read_text()

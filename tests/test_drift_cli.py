@@ -143,7 +143,7 @@ def test_without_assume_role_another_account_is_not_found(sandbox: CleanRoomsSan
 
 
 def test_drift_cannot_reach_a_write() -> None:
-    from reconciler.api import ReadOnly
+    from reconciler.core.api import ReadOnly
 
     assert not hasattr(ReadOnly, "update_membership")
 

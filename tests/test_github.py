@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.errors import GitHubCallFailed
-from reconciler.github import GitHub
+from reconciler.core.errors import GitHubCallFailed
+from reconciler.edges.github.rest import GitHub
 
 from .fakegithub import BODY_LIMIT, FakeGitHub, running
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.importer import file_name, render_new, render_update
-from reconciler.models import LiveMembership
+from reconciler.core.importer import file_name, render_new, render_update
+from reconciler.core.models import LiveMembership
 
 from .helpers import job_results, query_results
 

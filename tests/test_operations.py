@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import operations
-from reconciler.api import Where
-from reconciler.errors import ApplyRefused, ExitStatus, InvalidDesiredState, NothingSelected, PlanHasErrors
-from reconciler.plan import Plan, Selection
-from reconciler.runtime import Runtime, Settings
+from reconciler.core.api import Where
+from reconciler.core.errors import ApplyRefused, ExitStatus, InvalidDesiredState, NothingSelected, PlanHasErrors
+from reconciler.core.plan import Plan, Selection
+from reconciler.usecases import apply as operations
+from reconciler.usecases.runtime import Runtime, Settings
 
 from .fakes import FakeGateway
 from .helpers import write_desired

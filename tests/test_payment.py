@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconciler.desired import DesiredFile
-from reconciler.models import DesiredMembership, LiveMembership
-from reconciler.plan import PlanError
-from reconciler.planner import ResolvedFile, diff, plan_one, remaining
-from reconciler.reader import read_live, with_designations
-from reconciler.retry import Retrier, RetryPolicy
+from reconciler.core.desired import DesiredFile
+from reconciler.core.models import DesiredMembership, LiveMembership
+from reconciler.core.plan import PlanError
+from reconciler.core.planner import ResolvedFile, diff, plan_one, remaining
+from reconciler.core.retry import Retrier, RetryPolicy
+from reconciler.usecases.reader import read_live, with_designations
 
 from .fakes import ACCOUNT, FakeGateway
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import saved
-from reconciler.api import Where
-from reconciler.plan import FieldChange, MembershipChange, Plan
-from reconciler.planner import live_fingerprint
+from reconciler.core import saved
+from reconciler.core.api import Where
+from reconciler.core.plan import FieldChange, MembershipChange, Plan
+from reconciler.core.planner import live_fingerprint
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 OTHER = "00000000-0000-4000-8000-000000000002"

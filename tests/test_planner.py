@@ -7,11 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import saved
-from reconciler.desired import DesiredFile
-from reconciler.models import SETTABLE_FIELDS, DesiredMembership, LiveMembership
-from reconciler.plan import LeafChange, Plan, PlanError, normalize
-from reconciler.planner import ResolvedFile, build_plan, diff, plan_one, resolve_regions
+from reconciler.core import saved
+from reconciler.core.desired import DesiredFile
+from reconciler.core.models import SETTABLE_FIELDS, DesiredMembership, LiveMembership
+from reconciler.core.plan import LeafChange, Plan, PlanError, normalize
+from reconciler.core.planner import ResolvedFile, build_plan, diff, plan_one, resolve_regions
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 ROLE = "arn:aws:iam::111122223333:role/CleanRoomsQueryResults"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import render
-from reconciler.api import Where
-from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError
+from reconciler.core import render
+from reconciler.core.api import Where
+from reconciler.core.plan import FieldChange, MembershipChange, Plan, PlanError
 
 from .fakegithub import BODY_LIMIT, BOT, FakeGitHub, running
 from .helpers import Result, run_cli, write_desired
@@ -223,8 +223,8 @@ def test_render_shows_a_report_again_in_any_format(tmp_path: Path) -> None:
 def test_the_reviewed_hashes_come_only_from_a_plan_comment_made_for_the_final_head(
     fake: FakeGitHub, tmp_path: Path
 ) -> None:
-    from reconciler import publish
-    from reconciler.github import GitHub
+    from reconciler.edges.github.rest import GitHub
+    from reconciler.usecases import publish
 
     github_edge = GitHub(fake.url, fake.token, fake.repository)
     head, later, merge = "a" * 40, "b" * 40, "c" * 40
@@ -254,8 +254,8 @@ def test_the_reviewed_hashes_come_only_from_a_plan_comment_made_for_the_final_he
 
 
 def test_a_manual_approval_is_checked_pair_by_pair() -> None:
-    from reconciler import publish
-    from reconciler.errors import UsageError
+    from reconciler.core.errors import UsageError
+    from reconciler.usecases import publish
 
     digest = "sha256:" + "1" * 64
     assert publish.parse_approvals(f"111122223333/us-east-1={digest}\n default/eu-west-1={digest}") == {
@@ -273,7 +273,7 @@ def test_a_manual_approval_is_checked_pair_by_pair() -> None:
 
 
 def test_the_apply_report_shows_the_new_plan_and_the_approve_line_within_the_limit() -> None:
-    from reconciler import publish
+    from reconciler.usecases import publish
 
     plans = [
         Plan(Plan.build([change(t * 1000 + i, w, 4) for i in range(600)]).memberships, target=w)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from reconciler.api import Where
-from reconciler.ratelimit import (
+from reconciler.core.api import Where
+from reconciler.edges.aws.ratelimit import (
     CLOSE_CALLS,
     CREEP_PER_CALL,
     CUT,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from reconciler import render
-from reconciler.applier import Outcome, Status
-from reconciler.plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError
+from reconciler.core import render
+from reconciler.core.plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError
+from reconciler.usecases.applier import Outcome, Status
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 

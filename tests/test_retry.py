@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from reconciler.api import AwsError
-from reconciler.retry import READ_RETRIES, THROTTLE_BACKOFF_STEPS, Retrier, Retry, RetryPolicy, classify
+from reconciler.core.api import AwsError
+from reconciler.core.retry import READ_RETRIES, THROTTLE_BACKOFF_STEPS, Retrier, Retry, RetryPolicy, classify
 
 
 def error(code: str, status: int | None, reason: str | None = None) -> AwsError:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.desired import discover
-from reconciler.models import desired_json_schema
+from reconciler.core.desired import discover
+from reconciler.core.models import desired_json_schema
 
 from .helpers import run_cli
 

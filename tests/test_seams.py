@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import render
-from reconciler.api import Where
-from reconciler.github import GitHub
-from reconciler.plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
+from reconciler.core import render
+from reconciler.core.api import Where
+from reconciler.core.plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
+from reconciler.edges.github.rest import GitHub
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox
 
 from .fakegithub import BOT, FakeGitHub, running
@@ -384,7 +384,7 @@ def test_every_string_from_outside_is_inert_in_a_comment(fake: FakeGitHub, tmp_p
 def test_a_hash_marker_counts_only_in_the_comments_head_and_only_when_the_table_agrees(
     fake: FakeGitHub, tmp_path: Path
 ) -> None:
-    from reconciler import publish
+    from reconciler.usecases import publish
 
     genuine = drifted()
     sections = [render.Section(HERE.label, replace(hostile_plan(), errors=()))]
@@ -444,8 +444,8 @@ def test_keys_and_file_names_cannot_print_workflow_commands_or_terminal_escapes(
 
 
 def test_on_a_colour_terminal_only_our_colours_are_codes(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
-    from reconciler.cli import run
-    from reconciler.environment import Environment
+    from reconciler.cli.commands import run
+    from reconciler.core.environment import Environment
 
     from .helpers import clean_environ, environ
 
@@ -787,8 +787,9 @@ def test_an_imported_name_reads_back_as_it_was(sandbox: CleanRoomsSandbox, tmp_p
 
 
 def test_smaller_input_mistakes_are_named(tmp_path: Path) -> None:
-    from reconciler import publish, saved
-    from reconciler.errors import UsageError
+    from reconciler.core import saved
+    from reconciler.core.errors import UsageError
+    from reconciler.usecases import publish
 
     many = tmp_path / "many.yaml"
     many.write_text(f"membershipIdentifier: {MID}\n" + "".join(f"k{i}: {i}\n" for i in range(10_001)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import ConfigurationError, GitHubCallFailed
+from ...core.errors import ConfigurationError, GitHubCallFailed
 
 if TYPE_CHECKING:
     from github.Issue import Issue

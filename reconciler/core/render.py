@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .applier import Outcome, Status
+from ..usecases.applier import Outcome, Status
 from .escape import code, code_block, inert, printable
 from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sandbox import CleanRoomsSandbox
+from . import CleanRoomsSandbox
 
 ROLE = "arn:aws:iam::123456789012:role/CleanRoomsQueryResults"
 JOB_ROLE = "arn:aws:iam::123456789012:role/CleanRoomsJobResults"

@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
-from .api import DEFAULT_ACCOUNT, Where
-from .environment import Environment
-from .errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, Terminated, UsageError
-from .escape import printable, terminal_line
-from .retry import DEFAULT_BASE_DELAY, DEFAULT_DEADLINE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
-from .runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
+from .. import __version__
+from ..core.api import DEFAULT_ACCOUNT, Where
+from ..core.environment import Environment
+from ..core.errors import ApplyRefused, ExitStatus, InvalidDesiredState, ReconcilerError, Terminated, UsageError
+from ..core.escape import printable, terminal_line
+from ..core.retry import DEFAULT_BASE_DELAY, DEFAULT_DEADLINE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY
+from ..usecases.runtime import DEFAULT_PARALLELISM, Advance, Runtime, Settings
 
 if TYPE_CHECKING:
-    from . import render
-    from .github import GitHub
-    from .plan import Plan, Selection
+    from ..core import render
+    from ..core.plan import Plan, Selection
+    from ..edges.github.rest import GitHub
 
 # The modules behind the commands (pydantic, ruamel.yaml, the planner) are imported inside each command,
 # so `--help`, `--version` and a usage error never pay for them: start-up is part of every CI step.
@@ -80,7 +80,8 @@ class Shell:
         )
 
     def emit(self, plan: Plan, fmt: str, words: render.Words | None = None, limit: int | None = None) -> None:
-        from . import actions, render
+        from ..core import render
+        from ..edges.github import actions
 
         github = self.env.github
         link = actions.source_link(github)
@@ -91,7 +92,7 @@ class Shell:
 
     def github(self) -> GitHub:
         """The GitHub edge for the repository this run is in; a usage error outside a workflow's variables."""
-        from .github import GitHub
+        from ..edges.github.rest import GitHub
 
         context = self.env.github
         if not context.token or not context.repository:
@@ -204,7 +205,7 @@ def parse_where(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
 
 def parse_limit(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
-    from .render import MIN_MARKDOWN_LIMIT
+    from ..core.render import MIN_MARKDOWN_LIMIT
 
     if value is not None and 0 < value < MIN_MARKDOWN_LIMIT:
         raise click.BadParameter(f"{value}: 0 (no limit) or at least {MIN_MARKDOWN_LIMIT} characters")
@@ -247,7 +248,7 @@ target_option = click.option(
 
 
 def selection(memberships: Sequence[str], target: Where | None) -> Selection:
-    from .plan import Selection
+    from ..core.plan import Selection
 
     return Selection(frozenset(memberships), target)
 
@@ -287,7 +288,7 @@ def cli(
     config: Path | None,
 ) -> None:
     """Reconcile AWS Clean Rooms membership settings with desired state kept in git."""
-    from .config import config_path
+    from ..core.config import config_path
 
     if assume_role_template is not None:
         try:
@@ -312,7 +313,8 @@ def cli(
 @click.pass_obj
 def validate(shell: Shell, path: Path) -> ExitStatus:
     """Check every desired-state file; report all problems. Makes no AWS call."""
-    from . import actions, operations
+    from ..edges.github import actions
+    from ..usecases import apply as operations
 
     result = operations.validate(path, shell.runtime.guardrails())
     for problem in result.problems:
@@ -335,11 +337,11 @@ def validate(shell: Shell, path: Path) -> ExitStatus:
 def schema(shell: Shell, of_config: bool) -> None:
     """Print the JSON Schema of a desired-state file (or of reconciler.yaml)."""
     if of_config:
-        from .config import config_json_schema
+        from ..core.config import config_json_schema
 
         shell.out(json.dumps(config_json_schema(), indent=2))
         return
-    from .models import desired_json_schema
+    from ..core.models import desired_json_schema
 
     shell.out(json.dumps(desired_json_schema(), indent=2))
 
@@ -372,7 +374,7 @@ def plan(
     target: Where | None,
 ) -> ExitStatus:
     """Read the live memberships and show what apply would change."""
-    from . import operations
+    from ..usecases import apply as operations
 
     result = operations.plan(
         shell.runtime, path, selection(memberships, target), out, detailed_exitcode, expect_changes_hash
@@ -431,8 +433,10 @@ def apply(
     target: Where | None,
 ) -> ExitStatus:
     """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
-    from . import actions, operations, render
-    from .receipt import Context
+    from ..core import render
+    from ..core.receipt import Context
+    from ..edges.github import actions
+    from ..usecases import apply as operations
 
     if reviewed_plan is not None and expect_changes_hash is None:
         raise UsageError("--reviewed-plan needs --expect-changes-hash")
@@ -494,7 +498,8 @@ def drift(
     target: Where | None,
 ) -> ExitStatus:
     """Read-only comparison for the nightly check: exit 0 no drift, 2 drift, 1 error."""
-    from . import operations, render
+    from ..core import render
+    from ..usecases import apply as operations
 
     result = operations.drift(shell.runtime, path, selection(memberships, target), report_unmanaged)
     shell.emit(result.report, fmt, render.DRIFT, markdown_limit)
@@ -508,7 +513,7 @@ def drift(
 @click.pass_obj
 def targets(shell: Shell, path: Path, fmt: str) -> None:
     """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
-    from . import operations
+    from ..usecases import apply as operations
 
     found = operations.targets(shell.runtime, path)
     if fmt == "github-matrix":
@@ -534,7 +539,7 @@ def targets(shell: Shell, path: Path, fmt: str) -> None:
 @click.pass_obj
 def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_dir: Path, overwrite: bool) -> ExitStatus:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
-    from . import operations
+    from ..usecases import apply as operations
 
     result = operations.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite)
     for line in result.written:
@@ -552,7 +557,8 @@ def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_di
 @click.pass_obj
 def render_(shell: Shell, report: Path, fmt: str, as_drift: bool, markdown_limit: int | None) -> None:
     """Show a report from `plan`/`drift --format json` (or a saved plan) again, in any format. No AWS call."""
-    from . import publish, render
+    from ..core import render
+    from ..usecases import publish
 
     shell.emit(publish.read_report(report), fmt, render.DRIFT if as_drift else render.PLAN, markdown_limit)
 
@@ -594,7 +600,9 @@ def github_comment(
     shell: Shell, path: Path, reports: Path, pull_request: int, author: str, head_sha: str | None
 ) -> None:
     """Post the plans as ONE comment on the pull request, or edit the one posted before."""
-    from . import actions, operations, publish
+    from ..edges.github import actions
+    from ..usecases import apply as operations
+    from ..usecases import publish
 
     github, context = shell.github(), shell.env.github
     sections = publish.gather(reports, operations.targets(shell.runtime, path))
@@ -610,7 +618,9 @@ def github_comment(
 @click.pass_obj
 def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, author: str) -> ExitStatus:
     """Open, update or close the ONE drift issue from the nightly reports; exit 1 if a target was not checked."""
-    from . import actions, operations, publish
+    from ..edges.github import actions
+    from ..usecases import apply as operations
+    from ..usecases import publish
 
     github, context = shell.github(), shell.env.github
     sections = publish.gather(reports, operations.targets(shell.runtime, path))
@@ -630,7 +640,7 @@ def github_reviewed(
 ) -> None:
     """Print (JSON) the changes hash reviewed for each target: from the merged pull request's plan comment,
     made for its final head commit, or from --approve."""
-    from . import publish
+    from ..usecases import publish
 
     if (commit is None) == (approve is None):
         raise UsageError("give either --commit SHA or --approve PAIRS")
@@ -654,7 +664,9 @@ def github_apply_report(
 ) -> ExitStatus:
     """Comment the apply run's result on its pull request; when the plan was not the reviewed one, the new
     plan and how to approve it. Exit 1 unless every target was applied."""
-    from . import actions, operations, publish
+    from ..edges.github import actions
+    from ..usecases import apply as operations
+    from ..usecases import publish
 
     context = shell.env.github
     sections = publish.gather(plans, operations.targets(shell.runtime, path))
@@ -678,7 +690,7 @@ def demo(shell: Shell) -> ExitStatus:
     import tempfile
 
     try:
-        from . import demo as story
+        from ..sandbox import demo as story
     except ImportError as exc:
         raise ReconcilerError(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="reconciler-demo-") as tmp:
@@ -715,7 +727,7 @@ def run(args: Sequence[str], env: Environment) -> int:
         _err(env, shown.getvalue().removesuffix("\n"))
         return ExitStatus.ERROR
     except InvalidDesiredState as exc:
-        from . import actions
+        from ..edges.github import actions
 
         for line in exc.details:
             _err(env, printable(line))

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import render, saved
-from .api import Where
-from .errors import ExitStatus, InvalidSavedPlan, NothingSelected, UsageError
-from .escape import code, inert
-from .github import GitHub
-from .plan import Plan
+from ..core import render, saved
+from ..core.api import Where
+from ..core.errors import ExitStatus, InvalidSavedPlan, NothingSelected, UsageError
+from ..core.escape import code, inert
+from ..core.plan import Plan
+from ..edges.github.rest import GitHub
 
 # Hidden in the body: how the comment and the issue are found again (and told from anyone else's).
 PLAN_MARKER = "cleanrooms-reconciler:plan"

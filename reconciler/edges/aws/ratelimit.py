@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway, OnSend, Page, Where
-from .retry import Retry, classify, time_left
+from ...core.api import AwsError, Gateway, OnSend, Page, Where
+from ...core.retry import Retry, classify, time_left
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .api import AwsError, Gateway, OnSend, Page, Where
-from .errors import EndpointUnavailable
+from ...core.api import AwsError, Gateway, OnSend, Page, Where
+from ...core.errors import EndpointUnavailable
 
 T = TypeVar("T")
 

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from .api import AwsError, Gateway
-from .errors import EndpointUnavailable
-from .models import LiveMembership
-from .plan import MembershipChange
-from .planner import remaining, stale_fields
+from ..core.api import AwsError, Gateway
+from ..core.errors import EndpointUnavailable
+from ..core.models import LiveMembership
+from ..core.plan import MembershipChange
+from ..core.planner import remaining, stale_fields
+from ..core.retry import Retrier, Retry, classify
 from .reader import fetch
-from .retry import Retrier, Retry, classify
 
 # Turning logging on or off takes minutes to show: a membership returned or read right after the write may
 # still carry the old value. For these a mismatch right after a successful write is reported, not failed.

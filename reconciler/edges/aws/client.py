@@ -18,8 +18,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.loaders import Loader, create_loader
 
-from .api import AwsError, OnSend, Page, Where
-from .retry import time_left
+from ...core.api import AwsError, OnSend, Page, Where
+from ...core.retry import time_left
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient

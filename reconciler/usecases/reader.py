@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from .api import AwsError, MembershipReader, Where
-from .models import LiveMembership
-from .plan import PlanError
-from .planner import ResolvedFile
-from .retry import READ_RETRIES, Retrier
+from ..core.api import AwsError, MembershipReader, Where
+from ..core.models import LiveMembership
+from ..core.plan import PlanError
+from ..core.planner import ResolvedFile
+from ..core.retry import READ_RETRIES, Retrier
 
 T = TypeVar("T")
 R = TypeVar("R")

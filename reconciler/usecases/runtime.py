@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .api import AwsError, Gateway
-from .errors import ConfigurationError
-from .retry import Retrier, Retry, RetryPolicy
+from ..core.api import AwsError, Gateway
+from ..core.errors import ConfigurationError
+from ..core.retry import Retrier, Retry, RetryPolicy
 
 if TYPE_CHECKING:
-    from .config import Guardrails
-    from .desired import Problem
+    from ..core.config import Guardrails
+    from ..core.desired import Problem
 
 # reconciler.yaml as loaded: the guardrails, or the problems that stop every command.
 ConfigResult = tuple["Guardrails | None", "list[Problem]"]
@@ -74,9 +74,9 @@ class Runtime:
             # Imported here so `validate`, `schema` and `--help` never load boto3.
             from botocore.exceptions import BotoCoreError
 
-            from .aws import AwsGateway, make_session
-            from .breaker import Breaker
-            from .ratelimit import LimitedGateway, RateController
+            from ..edges.aws.breaker import Breaker
+            from ..edges.aws.client import AwsGateway, make_session
+            from ..edges.aws.ratelimit import LimitedGateway, RateController
 
             try:
                 session = make_session(self.settings.profile, self.settings.region)
@@ -97,7 +97,7 @@ class Runtime:
     def guardrails(self) -> ConfigResult:
         """reconciler.yaml, loaded once (its policies compiled) for every command that loads files."""
         if self._config is None:
-            from .config import load_config
+            from ..core.config import load_config
 
             self._config = load_config(self.settings.config)
         return self._config

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .desired import Problem
-from .environment import GitHubContext
-from .escape import command_data, command_property
+from ...core.desired import Problem
+from ...core.environment import GitHubContext
+from ...core.escape import command_data, command_property
 
 
 def error_annotations(github: GitHubContext, problems: Sequence[Problem]) -> list[str]:

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import receipt as receipt_module
-from .api import AwsError, MembershipReader, ReadOnly, Where
-from .desired import DesiredFile, LoadResult, load
-from .errors import (
+from ..core import receipt as receipt_module
+from ..core.api import AwsError, MembershipReader, ReadOnly, Where
+from ..core.desired import DesiredFile, LoadResult, load
+from ..core.errors import (
     ApplyRefused,
     AwsCallFailed,
     ExitStatus,
@@ -36,15 +36,15 @@ from .errors import (
     Terminated,
     UsageError,
 )
-from .plan import Plan, PlanError, Selection, Unmanaged
-from .planner import ResolvedFile, build_plan, resolve_regions
+from ..core.plan import Plan, PlanError, Selection, Unmanaged
+from ..core.planner import ResolvedFile, build_plan, resolve_regions
 from .runtime import ConfigResult, Notify, Runtime
 
 if TYPE_CHECKING:
+    from ..core.config import Guardrails
+    from ..core.models import LiveMembership
+    from ..core.retry import Retrier
     from .applier import Applier, AuditSink, Outcome
-    from .config import Guardrails
-    from .models import LiveMembership
-    from .retry import Retrier
 
 # The calling side (reader, applier, saved plans, import) is imported by the use cases that call AWS, so
 # `validate`, the one command that runs on every pull request before anything else, loads only the files.
@@ -467,7 +467,7 @@ def select_saved(plan: Plan, selection: Selection, plan_file: Path) -> Plan:
 
 
 def load_saved_plan(plan_file: Path) -> Plan:
-    from . import saved
+    from ..core import saved
 
     return saved.read(plan_file)
 
@@ -618,7 +618,7 @@ def import_memberships(
     runtime: Runtime, memberships: Sequence[str], import_all: bool, out_dir: Path, overwrite: bool
 ) -> ImportResult:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
-    from . import importer
+    from ..core import importer
     from .reader import fetch, in_parallel
 
     if import_all == bool(memberships):
@@ -676,7 +676,7 @@ def _shared_defaults(guardrails: Guardrails | None, target: Path, out_dir: Path)
 
 
 def _write_imported(live: LiveMembership, path: Path, overwrite: bool, shared: Mapping[str, Any]) -> str:
-    from . import importer
+    from ..core import importer
 
     if path.exists() and not overwrite:
         return f"kept {path}: it exists (--overwrite updates it in place)"
