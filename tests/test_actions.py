@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from reconciler.core.desired import Problem
+from reconciler.core.documents import Problem
 from reconciler.core.environment import Environment, GitHubContext
 from reconciler.edges.github import actions
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from reconciler.core.desired import DesiredFile
 from reconciler.core.models import DesiredMembership, LiveMembership
+from reconciler.core.outcome import Outcome, Status
 from reconciler.core.plan import MembershipChange
 from reconciler.core.planner import ResolvedFile, diff
 from reconciler.core.retry import Retrier, RetryPolicy
-from reconciler.usecases.applier import Applier, Outcome, Status
+from reconciler.usecases.applier import Applier
 
 from .fakes import FakeGateway, Scripted, conflict, invalid, server_error, throttled
 from .helpers import job_results, query_results

@@ -12,12 +12,13 @@ import pytest
 
 from reconciler.core.desired import load
 from reconciler.core.models import SETTABLE_FIELDS
+from reconciler.core.outcome import Status
 from reconciler.core.planner import build_plan, resolve_regions
 from reconciler.core.retry import Retrier, RetryPolicy
 from reconciler.edges.aws.client import AwsGateway
 from reconciler.edges.aws.ratelimit import LimitedGateway, RateController
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox, Fault
-from reconciler.usecases.applier import Applier, Status
+from reconciler.usecases.applier import Applier
 from reconciler.usecases.reader import read_live
 
 from .helpers import job_results, query_results, write_desired

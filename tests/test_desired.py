@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.desired import MAX_FILE_BYTES, load
+from reconciler.core.desired import load
+from reconciler.core.documents import MAX_FILE_BYTES
 
 from .helpers import run_cli, run_process
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from reconciler.core import render
+from reconciler.core.outcome import Outcome, Status
 from reconciler.core.plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError
-from reconciler.usecases.applier import Outcome, Status
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 

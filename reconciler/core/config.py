@@ -21,17 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from .desired import (
-    DesiredFile,
-    Layers,
-    Problem,
-    leaf_paths,
-    locate,
-    parse_located,
-    plain_data,
-    read_text,
-    validation_problem,
-)
+from .desired import DesiredFile, Layers
+from .documents import Problem, leaf_paths, locate, parse_located, plain_data, read_text, validation_problem
 from .models import AccountId, DesiredMembership, NoNullJsonSchema, StrictModel
 
 if TYPE_CHECKING:

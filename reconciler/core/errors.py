@@ -11,7 +11,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .desired import Problem
+    from .documents import Problem
 
 
 class ExitStatus(IntEnum):

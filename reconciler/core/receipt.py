@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..usecases.applier import Outcome
+    from .outcome import Outcome
     from .plan import Plan
 
 FORMAT_VERSION = 1

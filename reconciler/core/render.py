@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..usecases.applier import Outcome, Status
 from .escape import code, code_block, inert, printable
+from .outcome import Outcome, Status
 from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 
 Style = Callable[[str, str], str]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .desired import MAX_DEPTH, explain, shape_problem, too_deep
+from .documents import MAX_DEPTH, explain, shape_problem, too_deep
 from .errors import InvalidSavedPlan
 from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
 from .plan import PARTIAL_FIELDS, FieldChange, MembershipChange, Plan, laid_over

@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 from ..core.api import AwsError, Gateway
 from ..core.errors import EndpointUnavailable
 from ..core.models import LiveMembership
+from ..core.outcome import Outcome, Status
 from ..core.plan import MembershipChange
 from ..core.planner import remaining, stale_fields
 from ..core.retry import Retrier, Retry, classify
@@ -30,36 +30,6 @@ from .reader import fetch
 # Turning logging on or off takes minutes to show: a membership returned or read right after the write may
 # still carry the old value. For these a mismatch right after a successful write is reported, not failed.
 SLOW_TO_SHOW = frozenset({"queryLogStatus", "jobLogStatus"})
-
-
-class Status(Enum):
-    APPLIED = "applied"
-    CONVERGED = "converged"  # nothing left to send when (re)read: someone else, or an earlier try, did it
-    FAILED = "failed"
-    STALE = "stale"
-    NOT_STARTED = "not started"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    change: MembershipChange
-    status: Status
-    sent: tuple[str, ...] = ()  # fields written by a request that succeeded
-    attempts: int = 0  # UpdateMembership calls made
-    message: str = ""
-    error: AwsError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (Status.APPLIED, Status.CONVERGED)
-
-    def describe(self) -> str:
-        m = self.change
-        head = f"{self.status.value}: {m.membershipIdentifier} ({m.source}, {m.region})"
-        if self.sent:
-            head += f" fields {', '.join(self.sent)}"
-        detail = self.message or (str(self.error) if self.error else "")
-        return f"{head}: {detail}" if detail else head
 
 
 AuditSink = Callable[[Mapping[str, Any]], None]

@@ -43,8 +43,9 @@ from .runtime import ConfigResult, Notify, Runtime
 if TYPE_CHECKING:
     from ..core.config import Guardrails
     from ..core.models import LiveMembership
+    from ..core.outcome import Outcome
     from ..core.retry import Retrier
-    from .applier import Applier, AuditSink, Outcome
+    from .applier import Applier, AuditSink
 
 # The calling side (reader, applier, saved plans, import) is imported by the use cases that call AWS, so
 # `validate`, the one command that runs on every pull request before anything else, loads only the files.

@@ -16,7 +16,7 @@ from ..core.retry import Retrier, Retry, RetryPolicy
 
 if TYPE_CHECKING:
     from ..core.config import Guardrails
-    from ..core.desired import Problem
+    from ..core.documents import Problem
 
 # reconciler.yaml as loaded: the guardrails, or the problems that stop every command.
 ConfigResult = tuple["Guardrails | None", "list[Problem]"]

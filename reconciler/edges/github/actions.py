@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ...core.desired import Problem
+from ...core.documents import Problem
 from ...core.environment import GitHubContext
 from ...core.escape import command_data, command_property
 
