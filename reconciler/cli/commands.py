@@ -1,4 +1,4 @@
-"""The command line: parse options, call one use case in operations.py, render its result, return a status.
+"""The command line: parse options, call one use case (usecases/), render its result, return a status.
 
 `run()` is the one place that turns results and errors into exit statuses (`main()` only exits with it):
 usage errors exit 1, never 2, which means changes or drift; Ctrl-C exits 130; no error prints a traceback.
@@ -314,9 +314,9 @@ def cli(
 def validate(shell: Shell, path: Path) -> ExitStatus:
     """Check every desired-state file; report all problems. Makes no AWS call."""
     from ..edges.github import actions
-    from ..usecases import apply as operations
+    from ..usecases import validate
 
-    result = operations.validate(path, shell.runtime.guardrails())
+    result = validate.validate(path, shell.runtime.guardrails())
     for problem in result.problems:
         shell.out(printable(str(problem)))
     for line in actions.error_annotations(shell.env.github, result.problems):
@@ -328,7 +328,7 @@ def validate(shell: Shell, path: Path) -> ExitStatus:
         shell.err(f"{len(result.problems)} problem(s) in {path}")
     else:
         shell.out(f"{len(result.files)} membership file(s) valid in {path}")
-    return operations.validate_status(result)
+    return validate.validate_status(result)
 
 
 @cli.command()
@@ -374,11 +374,9 @@ def plan(
     target: Where | None,
 ) -> ExitStatus:
     """Read the live memberships and show what apply would change."""
-    from ..usecases import apply as operations
+    from ..usecases import plan
 
-    result = operations.plan(
-        shell.runtime, path, selection(memberships, target), out, detailed_exitcode, expect_changes_hash
-    )
+    result = plan.plan(shell.runtime, path, selection(memberships, target), out, detailed_exitcode, expect_changes_hash)
     shell.emit(result.plan, fmt, limit=markdown_limit)
     shell.errors(result.messages)
     return result.status
@@ -436,16 +434,16 @@ def apply(
     from ..core import render
     from ..core.receipt import Context
     from ..edges.github import actions
-    from ..usecases import apply as operations
+    from ..usecases import apply
 
     if reviewed_plan is not None and expect_changes_hash is None:
         raise UsageError("--reviewed-plan needs --expect-changes-hash")
     github = shell.env.github
     context = Context(github.sha, pull_request, github.run_url, target.label if target else None)
-    options = operations.ApplyOptions(
+    options = apply.ApplyOptions(
         plan_file, max_changes, audit_log, expect_changes_hash, reviewed_plan, receipt, context, force
     )
-    result = operations.apply(
+    result = apply.apply(
         shell.runtime,
         path,
         selection(memberships, target),
@@ -499,9 +497,9 @@ def drift(
 ) -> ExitStatus:
     """Read-only comparison for the nightly check: exit 0 no drift, 2 drift, 1 error."""
     from ..core import render
-    from ..usecases import apply as operations
+    from ..usecases import drift
 
-    result = operations.drift(shell.runtime, path, selection(memberships, target), report_unmanaged)
+    result = drift.drift(shell.runtime, path, selection(memberships, target), report_unmanaged)
     shell.emit(result.report, fmt, render.DRIFT, markdown_limit)
     shell.errors(result.messages)
     return result.status
@@ -513,9 +511,9 @@ def drift(
 @click.pass_obj
 def targets(shell: Shell, path: Path, fmt: str) -> None:
     """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
-    from ..usecases import apply as operations
+    from ..usecases import targets
 
-    found = operations.targets(shell.runtime, path)
+    found = targets.targets(shell.runtime, path)
     if fmt == "github-matrix":
         include = [{"account": w.account or DEFAULT_ACCOUNT, "region": w.region, "target": w.label} for w in found]
         shell.out(json.dumps({"include": include}, separators=(",", ":")))
@@ -539,9 +537,9 @@ def targets(shell: Shell, path: Path, fmt: str) -> None:
 @click.pass_obj
 def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_dir: Path, overwrite: bool) -> ExitStatus:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
-    from ..usecases import apply as operations
+    from ..usecases import imports
 
-    result = operations.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite)
+    result = imports.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite)
     for line in result.written:
         shell.out(printable(line))
     shell.errors(result.failures)
@@ -601,11 +599,10 @@ def github_comment(
 ) -> None:
     """Post the plans as ONE comment on the pull request, or edit the one posted before."""
     from ..edges.github import actions
-    from ..usecases import apply as operations
-    from ..usecases import publish
+    from ..usecases import publish, targets
 
     github, context = shell.github(), shell.env.github
-    sections = publish.gather(reports, operations.targets(shell.runtime, path))
+    sections = publish.gather(reports, targets.targets(shell.runtime, path))
     body = publish.plan_comment(sections, context.run_url, actions.source_link(context), head_sha)
     shell.out(publish.sticky_comment(github, pull_request, body, author or None).message)
 
@@ -619,11 +616,10 @@ def github_comment(
 def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, author: str) -> ExitStatus:
     """Open, update or close the ONE drift issue from the nightly reports; exit 1 if a target was not checked."""
     from ..edges.github import actions
-    from ..usecases import apply as operations
-    from ..usecases import publish
+    from ..usecases import publish, targets
 
     github, context = shell.github(), shell.env.github
-    sections = publish.gather(reports, operations.targets(shell.runtime, path))
+    sections = publish.gather(reports, targets.targets(shell.runtime, path))
     result = publish.drift_issue(github, sections, context.run_url, actions.source_link(context), label, author or None)
     (shell.out if result.status is ExitStatus.OK else shell.err)(result.message)
     return result.status
@@ -665,11 +661,10 @@ def github_apply_report(
     """Comment the apply run's result on its pull request; when the plan was not the reviewed one, the new
     plan and how to approve it. Exit 1 unless every target was applied."""
     from ..edges.github import actions
-    from ..usecases import apply as operations
-    from ..usecases import publish
+    from ..usecases import publish, targets
 
     context = shell.env.github
-    sections = publish.gather(plans, operations.targets(shell.runtime, path))
+    sections = publish.gather(plans, targets.targets(shell.runtime, path))
     result = publish.report_apply(
         shell.github,
         sections,

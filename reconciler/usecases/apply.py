@@ -1,15 +1,10 @@
-"""The use cases behind the commands: validate, plan, apply, drift, import, targets.
-
-Each takes parsed options and injected collaborators (the Runtime with its gateway), and returns a result
-value that knows its exit status, or raises an error from errors.py. Nothing here prints or exits: the
-CLI renders results, and maps errors to exit statuses in one place.
-"""
+"""`apply`: plan (or load the saved plan), show it, check it is the one reviewed, pass the guard, confirm,
+write; a receipt and an audit log of what was written, and Ctrl-C / SIGTERM that stop new writes only."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,13 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import receipt as receipt_module
-from ..core.api import AwsError, MembershipReader, ReadOnly, Where
-from ..core.desired import DesiredFile, LoadResult, load
+from ..core.desired import DesiredFile
 from ..core.errors import (
     ApplyRefused,
-    AwsCallFailed,
     ExitStatus,
-    InvalidDesiredState,
     NothingSelected,
     OutputNotWritable,
     PlanHasErrors,
@@ -34,160 +26,17 @@ from ..core.errors import (
     ReconcilerError,
     StalePlan,
     Terminated,
-    UsageError,
 )
-from ..core.plan import Plan, PlanError, Selection, Unmanaged
-from ..core.planner import ResolvedFile, build_plan, resolve_regions
-from .runtime import ConfigResult, Notify, Runtime
+from ..core.plan import Plan, Selection
+from .guard import census, guard
+from .plan import cannot_plan, plan_files, write_text
+from .runtime import Notify, Runtime
+from .validate import load_desired
 
 if TYPE_CHECKING:
-    from ..core.config import Guardrails
     from ..core.models import LiveMembership
     from ..core.outcome import Outcome
-    from ..core.retry import Retrier
     from .applier import Applier, AuditSink
-
-# The calling side (reader, applier, saved plans, import) is imported by the use cases that call AWS, so
-# `validate`, the one command that runs on every pull request before anything else, loads only the files.
-
-# -- validate ----------------------------------------------------------------------------------------
-
-
-def validate(path: Path, config: ConfigResult = (None, [])) -> LoadResult:
-    """Every file under `path`, with reconciler.yaml's guardrails; a config with problems stops here, since
-    every file would be judged by rules that do not hold."""
-    guardrails, problems = config
-    if problems:
-        return LoadResult([], problems)
-    result = load(path, guardrails)
-    _require_files(result, path)
-    return result
-
-
-def _require_files(result: LoadResult, path: Path) -> None:
-    if not result.files and not result.problems:
-        # Terraform's "No configuration files": an empty scope is a mistake, never "no changes".
-        raise NothingSelected(f"no membership files (*.yaml, *.yml) under {path}")
-
-
-def validate_status(result: LoadResult) -> ExitStatus:
-    return ExitStatus.ERROR if result.problems else ExitStatus.OK
-
-
-# -- loading and selecting -----------------------------------------------------------------------------
-
-
-def load_desired(path: Path, config: ConfigResult = (None, [])) -> list[DesiredFile]:
-    """Every file, valid; any problem stops the command before the first AWS call."""
-    result = validate(path, config)
-    if result.problems:
-        raise InvalidDesiredState(result.problems)
-    return result.files
-
-
-def select_files(files: Sequence[DesiredFile], selection: Selection, path: Path) -> list[DesiredFile]:
-    if selection.memberships:
-        unknown = sorted(selection.memberships - {f.membership.membershipIdentifier for f in files})
-        if unknown:
-            raise NothingSelected(f"--membership names no file under {path}: {', '.join(unknown)}")
-    return [f for f in files if selection.admits_id(f.membership.membershipIdentifier)]
-
-
-def resolve(
-    runtime: Runtime, files: Sequence[DesiredFile], selection: Selection, path: Path
-) -> tuple[list[ResolvedFile], list[PlanError]]:
-    """Each file's region; with --target, only that account and region, which must select something."""
-    resolved, errors = resolve_regions(files, runtime.default_region())
-    if selection.where is None:
-        return resolved, errors
-    kept = [r for r in resolved if selection.admits(r.membership_id, r.where)]
-    if not kept:
-        covered = ", ".join(sorted({r.where.label for r in resolved})) or "none"
-        raise NothingSelected(
-            f"--target {selection.where.label} selects no membership under {path} (the files cover: {covered})"
-        )
-    return kept, errors
-
-
-def read_plan(
-    runtime: Runtime,
-    resolved: Sequence[ResolvedFile],
-    errors: Sequence[PlanError],
-    reader: MembershipReader,
-    label: str = "Reading memberships",
-) -> Plan:
-    from .reader import read_live, with_designations
-
-    with runtime.progress(len(resolved), label) as advance:
-        live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
-    live = with_designations(reader, runtime.retrier(), resolved, live, runtime.parallelism)
-    guardrails, _problems = runtime.guardrails()  # loaded, and found sound, with the files
-    allowed = guardrails.accounts if guardrails is not None else None
-    return build_plan(resolved, live, allowed).with_errors(errors)
-
-
-def cannot_plan(errors: Sequence[PlanError]) -> str:
-    count = len({e.membershipIdentifier for e in errors})
-    return f"{count} membership(s) cannot be planned; nothing will be applied"
-
-
-def _fresh_plan(runtime: Runtime, path: Path, selection: Selection) -> Plan:
-    return _plan_files(runtime, load_desired(path, runtime.guardrails()), selection, path)
-
-
-def _plan_files(runtime: Runtime, files: Sequence[DesiredFile], selection: Selection, path: Path) -> Plan:
-    resolved, errors = resolve(runtime, select_files(files, selection, path), selection, path)
-    return replace(read_plan(runtime, resolved, errors, runtime.gateway()), target=selection.where)
-
-
-# -- plan ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    plan: Plan
-    status: ExitStatus
-    messages: tuple[str, ...] = ()  # for stderr, after the plan
-
-
-def plan(
-    runtime: Runtime,
-    path: Path,
-    selection: Selection,
-    out: Path | None,
-    detailed: bool,
-    expect_changes_hash: str | None = None,
-) -> PlanResult:
-    result = _fresh_plan(runtime, path, selection)
-    if result.errors:
-        messages = [cannot_plan(result.errors)]
-        if out is not None:
-            messages.append(f"the plan was not saved to {out}: it has errors")
-        return PlanResult(result, ExitStatus.ERROR, tuple(messages))
-    if out is not None:
-        write_text(out, result.dumps(), "the plan to")
-    if expect_changes_hash is not None and result.changes_hash() != expect_changes_hash:
-        # The apply workflow plans first, so approvers see a plan that differs from the reviewed one fail
-        # before anyone is asked to approve it.
-        message = (
-            f"the plan is not the one reviewed: its changes hash is {result.changes_hash()}, "
-            f"the reviewed one {expect_changes_hash}"
-        )
-        return PlanResult(result, ExitStatus.ERROR, (message,))
-    status = ExitStatus.CHANGES if detailed and result.changes else ExitStatus.OK
-    return PlanResult(result, status)
-
-
-def write_text(path: Path, text: str, what: str) -> None:
-    """Write a file the user named, creating its directory; an OSError becomes a one-line error."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise OutputNotWritable(what, str(path), error) from error
-
-
-# -- apply ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -264,7 +113,7 @@ def _planned(
     """The plan to apply, and every desired-state file when they were loaded for it (not for a saved plan)."""
     if options.plan_file is None:
         files = load_desired(path, runtime.guardrails())
-        return _plan_files(runtime, files, selection, path), files
+        return plan_files(runtime, files, selection, path), files
     planned = select_saved(load_saved_plan(options.plan_file), selection, options.plan_file)
     for source in edited_since(planned):
         runtime.notify(
@@ -316,107 +165,11 @@ def _apply_planned(
                 )
         # Every path to a write passes here, after the last read and before the first write.
         sliced = options.plan_file is not None or bool(selection.memberships)
-        guard(runtime, planned, live or {}, lambda: _census(runtime, path, planned, files, sliced), options.force)
+        guard(runtime, planned, live or {}, lambda: census(runtime, path, planned, files, sliced), options.force)
         confirm(len(changes))
         with stop_on_signals(applier, runtime.notify) as stopped, runtime.progress(len(changes), "Applying") as done:
             outcomes = applier.apply(changes, runtime.parallelism, live, done)
     return ApplyResult(planned, tuple(outcomes), stopped.name)
-
-
-# octoDNS's rule: a share of a small set is noise (1 of 4 is 25%), so the guard starts at ten memberships.
-MIN_GUARDED_MEMBERSHIPS = 10
-
-
-@dataclass(frozen=True)
-class Census:
-    """What maxChangesPercent is judged on: the whole desired state's size, and for each account/region a
-    plan touches, every membership in it and those that would change."""
-
-    desired: int
-    members: Mapping[Where, frozenset[str]]
-    changing: Mapping[Where, frozenset[str]]
-
-
-def guard(
-    runtime: Runtime,
-    planned: Plan,
-    live: Mapping[str, LiveMembership],
-    census: Callable[[], Census],
-    force: bool,
-) -> None:
-    """reconciler.yaml on the plan about to be written, whichever path made it (a fresh plan, a saved one,
-    a --target or --membership slice): the allow-list and the policies on each change's settings as they
-    will be, then maxChangesPercent on whole account/regions. Refuses before any write."""
-    guardrails, problems = runtime.guardrails()
-    if problems:
-        raise InvalidDesiredState(problems)
-    if guardrails is None:
-        return
-    refusals = []
-    for change in planned.changes:
-        found = live.get(change.membershipIdentifier)
-        account = change.accountId or (found.accountId if found is not None else None)
-        effective = {
-            "membershipIdentifier": change.membershipIdentifier,
-            "region": change.region,
-            **({"accountId": change.accountId} if change.accountId else {}),
-            **({"collaborationName": change.collaborationName} if change.collaborationName else {}),
-            **change.settings_after(),
-        }
-        refusals += [
-            f"error: {change.source}: membership {change.membershipIdentifier}: {refusal}"
-            for refusal in guardrails.refusals(effective, account)
-        ]
-    if refusals:
-        raise ApplyRefused(f"the plan breaks {guardrails.path}; nothing was applied", refusals)
-    if guardrails.max_changes_percent is not None:
-        _check_blast_radius(runtime, guardrails.max_changes_percent, guardrails.path, census(), force)
-
-
-def _census(runtime: Runtime, path: Path, planned: Plan, files: list[DesiredFile] | None, sliced: bool) -> Census:
-    """The totals of the whole account/regions the plan touches. A fresh plan of whole targets is its own
-    census; a slice (--membership, a saved plan) is judged on a fresh read of its targets, counting its
-    own changes too, so no way of slicing gets more past the guard than a whole apply would."""
-    if files is None:
-        files = load_desired(path, runtime.guardrails())
-    places = {m.where for m in planned.changes}
-    whole = planned
-    if sliced:
-        resolved, _errors = resolve_regions(files, runtime.default_region())
-        inside = [r for r in resolved if r.where in places]
-        whole = read_plan(runtime, inside, [], ReadOnly(runtime.gateway()), "Reading memberships (maxChangesPercent)")
-    members: dict[Where, set[str]] = {where: set() for where in places}
-    changing: dict[Where, set[str]] = {where: set() for where in places}
-    for plan in (whole, planned):
-        for m in plan.memberships:
-            if m.where in places:
-                members[m.where].add(m.membershipIdentifier)
-                if m.changed:
-                    changing[m.where].add(m.membershipIdentifier)
-    return Census(
-        len(files),
-        {where: frozenset(ids) for where, ids in members.items()},
-        {where: frozenset(ids) for where, ids in changing.items()},
-    )
-
-
-def _check_blast_radius(runtime: Runtime, percent: int, config: str, census: Census, force: bool) -> None:
-    """Refuse when more than `percent` of an account/region's memberships would change, in a desired state
-    of at least MIN_GUARDED_MEMBERSHIPS, unless --force."""
-    if census.desired < MIN_GUARDED_MEMBERSHIPS:
-        return
-    for where in sorted(census.members, key=lambda w: w.label):
-        total, changing = len(census.members[where]), len(census.changing[where])
-        if changing * 100 <= percent * total:
-            continue
-        counted = f"{changing} of {total} memberships in {where.label}"
-        if force:
-            runtime.notify(f"note: {counted} change, past maxChangesPercent {percent}; --force")
-            continue
-        raise ApplyRefused(
-            f"{counted} would change ({changing * 100 / total:.0f}%), more than maxChangesPercent {percent} in "
-            f"{config}; nothing was applied (check the plan, then apply again with --force if it is meant)"
-        )
 
 
 def check_reviewed(planned: Plan, expected: str, reviewed_plan: Path | None) -> None:
@@ -533,157 +286,3 @@ def stop_on_signals(applier: Applier, notify: Notify) -> Iterator[_Stopped]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-# -- drift ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DriftResult:
-    report: Plan
-
-    @property
-    def status(self) -> ExitStatus:
-        if self.report.errors:
-            return ExitStatus.ERROR
-        return ExitStatus.CHANGES if self.report.changes else ExitStatus.OK
-
-    @property
-    def messages(self) -> tuple[str, ...]:
-        return (f"{len(self.report.errors)} error(s) while checking drift",) if self.report.errors else ()
-
-
-def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: bool) -> DriftResult:
-    """A plan through a reader with no update method: drift cannot write, and runs under a read-only role."""
-    files = load_desired(path, runtime.guardrails())
-    chosen = select_files(files, selection, path)
-    resolved, errors = resolve(runtime, chosen, selection, path)
-    reader = ReadOnly(runtime.gateway())
-    report = replace(read_plan(runtime, resolved, errors, reader), target=selection.where)
-    if report_unmanaged:
-        managed = {f.membership.membershipIdentifier for f in files}
-        report = report.with_unmanaged(find_unmanaged(runtime, reader, {r.where for r in resolved}, managed))
-    return DriftResult(report)
-
-
-def find_unmanaged(
-    runtime: Runtime, reader: MembershipReader, places: set[Where], managed: set[str]
-) -> list[Unmanaged]:
-    found: list[Unmanaged] = []
-    retrier = runtime.retrier()
-    for where in sorted(places):
-        found += [
-            Unmanaged(s["id"], s.get("collaborationName", ""), where.region, s.get("arn", ""))
-            for s in _list_active(reader, where, retrier)
-            if s["id"] not in managed and s.get("status", "ACTIVE") == "ACTIVE"
-        ]
-    return found
-
-
-def _list_active(reader: MembershipReader, where: Where, retrier: Retrier) -> list[Mapping[str, Any]]:
-    from .reader import list_active
-
-    try:
-        return list_active(reader, retrier, where)
-    except AwsError as error:
-        raise AwsCallFailed(f"cannot list memberships in {where}: {error}") from error
-
-
-# -- targets -------------------------------------------------------------------------------------------
-
-
-def targets(runtime: Runtime, path: Path) -> list[Where]:
-    """The account/region pairs the desired state covers, in a stable order."""
-    resolved, errors = resolve_regions(load_desired(path, runtime.guardrails()), runtime.default_region())
-    if errors:
-        raise PlanHasErrors(f"{len(errors)} file(s) have no region", [f"error: {error}" for error in errors])
-    return sorted({r.where for r in resolved}, key=lambda where: where.label)
-
-
-# -- import --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    out_dir: Path
-    total: int
-    written: tuple[str, ...] = ()  # one line per file written, updated or kept
-    failures: tuple[str, ...] = ()
-
-    @property
-    def status(self) -> ExitStatus:
-        return ExitStatus.ERROR if self.failures else ExitStatus.OK
-
-
-def import_memberships(
-    runtime: Runtime, memberships: Sequence[str], import_all: bool, out_dir: Path, overwrite: bool
-) -> ImportResult:
-    """Write desired-state files from live memberships, so a plan right after shows no changes."""
-    from ..core import importer
-    from .reader import fetch, in_parallel
-
-    if import_all == bool(memberships):
-        raise UsageError("choose either --all or --membership ID (repeatable)")
-    region = runtime.default_region()
-    if region is None:
-        raise UsageError("no region: pass --region or configure AWS_DEFAULT_REGION")
-    guardrails, problems = runtime.guardrails()
-    if problems:
-        raise InvalidDesiredState(problems)
-    # The files already there, valid, before any call: a broken one would be written over, or a membership it
-    # names imported again into a second file.
-    existing: dict[str, Path] = {}
-    if out_dir.exists():
-        present = load(out_dir, guardrails)
-        if present.problems:
-            raise InvalidDesiredState(present.problems)
-        existing = {f.membership.membershipIdentifier: Path(f.path) for f in present.files}
-    where = Where(region)
-    reader = ReadOnly(runtime.gateway())
-    retrier = runtime.retrier()
-    ids = list(memberships) or [s["id"] for s in _list_active(reader, where, retrier)]
-    written: list[str] = []
-    failures: list[str] = []
-
-    def read(membership_id: str) -> LiveMembership | AwsError:
-        try:
-            return fetch(reader, retrier, where, membership_id)
-        except AwsError as error:
-            return error
-
-    # Read in parallel, write the files in order: the output reads the same at any parallelism.
-    for membership_id, live in zip(ids, in_parallel(ids, read, runtime.parallelism), strict=True):
-        if isinstance(live, AwsError):
-            failures.append(f"{membership_id}: {live}")
-            continue
-        if live.status != "ACTIVE":
-            failures.append(f"{membership_id}: status is {live.status}; only ACTIVE memberships are imported")
-            continue
-        target = existing.get(membership_id) or out_dir / importer.file_name(live)
-        shared = _shared_defaults(guardrails, target, out_dir)
-        if isinstance(shared, str):
-            failures.append(f"{membership_id}: {shared}")
-            continue
-        written.append(_write_imported(live, target, overwrite, shared))
-    return ImportResult(out_dir, len(ids), tuple(written), tuple(failures))
-
-
-def _shared_defaults(guardrails: Guardrails | None, target: Path, out_dir: Path) -> dict[str, Any] | str:
-    """What reconciler.yaml's defaults give a file at `target`, or why they cannot be told apart."""
-    if guardrails is None:
-        return {}
-    layers = guardrails.layers(target, out_dir)
-    return "; ".join(layers.problems) if layers.problems else layers.under({})
-
-
-def _write_imported(live: LiveMembership, path: Path, overwrite: bool, shared: Mapping[str, Any]) -> str:
-    from ..core import importer
-
-    if path.exists() and not overwrite:
-        return f"kept {path}: it exists (--overwrite updates it in place)"
-    if path.exists():
-        write_text(path, importer.render_update(path.read_text(encoding="utf-8"), live), "the file")
-        return f"updated {path}"
-    schema = os.path.relpath(Path("schema") / "membership.schema.json", path.parent)
-    write_text(path, importer.render_new(live, schema, shared), "the file")
-    return f"wrote {path}"

@@ -9,7 +9,7 @@ import pytest
 from reconciler.core.api import Where
 from reconciler.core.errors import ApplyRefused, ExitStatus, InvalidDesiredState, NothingSelected, PlanHasErrors
 from reconciler.core.plan import Plan, Selection
-from reconciler.usecases import apply as operations
+from reconciler.usecases import apply, drift, plan, targets
 from reconciler.usecases.runtime import Runtime, Settings
 
 from .fakes import FakeGateway
@@ -25,8 +25,8 @@ def runtime(gateway: FakeGateway) -> Runtime:
 def test_plan_status_follows_changes_only_with_detailed_exitcode(tmp_path: Path) -> None:
     gateway = FakeGateway()
     write_desired(tmp_path, "a.yaml", gateway.add(queryLogStatus="DISABLED"), queryLogStatus="ENABLED")
-    assert operations.plan(runtime(gateway), tmp_path, EVERYTHING, None, False).status is ExitStatus.OK
-    result = operations.plan(runtime(gateway), tmp_path, EVERYTHING, None, True)
+    assert plan.plan(runtime(gateway), tmp_path, EVERYTHING, None, False).status is ExitStatus.OK
+    result = plan.plan(runtime(gateway), tmp_path, EVERYTHING, None, True)
     assert result.status is ExitStatus.CHANGES
     assert [c.body() for c in result.plan.changes] == [{"queryLogStatus": "ENABLED"}]
 
@@ -35,7 +35,7 @@ def test_plan_errors_are_reported_and_not_saved(tmp_path: Path) -> None:
     gateway = FakeGateway()
     write_desired(tmp_path / "d", "a.yaml", gateway.add(status="REMOVED"), queryLogStatus="ENABLED")
     out = tmp_path / "p.json"
-    result = operations.plan(runtime(gateway), tmp_path / "d", EVERYTHING, out, False)
+    result = plan.plan(runtime(gateway), tmp_path / "d", EVERYTHING, out, False)
     assert result.status is ExitStatus.ERROR
     assert result.messages == (
         "1 membership(s) cannot be planned; nothing will be applied",
@@ -48,7 +48,7 @@ def test_invalid_files_stop_before_any_call(tmp_path: Path) -> None:
     gateway = FakeGateway()
     write_desired(tmp_path, "a.yaml", gateway.add(), queryLogStatus="YES")
     with pytest.raises(InvalidDesiredState) as caught:
-        operations.plan(runtime(gateway), tmp_path, EVERYTHING, None, False)
+        plan.plan(runtime(gateway), tmp_path, EVERYTHING, None, False)
     assert [p.field for p in caught.value.problems] == ["queryLogStatus"]
     assert gateway.calls == []
 
@@ -58,7 +58,7 @@ def test_a_membership_selection_naming_no_file_is_an_error(tmp_path: Path) -> No
     write_desired(tmp_path, "a.yaml", gateway.add(), queryLogStatus="ENABLED")
     missing = "00000000-0000-4000-8000-00000000ffff"
     with pytest.raises(NothingSelected, match=f"--membership names no file under {tmp_path}: {missing}"):
-        operations.plan(runtime(gateway), tmp_path, Selection(frozenset({missing})), None, False)
+        plan.plan(runtime(gateway), tmp_path, Selection(frozenset({missing})), None, False)
 
 
 def test_apply_shows_the_plan_then_confirms_then_writes(tmp_path: Path) -> None:
@@ -73,9 +73,7 @@ def test_apply_shows_the_plan_then_confirms_then_writes(tmp_path: Path) -> None:
     def confirm(count: int) -> None:
         events.append(f"confirm {count}")
 
-    result = operations.apply(
-        runtime(gateway), tmp_path, EVERYTHING, operations.ApplyOptions(), show=show, confirm=confirm
-    )
+    result = apply.apply(runtime(gateway), tmp_path, EVERYTHING, apply.ApplyOptions(), show=show, confirm=confirm)
     assert events == ["show 1", "confirm 1"]
     assert result.status is ExitStatus.OK
     assert gateway.writes() == [{"queryLogStatus": "ENABLED"}]
@@ -90,13 +88,13 @@ def test_apply_refusals_write_nothing(tmp_path: Path) -> None:
         raise ApplyRefused("no")
 
     with pytest.raises(PlanHasErrors, match="1 membership"):
-        operations.apply(runtime(gateway), tmp_path, EVERYTHING, operations.ApplyOptions(), show=print, confirm=refuse)
+        apply.apply(runtime(gateway), tmp_path, EVERYTHING, apply.ApplyOptions(), show=print, confirm=refuse)
     (tmp_path / "b.yaml").unlink()
     with pytest.raises(ApplyRefused, match="more than --max-changes 0"):
-        options = operations.ApplyOptions(max_changes=0)
-        operations.apply(runtime(gateway), tmp_path, EVERYTHING, options, show=print, confirm=refuse)
+        options = apply.ApplyOptions(max_changes=0)
+        apply.apply(runtime(gateway), tmp_path, EVERYTHING, options, show=print, confirm=refuse)
     with pytest.raises(ApplyRefused, match="no"):
-        operations.apply(runtime(gateway), tmp_path, EVERYTHING, operations.ApplyOptions(), show=print, confirm=refuse)
+        apply.apply(runtime(gateway), tmp_path, EVERYTHING, apply.ApplyOptions(), show=print, confirm=refuse)
     assert gateway.writes() == []
 
 
@@ -105,7 +103,7 @@ def test_drift_status_and_unmanaged(tmp_path: Path) -> None:
     managed = gateway.add(queryLogStatus="DISABLED")
     stray = gateway.add(collaboration="stray")
     write_desired(tmp_path, "a.yaml", managed, queryLogStatus="ENABLED")
-    result = operations.drift(runtime(gateway), tmp_path, EVERYTHING, report_unmanaged=True)
+    result = drift.drift(runtime(gateway), tmp_path, EVERYTHING, report_unmanaged=True)
     assert result.status is ExitStatus.CHANGES
     assert [u.membershipIdentifier for u in result.report.unmanaged or ()] == [stray]
     assert "UpdateMembership" not in gateway.operations()
@@ -115,7 +113,7 @@ def test_targets_are_sorted_labels(tmp_path: Path) -> None:
     gateway = FakeGateway()
     write_desired(tmp_path, "a.yaml", gateway.add(), queryLogStatus="ENABLED")
     write_desired(tmp_path, "b.yaml", gateway.add(), region="eu-west-1", accountId="444455556666")
-    found = operations.targets(runtime(gateway), tmp_path)
+    found = targets.targets(runtime(gateway), tmp_path)
     assert found == [Where("eu-west-1", "444455556666"), Where("us-east-1")]
     assert [w.label for w in found] == ["444455556666/eu-west-1", "default/us-east-1"]
     assert Where.parse("default/us-east-1") == Where("us-east-1")

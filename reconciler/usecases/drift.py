@@ -1,0 +1,69 @@
+"""`drift`: a plan through a reader that cannot write, and the memberships no file manages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.api import AwsError, MembershipReader, ReadOnly, Where
+from ..core.errors import AwsCallFailed, ExitStatus
+from ..core.plan import Plan, Selection, Unmanaged
+from .plan import read_plan, resolve, select_files
+from .runtime import Runtime
+from .validate import load_desired
+
+if TYPE_CHECKING:
+    from ..core.retry import Retrier
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    report: Plan
+
+    @property
+    def status(self) -> ExitStatus:
+        if self.report.errors:
+            return ExitStatus.ERROR
+        return ExitStatus.CHANGES if self.report.changes else ExitStatus.OK
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return (f"{len(self.report.errors)} error(s) while checking drift",) if self.report.errors else ()
+
+
+def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: bool) -> DriftResult:
+    """A plan through a reader with no update method: drift cannot write, and runs under a read-only role."""
+    files = load_desired(path, runtime.guardrails())
+    chosen = select_files(files, selection, path)
+    resolved, errors = resolve(runtime, chosen, selection, path)
+    reader = ReadOnly(runtime.gateway())
+    report = replace(read_plan(runtime, resolved, errors, reader), target=selection.where)
+    if report_unmanaged:
+        managed = {f.membership.membershipIdentifier for f in files}
+        report = report.with_unmanaged(find_unmanaged(runtime, reader, {r.where for r in resolved}, managed))
+    return DriftResult(report)
+
+
+def find_unmanaged(
+    runtime: Runtime, reader: MembershipReader, places: set[Where], managed: set[str]
+) -> list[Unmanaged]:
+    found: list[Unmanaged] = []
+    retrier = runtime.retrier()
+    for where in sorted(places):
+        found += [
+            Unmanaged(s["id"], s.get("collaborationName", ""), where.region, s.get("arn", ""))
+            for s in active_memberships(reader, where, retrier)
+            if s["id"] not in managed and s.get("status", "ACTIVE") == "ACTIVE"
+        ]
+    return found
+
+
+def active_memberships(reader: MembershipReader, where: Where, retrier: Retrier) -> list[Mapping[str, Any]]:
+    from .reader import list_active
+
+    try:
+        return list_active(reader, retrier, where)
+    except AwsError as error:
+        raise AwsCallFailed(f"cannot list memberships in {where}: {error}") from error

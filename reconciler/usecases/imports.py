@@ -1,0 +1,106 @@
+"""`import`: desired-state files written from live memberships, so a plan right after shows no changes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.api import AwsError, ReadOnly, Where
+from ..core.desired import load
+from ..core.errors import ExitStatus, InvalidDesiredState, UsageError
+from .drift import active_memberships
+from .plan import write_text
+from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..core.config import Guardrails
+    from ..core.models import LiveMembership
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    out_dir: Path
+    total: int
+    written: tuple[str, ...] = ()  # one line per file written, updated or kept
+    failures: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> ExitStatus:
+        return ExitStatus.ERROR if self.failures else ExitStatus.OK
+
+
+def import_memberships(
+    runtime: Runtime, memberships: Sequence[str], import_all: bool, out_dir: Path, overwrite: bool
+) -> ImportResult:
+    """Write desired-state files from live memberships, so a plan right after shows no changes."""
+    from ..core import importer
+    from .reader import fetch, in_parallel
+
+    if import_all == bool(memberships):
+        raise UsageError("choose either --all or --membership ID (repeatable)")
+    region = runtime.default_region()
+    if region is None:
+        raise UsageError("no region: pass --region or configure AWS_DEFAULT_REGION")
+    guardrails, problems = runtime.guardrails()
+    if problems:
+        raise InvalidDesiredState(problems)
+    # The files already there, valid, before any call: a broken one would be written over, or a membership it
+    # names imported again into a second file.
+    existing: dict[str, Path] = {}
+    if out_dir.exists():
+        present = load(out_dir, guardrails)
+        if present.problems:
+            raise InvalidDesiredState(present.problems)
+        existing = {f.membership.membershipIdentifier: Path(f.path) for f in present.files}
+    where = Where(region)
+    reader = ReadOnly(runtime.gateway())
+    retrier = runtime.retrier()
+    ids = list(memberships) or [s["id"] for s in active_memberships(reader, where, retrier)]
+    written: list[str] = []
+    failures: list[str] = []
+
+    def read(membership_id: str) -> LiveMembership | AwsError:
+        try:
+            return fetch(reader, retrier, where, membership_id)
+        except AwsError as error:
+            return error
+
+    # Read in parallel, write the files in order: the output reads the same at any parallelism.
+    for membership_id, live in zip(ids, in_parallel(ids, read, runtime.parallelism), strict=True):
+        if isinstance(live, AwsError):
+            failures.append(f"{membership_id}: {live}")
+            continue
+        if live.status != "ACTIVE":
+            failures.append(f"{membership_id}: status is {live.status}; only ACTIVE memberships are imported")
+            continue
+        target = existing.get(membership_id) or out_dir / importer.file_name(live)
+        shared = _shared_defaults(guardrails, target, out_dir)
+        if isinstance(shared, str):
+            failures.append(f"{membership_id}: {shared}")
+            continue
+        written.append(_write_imported(live, target, overwrite, shared))
+    return ImportResult(out_dir, len(ids), tuple(written), tuple(failures))
+
+
+def _shared_defaults(guardrails: Guardrails | None, target: Path, out_dir: Path) -> dict[str, Any] | str:
+    """What reconciler.yaml's defaults give a file at `target`, or why they cannot be told apart."""
+    if guardrails is None:
+        return {}
+    layers = guardrails.layers(target, out_dir)
+    return "; ".join(layers.problems) if layers.problems else layers.under({})
+
+
+def _write_imported(live: LiveMembership, path: Path, overwrite: bool, shared: Mapping[str, Any]) -> str:
+    from ..core import importer
+
+    if path.exists() and not overwrite:
+        return f"kept {path}: it exists (--overwrite updates it in place)"
+    if path.exists():
+        write_text(path, importer.render_update(path.read_text(encoding="utf-8"), live), "the file")
+        return f"updated {path}"
+    schema = os.path.relpath(Path("schema") / "membership.schema.json", path.parent)
+    write_text(path, importer.render_new(live, schema, shared), "the file")
+    return f"wrote {path}"
