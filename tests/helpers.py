@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.cli.commands import run
+from reconciler.cli import run
 from reconciler.core.environment import Environment
 
 

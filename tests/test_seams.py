@@ -444,7 +444,7 @@ def test_keys_and_file_names_cannot_print_workflow_commands_or_terminal_escapes(
 
 
 def test_on_a_colour_terminal_only_our_colours_are_codes(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
-    from reconciler.cli.commands import run
+    from reconciler.cli import run
     from reconciler.core.environment import Environment
 
     from .helpers import clean_environ, environ
