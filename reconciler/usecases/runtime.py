@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.api import AwsError, Gateway
-from ..core.errors import ConfigurationError
 from ..core.retry import Retrier, Retry, RetryPolicy
 
 if TYPE_CHECKING:
@@ -72,26 +71,10 @@ class Runtime:
     def gateway(self) -> Gateway:
         if self._gateway is None:
             # Imported here so `validate`, `schema` and `--help` never load boto3.
-            from botocore.exceptions import BotoCoreError
+            from ..edges.aws.client import connect
 
-            from ..edges.aws.breaker import Breaker
-            from ..edges.aws.client import AwsGateway, make_session
-            from ..edges.aws.ratelimit import LimitedGateway, RateController
-
-            try:
-                session = make_session(self.settings.profile, self.settings.region)
-            except BotoCoreError as exc:
-                raise ConfigurationError(f"AWS configuration: {exc}") from exc
-            aws = AwsGateway(
-                session,
-                max_connections=self.settings.parallelism,
-                assume_role_template=self.settings.assume_role_template,
-            )
-            cap = self.settings.parallelism
-            # The breaker inside the pacing: a call that waited for its turn is checked when its turn comes, so
-            # once the endpoint is found dead, the queued calls end at once instead of each timing out.
-            self._gateway = LimitedGateway(Breaker(aws), lambda: RateController(max_concurrency=cap))
-            self._session_region = session.region_name
+            s = self.settings
+            self._gateway, self._session_region = connect(s.profile, s.region, s.parallelism, s.assume_role_template)
         return self._gateway
 
     def guardrails(self) -> ConfigResult:

@@ -18,8 +18,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.loaders import Loader, create_loader
 
-from ...core.api import AwsError, OnSend, Page, Where
+from ...core.api import AwsError, Gateway, OnSend, Page, Where
+from ...core.errors import ConfigurationError
 from ...core.retry import time_left
+from .breaker import Breaker
+from .ratelimit import LimitedGateway, RateController
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient
@@ -233,3 +236,18 @@ def _botocore_session() -> botocore.session.Session:
 
 def make_session(profile: str | None, region: str | None) -> boto3.Session:
     return boto3.Session(profile_name=profile, region_name=region, botocore_session=_botocore_session())
+
+
+def connect(
+    profile: str | None, region: str | None, parallelism: int, assume_role_template: str | None
+) -> tuple[Gateway, str | None]:
+    """The gateway every command calls AWS through, and the region the AWS configuration names."""
+    try:
+        session = make_session(profile, region)
+    except BotoCoreError as exc:
+        raise ConfigurationError(f"AWS configuration: {exc}") from exc
+    aws = AwsGateway(session, max_connections=parallelism, assume_role_template=assume_role_template)
+    # The breaker inside the pacing: a call that waited for its turn is checked when its turn comes, so once
+    # the endpoint is found dead, the queued calls end at once instead of each timing out.
+    gateway = LimitedGateway(Breaker(aws), lambda: RateController(max_concurrency=parallelism))
+    return gateway, session.region_name

@@ -8,7 +8,7 @@ from reconciler.core.api import AwsError, Where
 from reconciler.core.errors import EndpointUnavailable
 from reconciler.edges.aws.breaker import Breaker
 
-from .fakes import FakeGateway, server_error
+from ..fakes import FakeGateway, server_error
 
 HERE = Where("us-east-1")
 

@@ -20,8 +20,8 @@ from reconciler.edges.aws.ratelimit import (
     RateController,
 )
 
-from .fakes import FakeGateway, server_error, throttled
-from .test_retry import FakeClock
+from ..core.test_retry import FakeClock
+from ..fakes import FakeGateway, server_error, throttled
 
 THROTTLED = throttled("GetMembership")
 

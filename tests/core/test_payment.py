@@ -14,7 +14,7 @@ from reconciler.core.planner import ResolvedFile, diff, plan_one, remaining
 from reconciler.core.retry import Retrier, RetryPolicy
 from reconciler.usecases.reader import read_live, with_designations
 
-from .fakes import ACCOUNT, FakeGateway
+from ..fakes import ACCOUNT, FakeGateway
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 ROLE = "arn:aws:iam::111122223333:role/CleanRoomsJobResults"
@@ -121,7 +121,7 @@ def test_list_members_is_called_once_per_collaboration_and_only_for_managed_paym
 
 
 def test_a_collaboration_whose_members_cannot_be_read_is_a_plan_error() -> None:
-    from .fakes import server_error
+    from ..fakes import server_error
 
     gateway = FakeGateway()
     a = gateway.add(collaboration="one")

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import clean_environ, run_cli, run_process, write_desired
+from ..helpers import clean_environ, run_cli, run_process, write_desired
 
 
 @pytest.mark.parametrize(

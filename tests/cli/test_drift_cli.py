@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import Result, job_results, run_cli, write_desired
+from ..helpers import Result, job_results, run_cli, write_desired
 
 OTHER_ACCOUNT = "111111111111"
 TEMPLATE = "arn:aws:iam::{accountId}:role/cleanrooms-reconciler"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import Result, run_cli, write_desired
+from ..helpers import Result, run_cli, write_desired
 
 HASH = "sha256:" + "0" * 64
 

@@ -13,8 +13,8 @@ from reconciler.core import render
 from reconciler.core.api import Where
 from reconciler.core.plan import FieldChange, MembershipChange, Plan, PlanError
 
-from .fakegithub import BODY_LIMIT, BOT, FakeGitHub, running
-from .helpers import Result, run_cli, write_desired
+from ..fakegithub import BODY_LIMIT, BOT, FakeGitHub, running
+from ..helpers import Result, run_cli, write_desired
 
 TARGETS = [Where("us-east-1", "111122223333"), Where("eu-west-1", "111122223333"), Where("us-east-1", "444455556666")]
 

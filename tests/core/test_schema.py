@@ -8,9 +8,9 @@ from pathlib import Path
 from reconciler.core.desired import discover
 from reconciler.core.models import desired_json_schema
 
-from .helpers import run_cli
+from ..helpers import run_cli
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 SCHEMA = REPO / "schema" / "membership.schema.json"
 
 

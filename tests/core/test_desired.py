@@ -10,9 +10,9 @@ import pytest
 from reconciler.core.desired import load
 from reconciler.core.documents import MAX_FILE_BYTES
 
-from .helpers import run_cli, run_process
+from ..helpers import run_cli, run_process
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 ROLE = "arn:aws:iam::111122223333:role/CleanRoomsQueryResults"
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from reconciler.core.config import config_json_schema, load_config, specificity
 from reconciler.core.desired import Layers, load
 
-from .helpers import run_cli, write_desired
+from ..helpers import run_cli, write_desired
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = REPO / "docs" / "reconciler.example.yaml"
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 OURS = "111122223333"

@@ -13,8 +13,8 @@ from reconciler.core.planner import ResolvedFile, diff
 from reconciler.core.retry import Retrier, RetryPolicy
 from reconciler.usecases.applier import Applier
 
-from .fakes import FakeGateway, Scripted, conflict, invalid, server_error, throttled
-from .helpers import job_results, query_results
+from ..fakes import FakeGateway, Scripted, conflict, invalid, server_error, throttled
+from ..helpers import job_results, query_results
 
 
 def change_for(gateway: FakeGateway, membership_id: str, **desired: Any) -> MembershipChange:

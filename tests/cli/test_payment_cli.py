@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import Result, run_cli, write_desired
+from ..helpers import Result, run_cli, write_desired
 
 ROLE = "arn:aws:iam::123456789012:role/CleanRoomsJobResults"
 QUERIES_AND_JOBS = {"queryCompute": {"isResponsible": True}, "jobCompute": {"isResponsible": True}}

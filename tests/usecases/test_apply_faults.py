@@ -21,7 +21,7 @@ from reconciler.sandbox import THROTTLE, CleanRoomsSandbox, Fault
 from reconciler.usecases.applier import Applier
 from reconciler.usecases.reader import read_live
 
-from .helpers import job_results, query_results, write_desired
+from ..helpers import job_results, query_results, write_desired
 
 MAX_ATTEMPTS = 12
 MEMBERSHIPS = 4

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reconciler.sandbox import ACCOUNT_ID, CleanRoomsSandbox
 
-from .helpers import Result, run_cli, write_desired
+from ..helpers import Result, run_cli, write_desired
 
 # The issue's example, word for word.
 EXAMPLE = """\

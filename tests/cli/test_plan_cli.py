@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox
 
-from .helpers import Result, job_results, query_results, run_cli, write_desired
+from ..helpers import Result, job_results, query_results, run_cli, write_desired
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 

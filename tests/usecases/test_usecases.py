@@ -12,8 +12,8 @@ from reconciler.core.plan import Plan, Selection
 from reconciler.usecases import apply, drift, plan, targets
 from reconciler.usecases.runtime import Runtime, Settings
 
-from .fakes import FakeGateway
-from .helpers import write_desired
+from ..fakes import FakeGateway
+from ..helpers import write_desired
 
 EVERYTHING = Selection()
 

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.sandbox import SERVER_ERROR, THROTTLE, CleanRoomsSandbox, Fault
 
-from .helpers import Result, job_results, query_results, run_cli, spawn, subprocess_env, write_desired
+from ..helpers import Result, job_results, query_results, run_cli, spawn, subprocess_env, write_desired
 
 FAST = ["--retry-base-delay", "0.01", "--retry-max-delay", "0.05"]
 MISSING = "00000000-0000-4000-8000-000000000000"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from .helpers import Result, job_results, query_results, run_cli
+from ..helpers import Result, job_results, query_results, run_cli
 
 ROLE = "arn:aws:iam::123456789012:role/CleanRoomsQueryResults"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.core.importer import file_name, render_new, render_update
 from reconciler.core.models import LiveMembership
 
-from .helpers import job_results, query_results
+from ..helpers import job_results, query_results
 
 MID = "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21"
 

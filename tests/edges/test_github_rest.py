@@ -9,7 +9,7 @@ import pytest
 from reconciler.core.errors import GitHubCallFailed
 from reconciler.edges.github.rest import GitHub
 
-from .fakegithub import BODY_LIMIT, FakeGitHub, running
+from ..fakegithub import BODY_LIMIT, FakeGitHub, running
 
 
 @pytest.fixture
