@@ -1,6 +1,6 @@
 """What the core needs from AWS, without boto3: the gateway protocol and the errors it raises.
 
-`aws.py` implements the protocol with boto3; tests and the applier depend only on this module.
+`edges/aws/client.py` implements the protocol with boto3; tests and the applier depend only on this module.
 """
 
 from __future__ import annotations

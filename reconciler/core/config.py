@@ -5,7 +5,7 @@
 - `policies`: CEL rules over each file's effective settings (Kubernetes' convention), compiled and
   type-checked when the config loads, evaluated on every file; a violation is a validate error.
 - `defaults`: settings shared by the files a glob matches, laid under each file's own.
-- `maxChangesPercent`: apply's blast radius (operations.py; octoDNS's rule).
+- `maxChangesPercent`: apply's blast radius (usecases/guard.py; octoDNS's rule).
 
 Pure: no AWS. Every problem names reconciler.yaml's (or the membership file's) line and column.
 """

@@ -1,6 +1,6 @@
 """What a command gets from the world it runs in: streams, terminals, colour, variables and the clock.
 
-One object, made from the process in `cli.main` and replaced by tests (HTTPie's `Environment`), so no
+One object, made from the process in `cli.exits.main` and replaced by tests (HTTPie's `Environment`), so no
 module reads `sys.stdout`, `isatty()` or `os.environ` on its own.
 """
 

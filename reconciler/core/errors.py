@@ -1,4 +1,4 @@
-"""Every way a command can end, as types. `cli.main` maps them to exit statuses, in one place.
+"""Every way a command can end, as types. `cli/exits.py` maps them to exit statuses, in one place.
 
 An error here is one the user can act on: it carries a one-line message (and, where there is more to say,
 detail lines printed before it) and never a traceback.

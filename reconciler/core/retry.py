@@ -1,6 +1,6 @@
 """The one retry layer: classification, full-jitter backoff, bounded attempts and an overall deadline.
 
-botocore's own retries are off (see aws.py), so every retry happens here and is logged with its reason.
+botocore's own retries are off (see edges/aws/client.py), so every retry happens here and is logged with its reason.
 Clock, sleep and randomness are injected so tests run in milliseconds.
 """
 

@@ -1,4 +1,4 @@
-"""The GitHub edge: the only module that talks to GitHub, as aws.py is the only one that talks to AWS.
+"""The GitHub edge: the only module that talks to GitHub, as edges/aws/ is the only package that talks to AWS.
 
 On PyGithub (the `github` extra): it pages through lists, and its retry honours GitHub's rate-limit headers.
 Retries here are bounded and never resend a POST, so a comment or an issue is never created twice by a
