@@ -35,8 +35,14 @@ class Retry(Enum):
     NEVER = "permanent"
 
 
+THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
+# What the AWS edge answers for a call whose deadline passed before it could be sent: the error before it,
+# when there was one, is the reason.
+DEADLINE_CODE = "RetryDeadline"
+
+
 def classify(error: AwsError) -> Retry:
-    if error.code in {"ThrottlingException", "TooManyRequestsException"} or error.status == 429:
+    if error.code in THROTTLE_CODES or error.status == 429:
         return Retry.THROTTLED
     if error.code == "ConflictException":
         return Retry.CONFLICT if error.reason in (None, "INVALID_STATE") else Retry.NEVER
@@ -58,6 +64,14 @@ class RetryPolicy:
         """Full jitter: uniform(0, min(cap, base * 2**attempt)), attempt counting from 0."""
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
+    def throttle_backoff(self, throttled: int, rng: random.Random) -> float:
+        """Full jitter before resending a call throttled `throttled` times in a row: from a tenth of the base,
+        doubling, to the base. The rate controller paces what the service's quota allows, so this only
+        spreads resends apart; short at first, since a refusal the service makes at random (shedding load)
+        costs the wait of one worker, and longer as the refusals go on (a burst)."""
+        scale = THROTTLE_FIRST_SHARE * 2 ** (throttled - 1)
+        return rng.uniform(0, min(self.max_delay, self.base_delay * min(1.0, scale)))
+
 
 # When the call being made must end (time.monotonic()), whatever it is waiting for: a turn from the rate
 # controller, the pace, or a slow answer. Set by the Tries that runs it, read by the layers below (ratelimit,
@@ -74,9 +88,10 @@ def time_left(clock: Callable[[], float] = time.monotonic) -> float | None:
 # on_retry(error, kind, next_attempt, delay): next_attempt is None for a throttle, which spends no attempt.
 RetryLog = Callable[[AwsError, Retry, int | None, float], None]
 
-# A throttled call's backoff is at most base * 2**this: the rate controller paces the resend, so the backoff
-# only has to spread resends apart, not guess the service's rate (a longer one only idles the quota).
-THROTTLE_BACKOFF_STEPS = 0
+# A throttled call's first backoff is at most this share of the base delay, and it doubles to the base delay
+# (never more: the rate controller paces the resend, so the backoff only has to spread resends apart, not
+# guess the service's rate; a longer one only idles the quota).
+THROTTLE_FIRST_SHARE = 0.1
 
 
 @dataclass
@@ -99,6 +114,8 @@ class Retrier:
                 with tries.bounded():
                     return operation()
             except AwsError as error:
+                if error.code == DEADLINE_CODE and tries.last is not None:
+                    raise tries.last from error
                 kind = classify(error)
                 if kind not in retry_on:
                     raise
@@ -116,6 +133,7 @@ class Tries:
     started: float
     counted: int = 0
     throttled: int = 0
+    last: AwsError | None = None  # the error the last retry followed
 
     @contextmanager
     def bounded(self) -> Iterator[None]:
@@ -131,15 +149,16 @@ class Tries:
     def failed(self, error: AwsError, kind: Retry) -> None:
         """Sleep before the next attempt, or re-raise `error` when attempts or time are spent."""
         policy = self.retrier.policy
+        self.last = error
         if kind is Retry.THROTTLED:
             self.throttled += 1
-            step, attempt = min(self.throttled - 1, THROTTLE_BACKOFF_STEPS), None
+            attempt, delay = None, policy.throttle_backoff(self.throttled, self.retrier.rng)
         else:
+            self.throttled = 0
             self.counted += 1
             if self.counted >= policy.max_attempts:
                 raise error
-            step, attempt = self.counted - 1, self.counted + 1
-        delay = policy.backoff(step, self.retrier.rng)
+            attempt, delay = self.counted + 1, policy.backoff(self.counted - 1, self.retrier.rng)
         if self.retrier.clock() + delay - self.started > policy.deadline:
             raise error
         if self.retrier.on_retry is not None:

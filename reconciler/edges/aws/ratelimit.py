@@ -5,17 +5,22 @@ It controls two things:
 
 * **How many calls are in flight** (a window, like TCP's): it starts at one and grows by one per success
   (doubling each round trip) while answers come back about as fast as the fastest seen; when they slow
-  down (the endpoint or this machine is saturated) or a 429 comes, it stops growing and backs off. A call
-  waits for a place in the window before it is sent.
-* **How fast calls start**, once the service has throttled: from a first estimate (the calls answered before
-  the first 429 spread over that time plus one second, i.e. assuming the bucket's burst is about a second of
-  its rate), the pace creeps up per answered call and is cut on each later 429 (deeply when 429s come close
-  together: the pace is well over the limit). Calls take their places and start times one at a time, in
-  the order they asked, so a cut applies to the very next call rather than to start times booked ahead at
-  the old pace, and no call waits behind calls that asked after it.
+  down (the endpoint or this machine is saturated) or a throttle is acted on, it stops growing and backs
+  off. A call waits for a place in the window before it is sent.
+* **How fast calls start**, once the service has shown a quota: from a first estimate (the calls answered
+  before pacing began spread over that time plus one second, i.e. assuming the bucket's burst is about a
+  second of its rate), the pace creeps up per answered call and is cut on each later 429 (deeply when 429s
+  come close together: the pace is well over the limit). Calls take their places and start times one at a
+  time, in the order they asked, so a cut applies to the very next call rather than to start times booked
+  ahead at the old pace, and no call waits behind calls that asked after it.
 
-A 429 answering a call sent before the latest adjustment reports an overload already acted on: it is
-counted, not acted on again. Nothing here sleeps or reads the clock except through the injected functions.
+Not every 429 is about our pace (TCP's lesson: loss that does not fall when you slow down is not
+congestion). Refusals before any call was answered (the service refuses everything for a while) teach
+nothing; pacing starts on a quota's signature, refusals in a row once its burst is spent, not on scattered
+ones; and a change of pace made on many refusals is tested: if slowing down does not make them rarer, the
+pace goes back and that share of refusals is tolerated (see QUOTA_RUN and TEST_STAGES). A 429 answering a
+call sent before the latest adjustment reports an overload already acted on: it is counted, not acted on
+again. Nothing here sleeps or reads the clock except through the injected functions.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -49,6 +55,37 @@ CLOSE_CALLS = 10
 # longer no throttle comes, in case the estimate is far too low. Per call, so probing costs the same share
 # of calls at any rate: a throttle every hundred or more calls, the rate averaging about 95% of the limit.
 CREEP_PER_CALL = 0.001
+# A throttle teaches something about our pace only if slowing down makes refusals rarer. A quota refuses
+# nearly every call once its burst is spent and we send above it; a service that sheds load at random, or
+# refuses everything for a while, refuses the same share at any pace, and pacing on that only drives the pace
+# to its floor. So, unpaced:
+# - a throttle before any call was answered teaches nothing (the service refuses everything: a burst, an
+#   outage); the calls retry, and the first answers say more;
+# - pacing starts when the run's first refusal is followed by QUOTA_RUN - 1 more in a row, or when all but one
+#   of the last RECENT_ANSWERS answers were refusals: a quota's signature, which random refusals of even 60%
+#   of calls rarely show.
+QUOTA_RUN = 3
+RECENT_ANSWERS = 20
+# Pacing that starts, or is cut, while at least TESTED_SHARE of the recent answers were refusals is then put
+# to the test on the answers to calls sent after it: TEST_REFUSED refusals, at least STILL_REFUSED times as
+# often as over the run so far, say slowing down did not help: the pace is halved and tested again, and
+# after TEST_STAGES such tests the refusals are taken as not ours: unpaced again (the window still bounds the
+# calls in flight), tolerating that share of refusals. The test passes (the pace was ours to fix) once at
+# least TEST_ANSWERS answers were refused at most CLEARLY_FEWER times as often as over the run (8 answers
+# without a refusal: random refusals of 30% pass that one time in 17), and ends undecided, as passed, after
+# TEST_LONGEST. Throttles cut nothing more while a test runs.
+TESTED_SHARE = 0.2
+TEST_REFUSED = 3
+STILL_REFUSED = 0.5
+TEST_STAGES = 2
+TEST_ANSWERS = 8
+CLEARLY_FEWER = 0.25
+TEST_LONGEST = 24
+# Refusals within the tolerated share plus this margin (the share of 20 answers varies by about 0.1 either
+# way at 30%) teach nothing; the tolerance ends once the refusals (a moving average of weight
+# TOLERANCE_WEIGHT per answer) fall to half of it: the burst is over, the shedding has stopped.
+TOLERANCE_MARGIN = 0.3
+TOLERANCE_WEIGHT = 0.05
 
 
 @dataclass
@@ -75,12 +112,18 @@ class RateController:
     _last_change: float = -math.inf  # when the window or rate last reacted to a throttle
     # The first estimate: calls let through before the first throttle (counting those answered after it),
     # over the time until it plus one second.
-    _first: tuple[int, float] | None = None
+    _first: tuple[int, float, float] | None = None  # (calls let through, over seconds, first throttle at)
     _condition: threading.Condition = field(default_factory=threading.Condition)
     # A queue by ticket: the caller holding `_serving` is the next to take a place and a start time.
     _tickets: int = 0
     _serving: int = 0
     _abandoned: set[int] = field(default_factory=set)
+    # The last answers (True: refused); the share of refusals found not to be ours; the test running.
+    _recent: deque[bool] = field(default_factory=lambda: deque(maxlen=RECENT_ANSWERS))
+    _run: int | None = None  # refusals in a row since the run's first refusal; None before it, or once broken
+    tolerated: float = 0.0
+    _refusals: float = 0.0
+    _test: _Test | None = None
 
     def acquire(self, operation: str = "call", membership_id: str | None = None) -> float:
         """Wait for a place in the window and, when pacing, for the next start time; returns the send time.
@@ -152,13 +195,61 @@ class RateController:
         with self._condition:
             self.in_flight -= 1
             now = self.clock()
+            throttled = error is not None and classify(error) is Retry.THROTTLED
+            if error is None or throttled:
+                self._heard(throttled, sent, now)
             if error is None:
                 self._answered(operation, sent, now)
-            elif classify(error) is Retry.THROTTLED:
+            elif throttled:
                 self.throttles += 1
-                if sent >= self._last_change:
+                if sent >= self._last_change and self._ours():
                     self._throttled(now)
             self._condition.notify_all()
+
+    def _heard(self, refused: bool, sent: float, now: float) -> None:
+        """Keep the signs that tell a quota from refusals that are not about our pace; judge the test."""
+        self._recent.append(refused)
+        if refused and self._run is None and not self.throttles:
+            self._run = 0
+        if self._run is not None:
+            self._run = self._run + 1 if refused else None
+        self._refusals += TOLERANCE_WEIGHT * (refused - self._refusals)
+        if self._refusals < self.tolerated / 2:
+            self.tolerated = 0.0
+        test = self._test
+        if test is None or sent <= self._last_change:
+            return
+        test.answers += 1
+        test.refused += refused
+        if test.refused >= TEST_REFUSED and test.refused >= STILL_REFUSED * test.share * test.answers:
+            if test.stage < TEST_STAGES and self.rate is not None:
+                self._test = _Test(test.share, test.stage + 1)
+                self._change(now, max(self.min_rate, self.rate / 2))
+                return
+            # Slower still, and refused as often: not our pace.
+            self._test = self._first = None
+            self.tolerated = self._refusals = max(self.tolerated, test.share, test.refused / test.answers)
+            self._change(now, None)
+        elif test.answers >= TEST_ANSWERS and (test.refused <= CLEARLY_FEWER * test.share * test.answers):
+            self._test = None  # slower, refused far less: the pace was ours to fix
+        elif test.answers >= TEST_LONGEST:
+            self._test = None  # undecided: as by default, the pace was ours
+
+    def _change(self, now: float, rate: float | None) -> None:
+        self.rate, self.quiet, self._last_change = rate, 0, now
+        self._next_send = now + (1.0 / rate if rate else 0.0)
+
+    def _ours(self) -> bool:
+        """Whether this throttle is a lesson about our pace (see QUOTA_RUN and the test that follows)."""
+        share = sum(self._recent) / len(self._recent)
+        if self._test is not None:
+            return False
+        if self.tolerated and share <= self.tolerated + TOLERANCE_MARGIN:
+            return False
+        if self.rate is not None:
+            return True
+        full = len(self._recent) == RECENT_ANSWERS and share >= (RECENT_ANSWERS - 1) / RECENT_ANSWERS
+        return self.answered > 0 and ((self._run or 0) >= QUOTA_RUN or full)
 
     def abandon(self) -> None:
         """A call that ended without an answer from this controller's point of view (interrupted): no lesson."""
@@ -185,10 +276,10 @@ class RateController:
             self.window = min(float(self.max_concurrency), self.window + 1.0 / self.window)
         if self.rate is None:
             return
-        if self._first is not None and sent < self._last_change:
+        if self._first is not None and sent < self._first[2]:
             # In flight at the first throttle and let through: part of what the first estimate counts.
-            count, span = self._first
-            self._first = (count + 1, span)
+            count, span, at = self._first
+            self._first = (count + 1, span, at)
             self.rate = max(self.rate, (count + 1) / span * FIRST_SHARE)
         else:
             # Additive increase, per answered call so that probing costs the same share of calls at any
@@ -196,12 +287,13 @@ class RateController:
             self.rate *= 1.0 + CREEP_PER_CALL * (self.quiet / QUIET_CALLS)
 
     def _throttled(self, now: float) -> None:
+        if sum(self._recent) >= TESTED_SHARE * len(self._recent):
+            self._test = _Test(self.throttles / (self.throttles + self.answered))
         self.slow_start = False
         self.window = max(1.0, self.window / 2)
         if self.rate is None:
             began = self._started if self._started is not None else now
-            self._first = (self.answered, now - began + 1.0)
-            # Throttled before anything was answered says nothing of the limit: start at one call a second.
+            self._first = (self.answered, now - began + 1.0, now)
             self.rate = max(1.0, self.answered / self._first[1]) * FIRST_SHARE
         else:
             # The first estimate counts the bucket's burst, so it tends to be a little over the limit: the
@@ -214,6 +306,16 @@ class RateController:
         self._last_change = now
         # The bucket is empty now: the next call waits a full interval.
         self._next_send = max(self._next_send, now + 1.0 / self.rate)
+
+
+@dataclass
+class _Test:
+    """Whether slowing down made refusals rarer (see TEST_STAGES)."""
+
+    share: float  # of refusals over the run when the test began
+    stage: int = 1
+    answers: int = 0  # to calls sent since the last change
+    refused: int = 0
 
 
 def no_turn(operation: str, membership_id: str | None) -> AwsError:

@@ -1,0 +1,161 @@
+"""A discrete-event model of one account and region: workers calling through a RateController on a fake clock,
+against a service that throttles by a quota, at random, or in a burst. The controller's behaviour over
+minutes of simulated time is checked in milliseconds, without threads or sleeping.
+
+The workers are the reader's: each takes the next membership, asks the controller for a turn, and on a 429
+waits the retry layer's throttle backoff (RetryPolicy.throttle_backoff) and asks again, until its deadline.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from reconciler.core.api import AwsError
+from reconciler.core.retry import RetryPolicy
+from reconciler.edges.aws.ratelimit import RateController
+
+# Whether the service refuses a call that arrives at time t.
+Service = Callable[[float], bool]
+
+
+class Bucket:
+    """A token bucket of `rate` calls/s holding `burst` (a second's worth unless told). Another client may
+    ask for `other` calls/s, evenly spread, and retries until served: its calls come first, so what is left
+    to us is rate - other."""
+
+    def __init__(self, rate: float, burst: float | None = None, other: float = 0.0) -> None:
+        self.rate, self.capacity, self.other = rate, burst if burst is not None else rate, other
+        self.tokens, self.updated, self.owed = self.capacity, 0.0, 0.0
+
+    def _refill(self, t: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (t - self.updated) * self.rate)
+        self.owed += (t - self.updated) * self.other
+        self.updated = t
+        served = min(self.owed, self.tokens)
+        self.owed -= served
+        self.tokens -= served
+
+    def __call__(self, t: float) -> bool:
+        self._refill(t)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return False
+        return True
+
+
+def at_random(share: float, seed: int = 1) -> Service:
+    rng = random.Random(seed)
+    return lambda _t: rng.random() < share
+
+
+def burst(seconds: float) -> Service:
+    return lambda t: t < seconds
+
+
+@dataclass
+class Result:
+    elapsed: float
+    calls: int
+    throttled: int
+    failed: int  # memberships whose every try until the deadline was throttled
+
+    @property
+    def throttled_share(self) -> float:
+        return self.throttled / self.calls if self.calls else 0.0
+
+
+@dataclass
+class Storm:
+    service: Service
+    memberships: int
+    latency: float
+    workers: int = 32
+    policy: RetryPolicy = field(default_factory=RetryPolicy)  # its throttle backoff, its deadline
+    seed: int = 7
+    now: float = 0.0
+    controller: RateController = field(init=False)
+    _events: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+    _waiting: deque[Callable[[float], None]] = field(default_factory=deque)
+    _pumping: bool = False
+
+    def __post_init__(self) -> None:
+        self.controller = RateController(max_concurrency=self.workers, clock=lambda: self.now, sleep=self._sleep)
+        self._rng = random.Random(self.seed)
+
+    def _at(self, t: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._events, (t, next(self._order), action))
+
+    def _sleep(self, seconds: float) -> None:
+        """A worker paced by the controller: time passes, answers arrive meanwhile."""
+        self._run_until(self.now + seconds)
+
+    def _run_until(self, t: float) -> None:
+        while self._events and self._events[0][0] <= t:
+            when, _, action = heapq.heappop(self._events)
+            self.now = max(self.now, when)
+            action()
+        self.now = max(self.now, t)
+
+    def _pump(self) -> None:
+        """Give turns to waiting workers while the window has room (acquire would not block)."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            c = self.controller
+            while self._waiting and c.in_flight < min(c.max_concurrency, max(1, int(c.window))):
+                self._waiting.popleft()(c.acquire("GetMembership"))
+        finally:
+            self._pumping = False
+
+    def run(self) -> Result:
+        jobs = deque(range(self.memberships))
+        stats = {"calls": 0, "throttled": 0, "failed": 0}
+        last = [0.0]
+
+        def next_job() -> None:
+            if jobs:
+                jobs.popleft()
+                attempt(self.now + self.policy.deadline, 0)
+
+        def attempt(deadline: float, throttled: int) -> None:
+            def sent(at: float) -> None:
+                self._at(at + self.latency, lambda: answered(at, deadline, throttled))
+
+            self._waiting.append(sent)
+            self._pump()
+
+        def answered(at: float, deadline: float, throttled: int) -> None:
+            stats["calls"] += 1
+            refused = self.service(at)
+            error = AwsError("GetMembership", None, "ThrottlingException", "Rate exceeded", status=429)
+            self.controller.release("GetMembership", at, error if refused else None)
+            last[0] = self.now
+            if not refused:
+                self._at(self.now, next_job)
+            else:
+                stats["throttled"] += 1
+                delay = self.policy.throttle_backoff(throttled + 1, self._rng)
+                if self.now + delay > deadline:
+                    stats["failed"] += 1
+                    self._at(self.now, next_job)
+                else:
+                    self._at(self.now + delay, lambda: attempt(deadline, throttled + 1))
+            self._pump()
+
+        for _ in range(min(self.workers, self.memberships)):
+            self._at(0.0, next_job)
+        while self._events or self._waiting:
+            if not self._events:
+                self._pump()
+                if not self._events:
+                    break
+            self._run_until(self._events[0][0])
+            self._pump()
+        return Result(last[0], stats["calls"], stats["throttled"], stats["failed"])
