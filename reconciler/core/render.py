@@ -14,6 +14,7 @@ from urllib.parse import quote
 from .escape import code, code_block, inert, printable
 from .outcome import Outcome, Status
 from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
+from .retry import THROTTLE_CODES
 
 Style = Callable[[str, str], str]
 Link = Callable[[str], str] | None
@@ -52,6 +53,21 @@ def _one_line(style: Style) -> Style:
 
 def memberships(count: int) -> str:
     return f"{count} membership" if count == 1 else f"{count} memberships"
+
+
+def _error_lines(errors: Sequence[PlanError]) -> list[str]:
+    """One line per error, but one for all the memberships the service throttled until their deadline: when
+    it refuses everything, thirty copies of that say less than one (`--format json` still lists each)."""
+    throttled = [e for e in errors if e.code in THROTTLE_CODES]
+    if len(throttled) < 2:
+        return [f"! {e}" for e in errors]
+    named = ", ".join(e.source for e in throttled[:3]) + (
+        f" and {len(throttled) - 3} more" if len(throttled) > 3 else ""
+    )
+    return [f"! {e}" for e in errors if e.code not in THROTTLE_CODES] + [
+        f"! {memberships(len(throttled))} cannot be read: the service throttled every try until the call's "
+        f"--retry-deadline ({named})"
+    ]
 
 
 def summary_line(plan: Plan, words: Words = PLAN) -> str:
@@ -99,8 +115,7 @@ def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
         for change in membership.fields:
             lines.extend(_field_lines(change, style))
         lines.append("")
-    for error in plan.errors:
-        lines.append(style(f"! {error}", "red"))
+    lines += [style(line, "red") for line in _error_lines(plan.errors)]
     if plan.errors:
         lines.append("")
     if plan.unmanaged is not None:

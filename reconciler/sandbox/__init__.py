@@ -72,6 +72,7 @@ class CleanRoomsSandbox:
         self.clear_faults = self._faults.clear
         self.set_latency = self._faults.set_latency
         self.set_rate_limit = self._faults.set_rate_limit
+        self.refuse_for = self._faults.refuse_for
         self.requests = self._log.entries
         self.clear_requests = self._log.clear
 

@@ -57,15 +57,24 @@ class _Rule:
 
 @dataclass
 class TokenBucket:
+    """A quota. `taken` calls/s of another client (another job in the account) draw on it first: its calls
+    retry until served, so what is left to us is rate - taken."""
+
     rate: float
     burst: float
     tokens: float = 0.0
     stamp: float = field(default_factory=time.monotonic)
+    taken: float = 0.0
+    owed: float = 0.0
 
     def take(self) -> bool:
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.owed += (now - self.stamp) * self.taken
         self.stamp = now
+        served = min(self.owed, self.tokens)
+        self.owed -= served
+        self.tokens -= served
         if self.tokens >= 1:
             self.tokens -= 1
             return True
@@ -81,8 +90,10 @@ class Faults:
         self._rules: list[_Rule] = []
         self._latency: dict[str, float] = {}
         # A quota is per account and region: one bucket for each caller seen, made on its first call.
-        self._quota: tuple[float, float] | None = None
+        self._quota: tuple[float, float, float] | None = None
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        # Every membership call refused for this many seconds from the first that arrives (when it came).
+        self._refusing: tuple[float, float | None] | None = None
 
     def inject(
         self,
@@ -110,6 +121,7 @@ class Faults:
             self._latency.clear()
             self._quota = None
             self._buckets.clear()
+            self._refusing = None
 
     def set_latency(self, seconds: float, operations: Iterable[str] = ("*",)) -> None:
         with self._lock:
@@ -120,20 +132,34 @@ class Faults:
         with self._lock:
             return self._latency.get(operation, self._latency.get("*", 0.0))
 
-    def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
+    def set_rate_limit(self, per_second: float | None, burst: float | None = None, taken: float = 0.0) -> None:
         """A token bucket of `per_second` calls (burst: `burst`, else one second's worth) per account and
-        region, over every membership call: reads, listings and writes draw on the same quota."""
+        region, over every membership call: reads, listings and writes draw on the same quota. `taken`
+        calls/s of it go to another client first (a shared quota)."""
         with self._lock:
-            self._quota = None if per_second is None else (per_second, burst or per_second)
+            self._quota = None if per_second is None else (per_second, burst or per_second, taken)
             self._buckets.clear()
+
+    def refuse_for(self, seconds: float | None) -> None:
+        """Every membership call answered 429 for `seconds` from the first one to arrive, whatever the pace:
+        another job's burst, or the service shedding load (None: stop)."""
+        with self._lock:
+            self._refusing = None if seconds is None else (seconds, None)
 
     def next(self, operation: str, membership_id: str | None, caller: tuple[str, str] = ("", "")) -> Fault | None:
         with self._lock:
             limited = operation.endswith("Membership") or operation == "ListMemberships"
+            if limited and self._refusing is not None:
+                seconds, began = self._refusing
+                now = time.monotonic()
+                if began is None:
+                    self._refusing = (seconds, began := now)
+                if now - began < seconds:
+                    return THROTTLE
             if limited and self._quota is not None:
                 if caller not in self._buckets:
-                    rate, burst = self._quota
-                    self._buckets[caller] = TokenBucket(rate, burst, burst)
+                    rate, burst, taken = self._quota
+                    self._buckets[caller] = TokenBucket(rate, burst, burst, taken=taken)
                 if not self._buckets[caller].take():
                     return THROTTLE
             for rule in self._rules:

@@ -12,6 +12,7 @@ from ..core.desired import DesiredFile
 from ..core.errors import ExitStatus, NothingSelected, OutputNotWritable
 from ..core.plan import Plan, PlanError, Selection
 from ..core.planner import ResolvedFile, build_plan, resolve_regions
+from ..core.retry import THROTTLE_CODES
 from .runtime import Runtime
 from .validate import load_desired
 
@@ -59,6 +60,11 @@ def read_plan(
 
 def cannot_plan(errors: Sequence[PlanError]) -> str:
     count = len({e.membershipIdentifier for e in errors})
+    if count > 1 and all(e.code in THROTTLE_CODES for e in errors):
+        return (
+            f"the service throttled every call: {count} memberships cannot be planned; nothing will be applied "
+            "(try again later, or with a longer --retry-deadline)"
+        )
     return f"{count} membership(s) cannot be planned; nothing will be applied"
 
 

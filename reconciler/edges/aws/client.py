@@ -20,7 +20,7 @@ from botocore.loaders import Loader, create_loader
 
 from ...core.api import AwsError, Gateway, OnSend, Page, Where
 from ...core.errors import ConfigurationError
-from ...core.retry import time_left
+from ...core.retry import DEADLINE_CODE, time_left
 from .breaker import Breaker
 from .ratelimit import LimitedGateway, RateController
 
@@ -198,7 +198,7 @@ def _within_budget(operation: str, membership_id: str | None, call: Callable[[],
     left = time_left()
     if left is not None and left < MIN_BUDGET:
         # Sent now, it could only time out: it is not sent, and nothing is learnt of the endpoint.
-        raise AwsError(operation, membership_id, "RetryDeadline", "its --retry-deadline passed before it was sent", 0)
+        raise AwsError(operation, membership_id, DEADLINE_CODE, "its --retry-deadline passed before it was sent", 0)
     budget = CALL_BUDGET if left is None else min(CALL_BUDGET, left)
     outcome: list[T] = []
     failure: list[BaseException] = []
