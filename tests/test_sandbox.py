@@ -283,3 +283,23 @@ def test_the_job_result_format_is_kept_and_checked(sandbox: CleanRoomsSandbox) -
     xlsx = {"roleArn": ROLE, "outputConfiguration": {"s3": {"bucket": "jobs-bucket", "resultFormat": "XLSX"}}}
     refused = error_of(cleanrooms.update_membership, membershipIdentifier=mid, defaultJobResultConfiguration=xlsx)
     assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_refuse_for_refuses_every_call_from_the_first_to_arrive(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    sandbox.refuse_for(0.5)
+    time.sleep(0.3)  # the window starts with the first call, not when it is set
+    assert get_statuses(sandbox, mid, 3) == [429, 429, 429]
+    time.sleep(0.6)
+    assert get_statuses(sandbox, mid, 2) == [200, 200]
+
+
+def test_a_shared_quota_serves_the_other_client_first(sandbox: CleanRoomsSandbox) -> None:
+    mid = sandbox.create_membership("acme")
+    # 10/s with a burst of 10, of which another client takes 8/s: after the burst, about 2/s are left to us.
+    sandbox.set_rate_limit(10, burst=10, taken=8)
+    first = get_statuses(sandbox, mid, 10)
+    assert first.count(200) >= 9  # the burst is still ours
+    time.sleep(1.0)
+    later = get_statuses(sandbox, mid, 10)
+    assert 1 <= later.count(200) <= 4

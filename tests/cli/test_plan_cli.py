@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox
@@ -202,3 +203,26 @@ def test_a_file_with_no_region_anywhere_is_an_error(sandbox: CleanRoomsSandbox, 
     result = run_cli(["plan", str(tmp_path)], env={k: v for k, v in env.items() if v})
     assert result.code == 1
     assert "no region: set `region` in the file, pass --region" in result.stdout
+
+
+def test_a_service_that_throttles_everything_is_said_once_and_ends_at_the_deadline(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    ids = [sandbox.create_membership(f"c{i}") for i in range(12)]
+    for i, mid in enumerate(ids):
+        write_desired(tmp_path, f"m{i:02d}.yaml", mid, queryLogStatus="ENABLED")
+    sandbox.refuse_for(1e9)
+    started = time.monotonic()
+    result = plan(sandbox, "--retry-deadline", "2", str(tmp_path))
+    elapsed = time.monotonic() - started
+    assert result.code == 1
+    assert elapsed < 2 * 2 + 3, f"{elapsed:.1f} s"
+    assert [line for line in result.stdout.splitlines() if line.startswith("!")] == [
+        "! 12 memberships cannot be read: the service throttled every try (ThrottlingException) until the call's "
+        f"--retry-deadline ({tmp_path}/m00.yaml, {tmp_path}/m01.yaml, {tmp_path}/m02.yaml and 9 more)"
+    ]
+    assert result.stderr.splitlines()[-1] == (
+        "error: the service throttled every call: 12 memberships cannot be planned; nothing will be applied "
+        "(try again later, or with a longer --retry-deadline)"
+    )
+    assert {r.status for r in sandbox.requests()} == {429}

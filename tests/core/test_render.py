@@ -118,3 +118,20 @@ def test_apply_outcomes_in_markdown_are_inert() -> None:
     out = render.outcomes_markdown([failed])
     for forbidden in ("<img", "@octocat", "**@", "](https://evil", "</details>"):
         assert forbidden not in out, forbidden
+
+
+def test_memberships_the_service_throttled_to_their_deadline_are_one_line() -> None:
+    throttled = [
+        PlanError(f"m{i}", f"d/m{i}.yaml", "cannot be read: Rate exceeded", "ThrottlingException") for i in range(5)
+    ]
+    other = PlanError("x", "d/x.yaml", "not found in us-east-1", "ResourceNotFoundException")
+    text = render.text(Plan((), (*throttled, other)))
+    assert [line for line in text.splitlines() if line.startswith("!")] == [
+        "! d/x.yaml: membership x: not found in us-east-1",
+        "! 5 memberships cannot be read: the service throttled every try (ThrottlingException) until the call's "
+        "--retry-deadline (d/m0.yaml, d/m1.yaml, d/m2.yaml and 2 more)",
+    ]
+    assert text.rstrip().endswith("6 error(s).")
+    # One throttled membership is said as any other error; JSON always lists each.
+    assert "! d/m0.yaml: membership m0: cannot be read: Rate exceeded" in render.text(Plan((), (throttled[0],)))
+    assert len(json.loads(render.render(Plan((), (*throttled, other)), "json"))["errors"]) == 6

@@ -160,3 +160,24 @@ def test_call_returns_once_a_retry_succeeds() -> None:
         return answer
 
     assert Retrier(sleep=lambda _: None).call(flaky, READ_RETRIES) == "ok"
+
+
+def test_a_deadline_that_runs_out_on_retries_reports_the_error_retried() -> None:
+    # The edge refuses to send a call with no time left (RetryDeadline); the reason it ran out is the
+    # throttling before it, and that is what the call reports.
+    clock = FakeClock()
+    out_of_time = AwsError("GetMembership", "m-1", "RetryDeadline", "no time left", 0)
+    answers = [error("ThrottlingException", 429), out_of_time]
+
+    def call() -> None:
+        raise answers.pop(0)
+
+    with pytest.raises(AwsError) as caught:
+        Retrier(RetryPolicy(), clock.sleep, clock, random.Random(1)).call(call, READ_RETRIES)
+    assert caught.value.code == "ThrottlingException" and answers == []
+
+    def first_try_out_of_time() -> None:
+        raise out_of_time
+
+    with pytest.raises(AwsError, match="RetryDeadline"):  # nothing retried before it: itself
+        Retrier(RetryPolicy(), clock.sleep, clock).call(first_try_out_of_time, READ_RETRIES)
