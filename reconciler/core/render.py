@@ -65,8 +65,8 @@ def _error_lines(errors: Sequence[PlanError]) -> list[str]:
         f" and {len(throttled) - 3} more" if len(throttled) > 3 else ""
     )
     return [f"! {e}" for e in errors if e.code not in THROTTLE_CODES] + [
-        f"! {memberships(len(throttled))} cannot be read: the service throttled every try until the call's "
-        f"--retry-deadline ({named})"
+        f"! {memberships(len(throttled))} cannot be read: the service throttled every try (ThrottlingException) "
+        f"until the call's --retry-deadline ({named})"
     ]
 
 

@@ -35,13 +35,18 @@ class Retry(Enum):
     NEVER = "permanent"
 
 
-THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
+# A call the rate controller did not send because the service had refused every call in its account and
+# region for a whole --retry-deadline: retrying it would only wait out another deadline.
+REFUSED_THROUGHOUT = "RefusedThroughout"
+THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", REFUSED_THROUGHOUT})
 # What the AWS edge answers for a call whose deadline passed before it could be sent: the error before it,
 # when there was one, is the reason.
 DEADLINE_CODE = "RetryDeadline"
 
 
 def classify(error: AwsError) -> Retry:
+    if error.code == REFUSED_THROUGHOUT:
+        return Retry.NEVER
     if error.code in THROTTLE_CODES or error.status == 429:
         return Retry.THROTTLED
     if error.code == "ConflictException":

@@ -74,7 +74,9 @@ class Runtime:
             from ..edges.aws.client import connect
 
             s = self.settings
-            self._gateway, self._session_region = connect(s.profile, s.region, s.parallelism, s.assume_role_template)
+            self._gateway, self._session_region = connect(
+                s.profile, s.region, s.parallelism, s.assume_role_template, s.policy.deadline
+            )
         return self._gateway
 
     def guardrails(self) -> ConfigResult:

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from reconciler.core.api import Where
+from reconciler.core.api import AwsError, Where
+from reconciler.core.retry import Retry, classify
 from reconciler.edges.aws.ratelimit import (
     CLOSE_CALLS,
     CREEP_PER_CALL,
@@ -335,3 +336,31 @@ def test_a_caller_interrupted_while_queued_gives_up_its_turn() -> None:
     later.join(timeout=5)
     assert outcome[0] == "interrupted" and outcome[1].startswith("served at ")
     assert (limiter._serving, limiter._abandoned, limiter.in_flight) == (3, set(), 1)
+
+
+def test_after_a_whole_deadline_of_nothing_but_refusals_calls_are_no_longer_sent() -> None:
+    # However many memberships: once the service has refused every call for a --retry-deadline, no call
+    # could have got through, and each new one would only wait out another deadline.
+    clock = FakeClock()
+    limiter = controller(clock, give_up_after=5.0)
+    for _ in range(49):
+        call(limiter, clock, 0.1, THROTTLED)  # the first refusal at 0.1 s, the last at 4.9 s
+    call(limiter, clock, 0.25, THROTTLED)  # asked at 4.9 s, 4.8 s after the first refusal: sent
+    with pytest.raises(AwsError) as caught:
+        limiter.acquire("GetMembership", "m-1")  # at 5.15 s
+    assert caught.value.code == "RefusedThroughout" and classify(caught.value) is Retry.NEVER
+    assert "refused every call in this account and region for 5 s" in str(caught.value)
+    assert limiter.in_flight == 0
+
+
+def test_a_call_let_through_ends_the_refusals_that_count_toward_giving_up() -> None:
+    clock = FakeClock()
+    limiter = controller(clock, give_up_after=5.0)
+    for _ in range(40):
+        call(limiter, clock, 0.1, THROTTLED)  # 0.1 to 4.0 s
+    call(limiter, clock, 0.1)  # let through at 4.1 s
+    sent = limiter.acquire()
+    clock.now = 8.0
+    limiter.release("GetMembership", sent, THROTTLED)  # refused again from 8.0 s only
+    limiter.release("GetMembership", limiter.acquire(), None)  # so at 8.0 s, still sent
+    assert limiter.answered == 2

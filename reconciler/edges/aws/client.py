@@ -239,9 +239,10 @@ def make_session(profile: str | None, region: str | None) -> boto3.Session:
 
 
 def connect(
-    profile: str | None, region: str | None, parallelism: int, assume_role_template: str | None
+    profile: str | None, region: str | None, parallelism: int, assume_role_template: str | None, deadline: float
 ) -> tuple[Gateway, str | None]:
-    """The gateway every command calls AWS through, and the region the AWS configuration names."""
+    """The gateway every command calls AWS through, and the region the AWS configuration names; `deadline`
+    is --retry-deadline, after which a service that refused every call is no longer called."""
     try:
         session = make_session(profile, region)
     except BotoCoreError as exc:
@@ -249,5 +250,5 @@ def connect(
     aws = AwsGateway(session, max_connections=parallelism, assume_role_template=assume_role_template)
     # The breaker inside the pacing: a call that waited for its turn is checked when its turn comes, so once
     # the endpoint is found dead, the queued calls end at once instead of each timing out.
-    gateway = LimitedGateway(Breaker(aws), lambda: RateController(max_concurrency=parallelism))
+    gateway = LimitedGateway(Breaker(aws), lambda: RateController(max_concurrency=parallelism, give_up_after=deadline))
     return gateway, session.region_name

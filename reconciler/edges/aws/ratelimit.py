@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ...core.api import AwsError, Gateway, OnSend, Page, Where
-from ...core.retry import Retry, classify, time_left
+from ...core.retry import REFUSED_THROUGHOUT, Retry, classify, time_left
 
 T = TypeVar("T")
 
@@ -97,6 +97,9 @@ class RateController:
     slow_factor: float = 2.0
     slow_allowance: float = 0.001
     min_rate: float = 0.5
+    # Once every call has been refused for this long (a whole --retry-deadline: no call could have got
+    # through), calls are no longer sent: each would only wait out another deadline. None: never.
+    give_up_after: float | None = None
 
     window: float = 1.0
     in_flight: int = 0
@@ -124,6 +127,7 @@ class RateController:
     tolerated: float = 0.0
     _refusals: float = 0.0
     _test: _Test | None = None
+    _refused_since: float | None = None  # the first refusal since the last call let through
 
     def acquire(self, operation: str = "call", membership_id: str | None = None) -> float:
         """Wait for a place in the window and, when pacing, for the next start time; returns the send time.
@@ -133,6 +137,7 @@ class RateController:
         A call whose deadline (retry.DEADLINE) comes first gives up its place in the queue with a 429 of
         its own: the service's throttling left it no turn in time."""
         with self._condition:
+            self._refused_throughout(operation, membership_id)
             ticket = self._tickets
             self._tickets += 1
             try:
@@ -160,6 +165,20 @@ class RateController:
             with self._condition:
                 self._serving += 1
                 self._next_ticket()
+
+    def _refused_throughout(self, operation: str, membership_id: str | None) -> None:
+        if self.give_up_after is None or self._refused_since is None:
+            return
+        refused = self.clock() - self._refused_since
+        if refused >= self.give_up_after:
+            raise AwsError(
+                operation,
+                membership_id,
+                REFUSED_THROUGHOUT,
+                f"not sent: the service has refused every call in this account and region for {refused:.0f} s "
+                "(ThrottlingException), a whole --retry-deadline",
+                status=429,
+            )
 
     def _next_ticket(self) -> None:
         """Skip the tickets given up while queued, and wake the queue (the condition is held)."""
@@ -209,6 +228,10 @@ class RateController:
     def _heard(self, refused: bool, sent: float, now: float) -> None:
         """Keep the signs that tell a quota from refusals that are not about our pace; judge the test."""
         self._recent.append(refused)
+        if not refused:
+            self._refused_since = None
+        elif self._refused_since is None:
+            self._refused_since = now
         if refused and self._run is None and not self.throttles:
             self._run = 0
         if self._run is not None:
