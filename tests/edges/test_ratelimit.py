@@ -10,6 +10,7 @@ import pytest
 
 from reconciler.core.api import AwsError, Where
 from reconciler.core.retry import Retry, classify
+from reconciler.edges.aws.paced import LimitedGateway
 from reconciler.edges.aws.ratelimit import (
     CLOSE_CALLS,
     CREEP_PER_CALL,
@@ -18,7 +19,6 @@ from reconciler.edges.aws.ratelimit import (
     FIRST_SHARE,
     QUIET_CALLS,
     QUOTA_RUN,
-    LimitedGateway,
     RateController,
 )
 

@@ -16,7 +16,8 @@ from reconciler.core.outcome import Status
 from reconciler.core.planner import build_plan, resolve_regions
 from reconciler.core.retry import Retrier, RetryPolicy
 from reconciler.edges.aws.client import AwsGateway
-from reconciler.edges.aws.ratelimit import LimitedGateway, RateController
+from reconciler.edges.aws.paced import LimitedGateway
+from reconciler.edges.aws.ratelimit import RateController
 from reconciler.sandbox import THROTTLE, CleanRoomsSandbox, Fault
 from reconciler.usecases.applier import Applier
 from reconciler.usecases.reader import read_live

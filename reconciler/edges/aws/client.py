@@ -22,7 +22,8 @@ from ...core.api import AwsError, Gateway, OnSend, Page, Where
 from ...core.errors import ConfigurationError
 from ...core.retry import DEADLINE_CODE, time_left
 from .breaker import Breaker
-from .ratelimit import LimitedGateway, RateController
+from .paced import LimitedGateway
+from .ratelimit import RateController
 
 if TYPE_CHECKING:
     from mypy_boto3_cleanrooms import CleanRoomsServiceClient

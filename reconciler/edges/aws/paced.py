@@ -1,0 +1,63 @@
+"""A Gateway whose every call goes through the RateController of its account and region (ratelimit.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ...core.api import AwsError, Gateway, OnSend, Page, Where
+from .ratelimit import RateController
+
+T = TypeVar("T")
+
+
+class LimitedGateway:
+    """A Gateway whose every call goes through the RateController of its account and region."""
+
+    def __init__(self, inner: Gateway, make_controller: Callable[[], RateController] = RateController) -> None:
+        self._inner = inner
+        self._make = make_controller
+        self._controllers: dict[Where, RateController] = {}
+        self._lock = threading.Lock()
+
+    def controller(self, where: Where) -> RateController:
+        with self._lock:
+            if where not in self._controllers:
+                self._controllers[where] = self._make()
+            return self._controllers[where]
+
+    def _paced(self, where: Where, operation: str, call: Callable[[], T], membership_id: str | None = None) -> T:
+        controller = self.controller(where)
+        sent = controller.acquire(operation, membership_id)
+        try:
+            result = call()
+        except AwsError as error:
+            controller.release(operation, sent, error)
+            raise
+        except BaseException:
+            controller.abandon()
+            raise
+        controller.release(operation, sent, None)
+        return result
+
+    def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
+        return self._paced(
+            where, "GetMembership", lambda: self._inner.get_membership(where, membership_id), membership_id
+        )
+
+    def list_memberships(self, where: Where, status: str | None, next_token: str | None) -> Page:
+        return self._paced(where, "ListMemberships", lambda: self._inner.list_memberships(where, status, next_token))
+
+    def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
+        return self._paced(where, "ListMembers", lambda: self._inner.list_members(where, collaboration_id, next_token))
+
+    def update_membership(
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        return self._paced(
+            where,
+            "UpdateMembership",
+            lambda: self._inner.update_membership(where, membership_id, fields, on_send),
+            membership_id,
+        )
