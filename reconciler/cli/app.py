@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..core.environment import Environment
+from ..core.environment import Environment, config_path
 from ..core.errors import UsageError
 from ..usecases.runtime import DEFAULT_PARALLELISM, Runtime, Settings
 from . import commands, github
@@ -49,8 +49,6 @@ def cli(
     config: Path | None,
 ) -> None:
     """Reconcile AWS Clean Rooms membership settings with desired state kept in git."""
-    from ..core.config import config_path
-
     if assume_role_template is not None:
         try:
             formatted = assume_role_template.format(accountId="{accountId}")

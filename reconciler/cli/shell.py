@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
-import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +35,7 @@ class Shell:
 
     env: Environment
     runtime: Runtime
-    _secret: str = field(default_factory=lambda: secrets.token_hex(8))
+    _secret: str = field(default_factory=lambda: os.urandom(8).hex())
 
     def out(self, text: str = "", nl: bool = True) -> None:
         click.echo(self._shown(text), file=self.env.stdout, nl=nl, color=self.env.colour)

@@ -23,14 +23,13 @@ from pydantic import Field, StringConstraints, ValidationError
 
 from .desired import DesiredFile, Layers
 from .documents import Problem, leaf_paths, locate, parse_located, plain_data, read_text, validation_problem
+from .environment import CONFIG_VARIABLE
 from .models import AccountId, DesiredMembership, NoNullJsonSchema, StrictModel
 
 if TYPE_CHECKING:
     from cel_expr_python import cel
     from ruamel.yaml.comments import CommentedMap
 
-CONFIG_NAME = "reconciler.yaml"
-CONFIG_VARIABLE = "RECONCILER_CONFIG"
 # A placeholder identifier, so a defaults entry validates as the part of a membership file it is.
 _ANY_MEMBERSHIP = "00000000-0000-0000-0000-000000000000"
 _NOT_SHAREABLE = ("membershipIdentifier",)  # one per file, by definition
@@ -212,17 +211,6 @@ def _offending(reads: Sequence[tuple[str, ...]], effective: Mapping[str, Any]) -
 
 
 # -- loading -------------------------------------------------------------------------------------------
-
-
-def config_path(option: Path | None, environ: Mapping[str, str]) -> Path | None:
-    """Which config applies: --config, else RECONCILER_CONFIG, else ./reconciler.yaml if present. One named
-    by the option or the variable must exist (load_config says so): a typo never means "no guardrails"."""
-    if option is not None:
-        return option
-    if environ.get(CONFIG_VARIABLE):
-        return Path(environ[CONFIG_VARIABLE])
-    default = Path(CONFIG_NAME)
-    return default if default.exists() else None
 
 
 def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:

@@ -11,7 +11,23 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
+
+CONFIG_NAME = "reconciler.yaml"
+CONFIG_VARIABLE = "RECONCILER_CONFIG"
+
+
+def config_path(option: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """Which organisation config applies: --config, else RECONCILER_CONFIG, else ./reconciler.yaml if present.
+    One named by the option or the variable must exist (config.load_config says so): a typo never means "no
+    guardrails". Here, not in config.py, so a run with no config never imports it (nor its models)."""
+    if option is not None:
+        return option
+    if environ.get(CONFIG_VARIABLE):
+        return Path(environ[CONFIG_VARIABLE])
+    default = Path(CONFIG_NAME)
+    return default if default.exists() else None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class Settings:
     verbose: int = 0
     assume_role_template: str | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    config: Path | None = None  # reconciler.yaml, when there is one (config.config_path)
+    config: Path | None = None  # reconciler.yaml, when there is one (environment.config_path)
 
 
 class Runtime:
@@ -81,6 +81,8 @@ class Runtime:
 
     def guardrails(self) -> ConfigResult:
         """reconciler.yaml, loaded once (its policies compiled) for every command that loads files."""
+        if self._config is None and self.settings.config is None:
+            self._config = (None, [])
         if self._config is None:
             from ..core.config import load_config
 
