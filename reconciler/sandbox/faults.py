@@ -67,8 +67,9 @@ class TokenBucket:
     taken: float = 0.0
     owed: float = 0.0
 
-    def take(self) -> bool:
-        now = time.monotonic()
+    def take(self, now: float | None = None) -> bool:
+        """Whether a call arriving now (the clock's, unless told) gets a token."""
+        now = time.monotonic() if now is None else now
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.owed += (now - self.stamp) * self.taken
         self.stamp = now

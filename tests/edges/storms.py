@@ -18,34 +18,17 @@ from dataclasses import dataclass, field
 from reconciler.core.api import AwsError
 from reconciler.core.retry import RetryPolicy
 from reconciler.edges.aws.ratelimit import RateController
+from reconciler.sandbox.faults import TokenBucket
 
 # Whether the service refuses a call that arrives at time t.
 Service = Callable[[float], bool]
 
 
-class Bucket:
-    """A token bucket of `rate` calls/s holding `burst` (a second's worth unless told). Another client may
-    ask for `other` calls/s, evenly spread, and retries until served: its calls come first, so what is left
-    to us is rate - other."""
-
-    def __init__(self, rate: float, burst: float | None = None, other: float = 0.0) -> None:
-        self.rate, self.capacity, self.other = rate, burst if burst is not None else rate, other
-        self.tokens, self.updated, self.owed = self.capacity, 0.0, 0.0
-
-    def _refill(self, t: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (t - self.updated) * self.rate)
-        self.owed += (t - self.updated) * self.other
-        self.updated = t
-        served = min(self.owed, self.tokens)
-        self.owed -= served
-        self.tokens -= served
-
-    def __call__(self, t: float) -> bool:
-        self._refill(t)
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return False
-        return True
+def quota(rate: float, burst: float | None = None, other: float = 0.0) -> Service:
+    """The sandbox's token bucket of `rate` calls/s (a second's worth of burst unless told) on the simulated
+    clock; `other` calls/s of it go to another client first, so what is left to us is rate - other."""
+    bucket = TokenBucket(rate, burst or rate, burst or rate, stamp=0.0, taken=other)
+    return lambda t: not bucket.take(t)
 
 
 def at_random(share: float, seed: int = 1) -> Service:

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.core.retry import RetryPolicy
 
-from .storms import Bucket, Result, Service, Storm, at_random, burst
+from .storms import Result, Service, Storm, at_random, burst, quota
 
 SEEDS = range(1, 11)
 
@@ -62,7 +62,7 @@ def test_random_refusals_of_a_thousand_memberships_stay_unpaced() -> None:
 
 def test_a_shared_quota_is_shared() -> None:
     # A bucket of 50/s of which another client takes 25/s first: we get most of what is left, politely.
-    result = storm(Bucket(50, other=25), 1000, 0.02)
+    result = storm(quota(50, other=25), 1000, 0.02)
     assert result.failed == 0
     assert sustained(result, 50) >= 0.8 * 25
     assert result.throttled_share <= 0.05
@@ -70,7 +70,7 @@ def test_a_shared_quota_is_shared() -> None:
 
 @pytest.mark.parametrize(("rate", "memberships"), [(5, 1000), (50, 1000)])
 def test_a_steady_quota_is_still_held(rate: float, memberships: int) -> None:
-    result = storm(Bucket(rate), memberships, 0.02)
+    result = storm(quota(rate), memberships, 0.02)
     assert sustained(result, rate) >= 0.9 * rate
     assert result.throttled_share <= 0.05
 
