@@ -218,10 +218,10 @@ class Server:
         return f"http://127.0.0.1:{self._server.effective_port}"
 
     def close(self) -> None:
-        self._server.close()
-        # The serving loop runs while any connection is open, and clients keep theirs alive: close them
-        # too, or stopping waits out the join timeout.
-        wasyncore.close_all(self._server._map)
+        # The serving loop runs while any connection is open, and clients keep theirs alive: close them all
+        # (the listening socket and the loop's trigger too), in the loop's own thread, woken by its trigger:
+        # a descriptor closed from here while that thread waits in select() fails it with EBADF.
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
         self._thread.join(timeout=5)
         # And its worker threads, which close() leaves waiting for tasks: a test that starts and stops
         # endpoints by the hundred would otherwise run out of threads.
