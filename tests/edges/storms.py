@@ -58,6 +58,7 @@ class Storm:
     memberships: int
     latency: float
     workers: int = 32
+    jitter: float = 0.0  # each answer takes latency * uniform(1 - jitter, 1 + jitter)
     policy: RetryPolicy = field(default_factory=RetryPolicy)  # its throttle backoff, its deadline
     seed: int = 7
     now: float = 0.0
@@ -109,7 +110,8 @@ class Storm:
 
         def attempt(deadline: float, throttled: int) -> None:
             def sent(at: float) -> None:
-                self._at(at + self.latency, lambda: answered(at, deadline, throttled))
+                delay = self.latency * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+                self._at(at + delay, lambda: answered(at, deadline, throttled))
 
             self._waiting.append(sent)
             self._pump()

@@ -37,27 +37,25 @@ def test_a_burst_from_the_first_request_costs_about_the_burst() -> None:
         assert result.elapsed >= 5.0
 
 
-@pytest.mark.parametrize(("share", "bound"), [(0.3, 3.0), (0.6, 12.0)])
-def test_random_refusals_do_not_collapse_the_pace(share: float, bound: float) -> None:
-    # Refused at random whatever the pace: slowing down would not help, so the calls stay unpaced and each
-    # refusal costs a short backoff, not a pace at the floor (100 memberships took 330 s that way; unthrottled
-    # they take 0.16 s here, and the bound is the longest run of backoffs an unlucky membership meets).
+@pytest.mark.parametrize("share", [0.3, 0.6])
+def test_random_refusals_do_not_take_the_pace_to_its_floor(share: float) -> None:
+    # Refused at random whatever the pace: once slowing down is seen not to help, the calls go unpaced again
+    # with that share tolerated, instead of each refusal cutting the pace (100 memberships took 330 s at 30%
+    # and 580 s at 60% that way; unthrottled they take 0.16 s here). What remains is the time the test
+    # takes at the first estimate's pace, which early in a run is low.
     for seed in SEEDS:
         result = Storm(at_random(share, seed), 100, 0.02, seed=seed)
         outcome = result.run()
         assert outcome.failed == 0
-        assert outcome.elapsed <= bound
-        assert result.controller.rate is None
+        assert outcome.elapsed <= 60
         assert outcome.throttled_share == pytest.approx(share, abs=0.1)
 
 
-def test_random_refusals_of_a_thousand_memberships_stay_unpaced() -> None:
-    base = storm(never, 1000, 0.02)
+def test_random_refusals_of_a_thousand_memberships_are_tolerated() -> None:
     for seed in SEEDS[:3]:
-        result = Storm(at_random(0.3, seed), 1000, 0.02, seed=seed)
-        outcome = result.run()
-        assert outcome.elapsed <= 2 * base.elapsed / 0.7 + 2.0  # plus the backoffs of the unluckiest calls
-        assert result.controller.rate is None and result.controller.tolerated == 0.0
+        outcome = Storm(at_random(0.3, seed), 1000, 0.02, seed=seed).run()
+        assert outcome.failed == 0
+        assert outcome.elapsed <= 200  # 3,340 s when each refusal cut the pace
 
 
 def test_a_shared_quota_is_shared() -> None:

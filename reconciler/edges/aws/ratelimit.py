@@ -7,7 +7,7 @@ It controls two things:
   (doubling each round trip) while answers come back about as fast as the fastest seen; when they slow
   down (the endpoint or this machine is saturated) or a throttle is acted on, it stops growing and backs
   off. A call waits for a place in the window before it is sent.
-* **How fast calls start**, once the service has shown a quota: from a first estimate (the calls answered
+* **How fast calls start**, once the service has throttled: from a first estimate (the calls answered
   before pacing began spread over that time plus one second, i.e. assuming the bucket's burst is about a
   second of its rate), the pace creeps up per answered call and is cut on each later 429 (deeply when 429s
   come close together: the pace is well over the limit). Calls take their places and start times one at a
@@ -16,9 +16,8 @@ It controls two things:
 
 Not every 429 is about our pace (TCP's lesson: loss that does not fall when you slow down is not
 congestion). Refusals before any call was answered (the service refuses everything for a while) teach
-nothing; pacing starts on a quota's signature, refusals in a row once its burst is spent, not on scattered
-ones; and a change of pace made on many refusals is tested: if slowing down does not make them rarer, the
-pace goes back and that share of refusals is tolerated (see QUOTA_RUN and TEST_STAGES). A 429 answering a
+nothing; and a change of pace made on many refusals is tested: if slowing down does not make them rarer,
+the calls go unpaced again and that share of refusals is tolerated (see TEST_STAGES). A 429 answering a
 call sent before the latest adjustment reports an overload already acted on: it is counted, not acted on
 again. Nothing here sleeps or reads the clock except through the injected functions.
 """
@@ -53,15 +52,11 @@ CLOSE_CALLS = 10
 # of calls at any rate: a throttle every hundred or more calls, the rate averaging about 95% of the limit.
 CREEP_PER_CALL = 0.001
 # A throttle teaches something about our pace only if slowing down makes refusals rarer. A quota refuses
-# nearly every call once its burst is spent and we send above it; a service that sheds load at random, or
-# refuses everything for a while, refuses the same share at any pace, and pacing on that only drives the pace
-# to its floor. So, unpaced:
-# - a throttle before any call was answered teaches nothing (the service refuses everything: a burst, an
-#   outage); the calls retry, and the first answers say more;
-# - pacing starts when the run's first refusal is followed by QUOTA_RUN - 1 more in a row, or when all but one
-#   of the last RECENT_ANSWERS answers were refusals: a quota's signature, which random refusals of even 60%
-#   of calls rarely show.
-QUOTA_RUN = 3
+# nearly every call once its burst is spent and we send above it, and none once we send below it; a service
+# that sheds load at random, or refuses everything for a while, refuses the same share at any pace, and
+# pacing on that only drives the pace toward its floor. So a throttle before any call was answered teaches
+# nothing (the service refuses everything: a burst, an outage; the calls retry, and the first answers say
+# more), and a pace set on many refusals is tested (below).
 RECENT_ANSWERS = 20
 # Pacing that starts, or is cut, while at least TESTED_SHARE of the recent answers were refusals is then put
 # to the test on the answers to calls sent after it: TEST_REFUSED refusals, at least STILL_REFUSED times as
@@ -103,7 +98,7 @@ class RateController:
     # The fastest answer per operation: a write may take longer than a read without anything being full.
     min_rtt: dict[str, float] = field(default_factory=dict)
     slow_start: bool = True
-    rate: float | None = None  # calls/s; None until the first 429
+    rate: float | None = None  # calls/s; None while unpaced (no quota shown, or the refusals were not ours)
     throttles: int = 0
     answered: int = 0  # successful calls, ever
     quiet: int = 0  # successful calls since the last throttle acted on
@@ -120,7 +115,6 @@ class RateController:
     _abandoned: set[int] = field(default_factory=set)
     # The last answers (True: refused); the share of refusals found not to be ours; the test running.
     _recent: deque[bool] = field(default_factory=lambda: deque(maxlen=RECENT_ANSWERS))
-    _run: int | None = None  # refusals in a row since the run's first refusal; None before it, or once broken
     tolerated: float = 0.0
     _refusals: float = 0.0
     _test: _Test | None = None
@@ -229,10 +223,6 @@ class RateController:
             self._refused_since = None
         elif self._refused_since is None:
             self._refused_since = now
-        if refused and self._run is None and not self.throttles:
-            self._run = 0
-        if self._run is not None:
-            self._run = self._run + 1 if refused else None
         self._refusals += TOLERANCE_WEIGHT * (refused - self._refusals)
         if self._refusals < self.tolerated / 2:
             self.tolerated = 0.0
@@ -260,16 +250,13 @@ class RateController:
         self._next_send = now + (1.0 / rate if rate else 0.0)
 
     def _ours(self) -> bool:
-        """Whether this throttle is a lesson about our pace (see QUOTA_RUN and the test that follows)."""
+        """Whether this throttle is a lesson about our pace (see TEST_STAGES and TOLERANCE_MARGIN)."""
         share = sum(self._recent) / len(self._recent)
         if self._test is not None:
             return False
         if self.tolerated and share <= self.tolerated + TOLERANCE_MARGIN:
             return False
-        if self.rate is not None:
-            return True
-        full = len(self._recent) == RECENT_ANSWERS and share >= (RECENT_ANSWERS - 1) / RECENT_ANSWERS
-        return self.answered > 0 and ((self._run or 0) >= QUOTA_RUN or full)
+        return self.rate is not None or self.answered > 0
 
     def abandon(self) -> None:
         """A call that ended without an answer from this controller's point of view (interrupted): no lesson."""
