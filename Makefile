@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_guardrails.py
 	$(BIN)/python benchmarks/bench_throttled.py --max-seconds 2100
+	$(BIN)/python benchmarks/bench_storms.py
 
 schema: $(STAMP)
 	$(BIN)/reconciler schema > schema/membership.schema.json
