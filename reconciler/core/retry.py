@@ -119,8 +119,7 @@ class Retrier:
                 with tries.bounded():
                     return operation()
             except AwsError as error:
-                if error.code == DEADLINE_CODE and tries.last is not None:
-                    raise tries.last from error
+                tries.raise_cause(error)
                 kind = classify(error)
                 if kind not in retry_on:
                     raise
@@ -150,6 +149,12 @@ class Tries:
             yield
         finally:
             DEADLINE.reset(token)
+
+    def raise_cause(self, error: AwsError) -> None:
+        """A call the edge did not send because its deadline had passed ran out of time on the retries of the
+        error before it: that error is the one to report."""
+        if error.code == DEADLINE_CODE and self.last is not None:
+            raise self.last from error
 
     def failed(self, error: AwsError, kind: Retry) -> None:
         """Sleep before the next attempt, or re-raise `error` when attempts or time are spent."""

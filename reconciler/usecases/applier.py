@@ -24,7 +24,7 @@ from ..core.models import LiveMembership
 from ..core.outcome import Outcome, Status
 from ..core.plan import MembershipChange
 from ..core.planner import remaining, stale_fields
-from ..core.retry import DEADLINE_CODE, Retrier, Retry, classify
+from ..core.retry import Retrier, Retry, classify
 from .reader import fetch
 
 # Turning logging on or off takes minutes to show: a membership returned or read right after the write may
@@ -153,8 +153,7 @@ class Applier:
             except AwsError as error:
                 state.attempts += 1
                 self._audit(change, body, state.attempts, error.code, error.request_id, error.reason)
-                if error.code == DEADLINE_CODE and tries.last is not None:
-                    raise tries.last from error  # the deadline ran out on the last error's retries
+                tries.raise_cause(error)
                 kind = classify(error)
                 if kind is Retry.NEVER:
                     raise
