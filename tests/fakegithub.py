@@ -4,6 +4,11 @@
 It keeps one repository's issues (pull requests are issues too, for comments), their comments and labels,
 and pull requests with their commits. Like GitHub it checks the token, pages lists with a `Link` header, and
 refuses a body over 65,536 characters with a 422. `fail(...)` answers chosen calls with an error.
+
+A workflow run's token is minted per job with that job's `permissions:`. Given them (`jobs`), the fake
+answers a call 403 unless the calling job (named by the reconciler's User-Agent) holds what GitHub requires
+for it, and serves the OIDC token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`) only to a job with
+`id-token: write`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,19 @@ from waitress.server import create_server
 StartResponse = Callable[..., Any]
 BODY_LIMIT = 65_536
 BOT = "github-actions[bot]"
+OIDC_PATH = "/_actions/oidc/token"
+OIDC_REQUEST_TOKEN = "fake-oidc-request-token"
+LEVELS = {"none": 0, "read": 1, "write": 2}
+# What a call needs of the token's permissions (GitHub's REST reference, "permissions required for
+# GitHub Apps" / workflow tokens): any one of the alternatives, each a set of scope levels.
+Needs = tuple[tuple[tuple[str, str], ...], ...]
+READ_COMMENTS: Needs = ((("issues", "read"),), (("pull-requests", "read"),))
+WRITE_COMMENTS: Needs = ((("issues", "write"),), (("pull-requests", "write"),))
+READ_ISSUES: Needs = ((("issues", "read"),),)
+WRITE_ISSUES: Needs = ((("issues", "write"),),)
+COMMIT_PULLS: Needs = ((("contents", "read"), ("pull-requests", "read")),)
+READ_PULLS: Needs = ((("pull-requests", "read"),),)
+_JOB = re.compile(r"\(github-actions; [^;]*; job ([^)]+)\)")
 
 
 @dataclass(frozen=True)
@@ -32,6 +50,7 @@ class Call:
     query: dict[str, str]
     body: Any
     status: int
+    job: str = ""  # the workflow job that made the call (from its User-Agent), if any
 
 
 @dataclass
@@ -81,6 +100,8 @@ class FakeGitHub:
         self._server: Any = None
         self._stopping = False
         self._thread: threading.Thread | None = None
+        # The running workflow's jobs and their permissions (None: the token may do anything).
+        self.jobs: dict[str, dict[str, str]] | None = None
 
     # -- the test's side -------------------------------------------------------------------------------
 
@@ -238,16 +259,20 @@ class FakeGitHub:
         raw = environ["wsgi.input"].read(length) if length else b""
         body = json.loads(raw) if raw else None
         with self._lock:
-            status, payload, headers = self._answer(method, path, query, body, environ.get("HTTP_AUTHORIZATION", ""))
-            self.calls.append(Call(method, path, query, body, status))
+            authorization, agent = environ.get("HTTP_AUTHORIZATION", ""), environ.get("HTTP_USER_AGENT", "")
+            status, payload, headers = self._answer(method, path, query, body, authorization, agent)
+            named = _JOB.search(agent)
+            self.calls.append(Call(method, path, query, body, status, named.group(1) if named else ""))
         data = json.dumps(payload).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers]
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers)
         return [data]
 
     def _answer(
-        self, method: str, path: str, query: dict[str, str], body: Any, authorization: str
+        self, method: str, path: str, query: dict[str, str], body: Any, authorization: str, agent: str = ""
     ) -> tuple[int, Any, list[tuple[str, str]]]:
+        if path == OIDC_PATH:
+            return self._oidc_token(query, authorization)
         if authorization.split(" ", 1)[-1] != self.token:
             return 401, {"message": "Bad credentials"}, []
         for index, (m, pattern, status, headers, message) in enumerate(self._failures):
@@ -257,23 +282,43 @@ class FakeGitHub:
         prefix = f"/repos/{self.repository}"
         if not path.startswith(prefix + "/"):
             return 404, {"message": "Not Found"}, []
-        for route_method, route, handler in self._routes():
+        for route_method, route, needs, handler in self._routes():
             match = re.fullmatch(route, path[len(prefix) :])
             if match and route_method == method:
-                return handler(query, body, *match.groups())
+                refused = self._not_permitted(needs, agent)
+                return refused or handler(query, body, *match.groups())
         return 404, {"message": "Not Found"}, []
 
-    def _routes(self) -> Iterator[tuple[str, str, Callable[..., tuple[int, Any, list[tuple[str, str]]]]]]:
-        yield "GET", r"/issues/(\d+)/comments", self._list_comments
-        yield "POST", r"/issues/(\d+)/comments", self._create_comment
-        yield "GET", r"/issues/comments/(\d+)", self._get_comment
-        yield "PATCH", r"/issues/comments/(\d+)", self._edit_comment
-        yield "GET", r"/issues", self._list_issues
-        yield "POST", r"/issues", self._create_issue
-        yield "GET", r"/issues/(\d+)", self._get_issue
-        yield "PATCH", r"/issues/(\d+)", self._edit_issue
-        yield "GET", r"/commits/([0-9a-f]{40})/pulls", self._pulls_of_commit
-        yield "GET", r"/pulls/(\d+)", self._get_pull
+    def _not_permitted(self, needs: Needs, agent: str) -> tuple[int, Any, list[tuple[str, str]]] | None:
+        if self.jobs is None:
+            return None
+        named = _JOB.search(agent)
+        granted = self.jobs.get(named.group(1), {}) if named else {}
+        for alternative in needs:
+            if all(LEVELS[granted.get(scope, "none")] >= LEVELS[level] for scope, level in alternative):
+                return None
+        return 403, {"message": "Resource not accessible by integration"}, []
+
+    def _oidc_token(self, query: dict[str, str], authorization: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        """The runner's OIDC token service: a token only for a job that holds `id-token: write`."""
+        if authorization.split(" ", 1)[-1] != OIDC_REQUEST_TOKEN:
+            return 401, {"message": "Bad credentials"}, []
+        job = query.get("job", "")
+        if self.jobs is not None and self.jobs.get(job, {}).get("id-token") != "write":
+            return 403, {"message": f"job {job!r} has no id-token: write permission"}, []
+        return 200, {"value": f"oidc.{job}.{query.get('audience', '')}"}, []
+
+    def _routes(self) -> Iterator[tuple[str, str, Needs, Callable[..., tuple[int, Any, list[tuple[str, str]]]]]]:
+        yield "GET", r"/issues/(\d+)/comments", READ_COMMENTS, self._list_comments
+        yield "POST", r"/issues/(\d+)/comments", WRITE_COMMENTS, self._create_comment
+        yield "GET", r"/issues/comments/(\d+)", READ_COMMENTS, self._get_comment
+        yield "PATCH", r"/issues/comments/(\d+)", WRITE_COMMENTS, self._edit_comment
+        yield "GET", r"/issues", READ_ISSUES, self._list_issues
+        yield "POST", r"/issues", WRITE_ISSUES, self._create_issue
+        yield "GET", r"/issues/(\d+)", READ_ISSUES, self._get_issue
+        yield "PATCH", r"/issues/(\d+)", WRITE_ISSUES, self._edit_issue
+        yield "GET", r"/commits/([0-9a-f]{40})/pulls", COMMIT_PULLS, self._pulls_of_commit
+        yield "GET", r"/pulls/(\d+)", READ_PULLS, self._get_pull
 
     def _page(self, items: list[Any], query: dict[str, str], path: str) -> tuple[int, Any, list[tuple[str, str]]]:
         per_page = int(query.get("per_page", 30))

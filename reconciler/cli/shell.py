@@ -77,7 +77,10 @@ class Shell:
         context = self.env.github
         if not context.token or not context.repository:
             raise UsageError("GITHUB_TOKEN and GITHUB_REPOSITORY must be set (a workflow run sets them)")
-        return GitHub(context.api_url or "https://api.github.com", context.token, context.repository)
+        from .. import __version__
+
+        api_url = context.api_url or "https://api.github.com"
+        return GitHub(api_url, context.token, context.repository, context.user_agent(__version__))
 
     def warn(self, warning: str | None) -> None:
         if warning is not None:

@@ -42,6 +42,9 @@ class GitHubContext:
     run_id: str | None = None
     api_url: str | None = None
     token: str | None = None
+    run_attempt: str | None = None
+    workflow: str | None = None
+    job: str | None = None
 
     @property
     def run_url(self) -> str | None:
@@ -49,6 +52,16 @@ class GitHubContext:
         if not (self.server_url and self.repository and self.run_id):
             return None
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    def user_agent(self, version: str) -> str:
+        """The User-Agent GitHub asks API clients to send: the tool, and in a workflow the run and job that
+        made the call, so an organisation's audit log (and a test's fake GitHub) can tell who asked."""
+        agent = f"cleanrooms-reconciler/{version}"
+        if self.actions and self.repository and self.run_id:
+            where = f"{self.repository} run {self.run_id}/{self.run_attempt or 1}"
+            agent += f" (github-actions; {where}; job {self.job or '-'})"
+        # A header holds printable ASCII only: anything else from the variables would fail every call.
+        return "".join(c if " " <= c <= "~" else "?" for c in agent)
 
     @classmethod
     def from_variables(cls, variables: Mapping[str, str]) -> GitHubContext:
@@ -61,6 +74,9 @@ class GitHubContext:
             run_id=variables.get("GITHUB_RUN_ID") or None,
             api_url=variables.get("GITHUB_API_URL") or None,
             token=variables.get("GITHUB_TOKEN") or None,
+            run_attempt=variables.get("GITHUB_RUN_ATTEMPT") or None,
+            workflow=variables.get("GITHUB_WORKFLOW") or None,
+            job=variables.get("GITHUB_JOB") or None,
         )
 
 

@@ -7,6 +7,11 @@ then runs one workflow event in it with act in host mode (`-P ubuntu-latest=-sel
   stand-in of the same name in `tests/e2e/actions/` (`--local-repository`), at the SHA the workflows pin;
 * AWS is the local Clean Rooms endpoint (its STS too), GitHub the local fake of its REST API;
 * act runs under `env -i`, so nothing of this machine's environment reaches a step but what is passed here.
+
+act ignores `permissions:`; GitHub does not. So no job gets AWS credentials but through the
+configure-aws-credentials stand-in, which needs an OIDC token that the fake GitHub gives only to a job with
+`id-token: write`; and the fake answers each REST call by the calling job's own `permissions:`, read here from
+the workflow file (a fork's pull request: every permission read-only, and no OIDC token at all).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from reconciler.sandbox import CleanRoomsSandbox
 
-from ..fakegithub import FakeGitHub
+from ..fakegithub import OIDC_PATH, OIDC_REQUEST_TOKEN, FakeGitHub
 
 PROJECT = Path(__file__).resolve().parents[2]
 STAND_INS = Path(__file__).resolve().parent / "actions"
@@ -39,7 +46,38 @@ VARIABLES = {
     "CLEANROOMS_READ_ROLE_TEMPLATE": "arn:aws:iam::{accountId}:role/cleanrooms-read",
     "CLEANROOMS_APPLY_ROLE_TEMPLATE": "arn:aws:iam::{accountId}:role/cleanrooms-apply",
 }
+# act 0.2.89's workflow schema predates `concurrency.queue` (GitHub, 2026-05-07) and refuses the file; act
+# ignores `concurrency` anyway, and `Queue` below plays it from the original file.
+_QUEUE = re.compile(r"^  queue: max\n", re.M)
 _PINNED = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+
+
+# GitHub's scopes for `read-all` / `write-all`, and what a job gets with no `permissions:` anywhere (the
+# "restricted" default a new repository has).
+SCOPES = ("actions", "checks", "contents", "deployments", "issues", "packages", "pages", "pull-requests", "statuses")
+RESTRICTED = {"contents": "read", "packages": "read"}
+
+
+def job_permissions(workflow: Path, fork: bool = False) -> dict[str, dict[str, str]]:
+    """Each job's token permissions as GitHub mints them: the job's `permissions:`, else the workflow's,
+    else the restricted default; a fork's pull request gets each of them read-only and no `id-token`."""
+    document = YAML(typ="safe").load(workflow.read_text())
+
+    def granted(value: Any) -> dict[str, str]:
+        if value is None:
+            return dict(RESTRICTED)
+        if isinstance(value, str):  # read-all / write-all
+            return dict.fromkeys(SCOPES, value.split("-")[0])
+        return {str(scope): str(level) for scope, level in value.items()}
+
+    default = document.get("permissions")
+    jobs = {}
+    for name, job in document["jobs"].items():
+        permissions = granted(job.get("permissions", default))
+        if fork:
+            permissions = {s: "read" for s, level in permissions.items() if level != "none" and s != "id-token"}
+        jobs[str(name)] = permissions
+    return jobs
 
 
 def _act() -> str:
@@ -111,6 +149,8 @@ class Repository:
             if (PROJECT / name).is_file():
                 (root / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(PROJECT / name, root / name)
+                if name.startswith(".github/workflows/"):
+                    (root / name).write_text(_QUEUE.sub("", (root / name).read_text()))
         git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.test"]
         subprocess.run([*git, "init", "--quiet", "--initial-branch=main"], cwd=root, check=True)
         origin = f"https://github.localhost/{OWNER_REPO}"
@@ -140,17 +180,27 @@ class Repository:
             ["git", "rev-parse", "HEAD"], cwd=self.root, capture_output=True, text=True, check=True
         ).stdout.strip()
 
-    def run(self, workflow: str, event: str, payload: Mapping[str, Any], timeout: float = 170) -> Run:
+    def run(
+        self, workflow: str, event: str, payload: Mapping[str, Any], timeout: float = 170, fork: bool = False
+    ) -> Run:
         """One workflow run: act with this event, a new run id, and nothing but loopback to talk to."""
         self.runs += 1
         run_id = 1000 + self.runs
         event_file = self.home / f"event-{run_id}.json"
         event_file.write_text(json.dumps(payload))
-        client = self.sandbox.client_env()
+        self.github.jobs = job_permissions(self.root / ".github" / "workflows" / workflow, fork)
+        oidc = (
+            {}
+            if fork
+            else {
+                "ACTIONS_ID_TOKEN_REQUEST_URL": self.github.url + OIDC_PATH,
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": OIDC_REQUEST_TOKEN,
+            }
+        )
         environment = {
-            "AWS_ENDPOINT_URL": client["AWS_ENDPOINT_URL"],
-            "AWS_ACCESS_KEY_ID": client["AWS_ACCESS_KEY_ID"],
-            "AWS_SECRET_ACCESS_KEY": client["AWS_SECRET_ACCESS_KEY"],
+            # No credentials: a job has AWS credentials only if configure-aws-credentials gave it some.
+            "AWS_ENDPOINT_URL": self.sandbox.client_env()["AWS_ENDPOINT_URL"],
+            **oidc,
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

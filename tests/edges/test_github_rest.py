@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from reconciler.core.environment import GitHubContext
 from reconciler.core.errors import GitHubCallFailed
 from reconciler.edges.github.rest import GitHub
 
@@ -94,3 +95,20 @@ def test_the_merged_pull_request_of_a_commit_is_found_and_an_open_one_is_not(fak
     assert found is not None and (found.number, found.head_sha) == (merged, head)
     assert github.merged_pull(other) is None
     assert [c.method for c in fake.calls] == ["GET", "GET"]  # one list call each, no call per pull request
+
+
+def test_a_call_names_the_run_and_job_that_made_it_so_a_token_per_job_can_be_judged(fake: FakeGitHub) -> None:
+    context = GitHubContext(actions=True, repository="acme/cleanrooms", run_id="77", run_attempt="2", job="report")
+    agent = context.user_agent("0.1.0")
+    assert agent == "cleanrooms-reconciler/0.1.0 (github-actions; acme/cleanrooms run 77/2; job report)"
+    assert GitHubContext().user_agent("0.1.0") == "cleanrooms-reconciler/0.1.0"  # outside a workflow run
+    assert "\n" not in GitHubContext(actions=True, repository="a/b", run_id="1", job="x\ny").user_agent("1")
+
+    number = fake.open_pull()
+    fake.jobs = {"report": {"contents": "read", "pull-requests": "read"}, "comment": {"pull-requests": "write"}}
+    with pytest.raises(GitHubCallFailed, match=r"HTTP 403: Resource not accessible by integration"):
+        GitHub(fake.url, fake.token, fake.repository, agent).create_comment(number, "refused")
+    commenter = GitHubContext(actions=True, repository="acme/cleanrooms", run_id="77", job="comment")
+    GitHub(fake.url, fake.token, fake.repository, commenter.user_agent("0.1.0")).create_comment(number, "made")
+    assert [(c.job, c.status) for c in fake.writes()] == [("report", 403), ("comment", 201)]
+    assert [c.body for c in fake.comments_on(number)] == ["made"]

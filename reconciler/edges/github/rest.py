@@ -63,7 +63,7 @@ class IssueRef:
 class GitHub:
     """The calls the reconciler makes, on one repository."""
 
-    def __init__(self, api_url: str, token: str, repository: str) -> None:
+    def __init__(self, api_url: str, token: str, repository: str, user_agent: str = "cleanrooms-reconciler") -> None:
         try:
             from github import Auth, Github, GithubRetry
         except ImportError as exc:
@@ -96,6 +96,7 @@ class GitHub:
             retry=retry,
             per_page=100,
             lazy=True,  # objects are addressed, not fetched, until a call needs their data
+            user_agent=user_agent,
         )
         self._repository = repository
 
