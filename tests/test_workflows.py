@@ -1,4 +1,4 @@
-"""The GitHub workflows keep their promises: triggers, one concurrency group, least privilege, pinned actions."""
+"""The GitHub workflows keep their promises: triggers, concurrency, least privilege, pinned actions."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+
+from .e2e.harness import Arrival, started
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -50,9 +52,30 @@ def test_triggers() -> None:
     assert len(drift["schedule"]) == 1
 
 
-def test_apply_and_drift_share_one_group_and_never_cancel() -> None:
+def test_applies_queue_in_order_in_their_own_group_and_drift_never_evicts_one() -> None:
     apply, drift = workflow("apply.yml")["concurrency"], workflow("drift.yml")["concurrency"]
-    assert apply == drift == {"group": "cleanrooms-reconciler", "cancel-in-progress": False}
+    assert apply == {"group": "cleanrooms-apply", "cancel-in-progress": False, "queue": "max"}
+    assert drift == {"group": "cleanrooms-drift", "cancel-in-progress": False}
+
+
+def test_the_harness_plays_githubs_concurrency_rules(tmp_path: Path) -> None:
+    blocks = {
+        "default.yml": "concurrency:\n  group: g\n",
+        "queued.yml": "concurrency:\n  group: q\n  queue: max\n",
+        "cancelling.yml": "concurrency:\n  group: c\n  cancel-in-progress: true\n",
+        "free.yml": "on: push\n",
+    }
+    for name, text in blocks.items():
+        (tmp_path / name).write_text(text)
+
+    def burst(name: str) -> list[str]:
+        arrivals = [Arrival(name, "push", {}, str(n)) for n in range(4)]
+        return [a.sha for a in started(tmp_path, arrivals)]
+
+    assert burst("default.yml") == ["0", "3"]  # one running, ONE pending: each newer pending run cancels the last
+    assert burst("queued.yml") == ["0", "1", "2", "3"]
+    assert burst("cancelling.yml") == ["3"]
+    assert burst("free.yml") == ["0", "1", "2", "3"]
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha_or_is_this_repositorys_own() -> None:

@@ -172,6 +172,18 @@ class Repository:
     def remove(self, name: str) -> None:
         (self.root / name).unlink()
 
+    def checkout(self, sha: str) -> None:
+        """Make `sha` the commit the next run runs at (act runs the work tree; GitHub, the event's commit)."""
+        subprocess.run(["git", "checkout", "--quiet", "--detach", sha], cwd=self.root, check=True)
+
+    def run_arrivals(self, arrivals: Sequence[Arrival]) -> list[tuple[Arrival, Run]]:
+        """The runs GitHub would start for these arrivals (see `started`), each at its commit, in order."""
+        runs = []
+        for arrival in started(PROJECT / ".github" / "workflows", arrivals):
+            self.checkout(arrival.sha)
+            runs.append((arrival, self.run(arrival.workflow, arrival.event, arrival.payload)))
+        return runs
+
     def commit(self, message: str) -> str:
         git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.test"]
         subprocess.run([*git, "add", "--all"], cwd=self.root, check=True)
@@ -241,6 +253,42 @@ class Repository:
         proc = subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=timeout, check=False)
         log = proc.stdout + proc.stderr + f"\n[e2e] act took {time.monotonic() - started:.1f} s\n"
         return Run(proc.returncode, log, run_id, self.artifacts)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A run GitHub was asked to start: its workflow, event, payload and the commit it runs at."""
+
+    workflow: str
+    event: str
+    payload: Mapping[str, Any]
+    sha: str
+
+
+def started(workflows: Path, arrivals: Sequence[Arrival]) -> list[Arrival]:
+    """Which of these runs GitHub starts, in order, by the `concurrency` blocks of the workflows (act ignores
+    them). They arrive while the first run of each group is still running (say, waiting for an environment's
+    approval). Per group, GitHub's rules: with `cancel-in-progress: true` a newer run cancels the running and
+    pending ones; otherwise a group holds one running run and ONE pending run, a newer pending run cancelling
+    the older one, unless `queue: max` keeps up to 100 pending in order. A workflow with no `concurrency`
+    starts every run."""
+    cancelled: set[int] = set()
+    groups: dict[str, list[int]] = {}  # per group: the running run, then the pending ones
+    for index, arrival in enumerate(arrivals):
+        block = YAML(typ="safe").load((workflows / arrival.workflow).read_text()).get("concurrency")
+        if block is None:
+            continue
+        block = {"group": block} if isinstance(block, str) else block
+        if "${{" in block["group"]:
+            raise ValueError(f"{arrival.workflow}: the harness plays literal groups only: {block['group']!r}")
+        runs = groups.setdefault(block["group"], [])
+        if block.get("cancel-in-progress") is True:
+            cancelled.update(runs)
+            runs.clear()
+        elif len(runs) >= (101 if block.get("queue") == "max" else 2):
+            cancelled.add(runs.pop())  # the newest pending run gives way to this newer one
+        runs.append(index)
+    return [arrival for index, arrival in enumerate(arrivals) if index not in cancelled]
 
 
 def _pairs(flag: str, values: Mapping[str, str]) -> Sequence[str]:
