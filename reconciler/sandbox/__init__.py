@@ -83,9 +83,12 @@ class CleanRoomsSandbox:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        self._server = None
+        # Taken under the lock: a test that stops the endpoint from a timer (a dead endpoint) races the
+        # `with` block's own stop, and closing one server twice fails on its closed descriptors.
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     def __enter__(self) -> CleanRoomsSandbox:
         return self.start()
