@@ -40,6 +40,11 @@ READ_ISSUES: Needs = ((("issues", "read"),),)
 WRITE_ISSUES: Needs = ((("issues", "write"),),)
 COMMIT_PULLS: Needs = ((("contents", "read"), ("pull-requests", "read")),)
 READ_PULLS: Needs = ((("pull-requests", "read"),),)
+_NOT_ACCESSIBLE: tuple[int, Any, list[tuple[str, str]]] = (
+    403,
+    {"message": "Resource not accessible by integration"},
+    [],
+)
 _JOB = re.compile(r"\(github-actions; [^;]*; job ([^)]+)\)")
 
 
@@ -82,6 +87,7 @@ class Pull:
     merge_commit_sha: str | None = None
     merged: bool = False
     commits: list[str] = field(default_factory=list)
+    base: str = "main"
 
 
 class FakeGitHub:
@@ -89,6 +95,10 @@ class FakeGitHub:
         self.repository = repository
         self.token = token
         self.author = author  # whom the token belongs to: the author of what it creates
+        # Other tokens (a GitHub App's installation token, a PAT): token -> (login, is_user). Their
+        # permissions are their own, not a job's; only a user's token can ask GET /user who it is.
+        self.tokens: dict[str, tuple[str, bool]] = {}
+        self._caller = author  # who is making the call being answered (calls are answered one at a time)
         self.issues: dict[int, Issue] = {}
         self.comments: dict[int, Comment] = {}
         self.pulls: dict[int, Pull] = {}
@@ -135,10 +145,10 @@ class FakeGitHub:
         """The variables a workflow run gives a step that talks to GitHub."""
         return {"GITHUB_API_URL": self.url, "GITHUB_TOKEN": self.token, "GITHUB_REPOSITORY": self.repository}
 
-    def open_pull(self, head_sha: str = "0" * 40, author: str = "octocat") -> int:
+    def open_pull(self, head_sha: str = "0" * 40, author: str = "octocat", base: str = "main") -> int:
         with self._lock:
             number = self._new_issue(f"PR {head_sha[:7]}", "", [], author, is_pull=True)
-            self.pulls[number] = Pull(number, head_sha, commits=[head_sha])
+            self.pulls[number] = Pull(number, head_sha, commits=[head_sha], base=base)
             return number
 
     def merge(self, number: int, merge_commit_sha: str) -> None:
@@ -229,7 +239,7 @@ class FakeGitHub:
             "title": issue.title,
             "user": self._user(issue.author),
             "head": {"sha": pull.head_sha, "ref": f"pr-{pull.number}"},
-            "base": {"ref": "main"},
+            "base": {"ref": pull.base},
             "merged_at": "2026-12-01T00:00:00Z" if pull.merged else None,  # as in GitHub's pull request lists
             "merge_commit_sha": pull.merge_commit_sha,
             "url": f"{self._base()}/pulls/{pull.number}",
@@ -273,7 +283,17 @@ class FakeGitHub:
     ) -> tuple[int, Any, list[tuple[str, str]]]:
         if path == OIDC_PATH:
             return self._oidc_token(query, authorization)
-        if authorization.split(" ", 1)[-1] != self.token:
+        token = authorization.split(" ", 1)[-1]
+        if token in self.tokens:
+            self._caller, is_user = self.tokens[token]
+            if path == "/user":
+                return (200, self._user(self._caller), []) if is_user else _NOT_ACCESSIBLE
+            agent = ""  # not the job's token: the job's permissions do not bound it
+        elif token == self.token:
+            self._caller = self.author
+            if path == "/user":
+                return _NOT_ACCESSIBLE  # an installation token (GITHUB_TOKEN) has no user
+        else:
             return 401, {"message": "Bad credentials"}, []
         for index, (m, pattern, status, headers, message) in enumerate(self._failures):
             if m == method and pattern.search(path):
@@ -290,14 +310,14 @@ class FakeGitHub:
         return 404, {"message": "Not Found"}, []
 
     def _not_permitted(self, needs: Needs, agent: str) -> tuple[int, Any, list[tuple[str, str]]] | None:
-        if self.jobs is None:
+        if self.jobs is None or not agent:
             return None
         named = _JOB.search(agent)
         granted = self.jobs.get(named.group(1), {}) if named else {}
         for alternative in needs:
             if all(LEVELS[granted.get(scope, "none")] >= LEVELS[level] for scope, level in alternative):
                 return None
-        return 403, {"message": "Resource not accessible by integration"}, []
+        return _NOT_ACCESSIBLE
 
     def _oidc_token(self, query: dict[str, str], authorization: str) -> tuple[int, Any, list[tuple[str, str]]]:
         """The runner's OIDC token service: a token only for a job that holds `id-token: write`."""
@@ -350,7 +370,7 @@ class FakeGitHub:
         refused = self._too_long(body, "IssueComment")
         if refused:
             return refused
-        return 201, self._comment_json(self.comments[self._new_comment(int(number), body["body"], self.author)]), []
+        return 201, self._comment_json(self.comments[self._new_comment(int(number), body["body"], self._caller)]), []
 
     def _get_comment(self, _query: dict[str, str], _body: Any, comment_id: str) -> tuple[int, Any, list[Any]]:
         comment = self.comments.get(int(comment_id))
@@ -360,7 +380,7 @@ class FakeGitHub:
         comment = self.comments.get(int(comment_id))
         if comment is None:
             return 404, {"message": "Not Found"}, []
-        if comment.author != self.author:
+        if comment.author != self._caller:
             return 403, {"message": "Resource not accessible by integration"}, []
         refused = self._too_long(body, "IssueComment")
         if refused:
@@ -384,7 +404,7 @@ class FakeGitHub:
         refused = self._too_long(body, "Issue")
         if refused:
             return refused
-        number = self._new_issue(body["title"], body.get("body") or "", list(body.get("labels", [])), self.author)
+        number = self._new_issue(body["title"], body.get("body") or "", list(body.get("labels", [])), self._caller)
         return 201, self._issue_json(self.issues[number]), []
 
     def _get_issue(self, _query: dict[str, str], _body: Any, number: str) -> tuple[int, Any, list[Any]]:

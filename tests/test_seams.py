@@ -368,6 +368,7 @@ def test_every_string_from_outside_is_inert_in_a_comment(fake: FakeGitHub, tmp_p
         "details",
         "summary",
         "strong",
+        "em",  # the byline: what the comment was made for
         "ul",
         "li",
         "a",
@@ -376,6 +377,7 @@ def test_every_string_from_outside_is_inert_in_a_comment(fake: FakeGitHub, tmp_p
     outside_code = re.sub(r"<pre>.*?</pre>", "", html, flags=re.S)
     assert not re.search(r"@[A-Za-z0-9]", outside_code)
     raw_text = re.sub(r"^(`{3,})diff$.*?^\1$", "", comment.body, flags=re.S | re.M)  # code shows raw
+    raw_text = re.sub(r"\]\(https://github\.localhost/acme/cleanrooms/actions/runs/[0-9]+\)", "]()", raw_text)  # ours
     assert "https://" not in raw_text and "www." not in raw_text  # GitHub autolinks these in the source
     assert "<img" in comment.body  # shown, as code, in the diff: inert there without escaping
     assert [href for href in re.findall(r'href="([^"]*)"', html) if "github.localhost/acme" not in href] == []
@@ -384,7 +386,7 @@ def test_every_string_from_outside_is_inert_in_a_comment(fake: FakeGitHub, tmp_p
 def test_a_hash_marker_counts_only_in_the_comments_head_and_only_when_the_table_agrees(
     fake: FakeGitHub, tmp_path: Path
 ) -> None:
-    from reconciler.usecases import publish
+    from reconciler.usecases import publish, review
 
     genuine = drifted()
     sections = [render.Section(HERE.label, replace(hostile_plan(), errors=()))]
@@ -393,12 +395,12 @@ def test_a_hash_marker_counts_only_in_the_comments_head_and_only_when_the_table_
     pr = fake.open_pull(head)
     fake.merge(pr, merge)
     fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
-    reviewed = publish.reviewed_for_commit(edge, merge, BOT)
+    reviewed = review.reviewed_for_commit(edge, merge, BOT)
     assert reviewed.approvals == {HERE.label: sections[0].plan.changes_hash()}  # type: ignore[union-attr]
 
     body = publish.plan_comment([render.Section(HERE.label, genuine)], None, None, head)
     fake.add_comment(pr, body.replace(genuine.changes_hash(), FORGED, 1), BOT)
-    mismatched = publish.reviewed_for_commit(edge, merge, BOT)
+    mismatched = review.reviewed_for_commit(edge, merge, BOT)
     assert mismatched.approvals == {}
     assert mismatched.reason == (
         f"the plan comment on #{pr} is not consistent: its hidden hash for {HERE.label} is not the one its table "
@@ -789,7 +791,7 @@ def test_an_imported_name_reads_back_as_it_was(sandbox: CleanRoomsSandbox, tmp_p
 def test_smaller_input_mistakes_are_named(tmp_path: Path) -> None:
     from reconciler.core import saved
     from reconciler.core.errors import UsageError
-    from reconciler.usecases import publish
+    from reconciler.usecases import review
 
     many = tmp_path / "many.yaml"
     many.write_text(f"membershipIdentifier: {MID}\n" + "".join(f"k{i}: {i}\n" for i in range(10_001)))
@@ -800,7 +802,7 @@ def test_smaller_input_mistakes_are_named(tmp_path: Path) -> None:
     assert plan is None and problems == ["formatVersion: Input should be 1"]
     digest = "sha256:" + "1" * 64
     with pytest.raises(UsageError, match="default/us-east-1 is approved twice"):
-        publish.parse_approvals(f"default/us-east-1={digest} default/us-east-1={'sha256:' + '2' * 64}")
+        review.parse_approvals(f"default/us-east-1={digest} default/us-east-1={'sha256:' + '2' * 64}")
     assert render.summary_line(drifted()) == "Plan: 1 membership, 1 to change, 0 unchanged."
 
 

@@ -43,7 +43,9 @@ def test_triggers() -> None:
     assert workflow("ci.yml")["on"] == {"push": {"branches": ["main"]}, "pull_request": None}
     # reconciler.yaml changes every file's effective settings (defaults) and what is allowed (policies).
     watched = ["desired-state/**", "reconciler.yaml"]
-    assert workflow("plan.yml")["on"] == {"pull_request": {"paths": watched}}
+    # No paths filter: the plan workflow's `result` job is the required check, which must report on every
+    # pull request into main (and on a merge queue's merge commit).
+    assert workflow("plan.yml")["on"] == {"pull_request": {"branches": ["main"]}, "merge_group": None}
     apply = workflow("apply.yml")["on"]
     assert apply["push"] == {"branches": ["main"], "paths": watched}
     assert set(apply["workflow_dispatch"]["inputs"]) == {"approve", "pull-request"}  # a re-approved plan
@@ -92,20 +94,24 @@ def test_every_action_is_pinned_to_a_full_commit_sha_or_is_this_repositorys_own(
     assert sum(action == "./" for _, action in uses) >= 9  # plan, apply and drift run through action.yml
 
 
-def test_artifacts_are_named_by_account_and_region() -> None:
-    names = {
-        (name, step["with"]["name"])
+def test_artifacts_are_named_by_account_and_region_and_a_re_run_never_uploads_a_name_twice() -> None:
+    uploads = {
+        (name, step["with"]["name"]): step["with"].get("overwrite", False)
         for name, flow in all_workflows().items()
         for job in flow["jobs"].values()
         for step in steps(job)
         if "upload-artifact" in step.get("uses", "")
     }
-    assert names == {
-        ("plan.yml", "plan-${{ matrix.account }}-${{ matrix.region }}"),
-        ("apply.yml", "plan-${{ matrix.account }}-${{ matrix.region }}"),
-        ("apply.yml", "receipt-${{ matrix.account }}-${{ matrix.region }}"),
-        ("apply.yml", "audit-${{ matrix.account }}-${{ matrix.region }}"),
-        ("drift.yml", "drift-${{ matrix.account }}-${{ matrix.region }}"),
+    target, attempt = "${{ matrix.account }}-${{ matrix.region }}", "-attempt-${{ github.run_attempt }}"
+    # A re-run's attempt shares the run's artifacts: a report is replaced (it is made again); a record of
+    # writes (receipt, audit log) or what a failed apply left is kept per attempt, never replaced.
+    assert uploads == {
+        ("plan.yml", f"plan-{target}"): True,
+        ("apply.yml", f"plan-{target}"): True,
+        ("apply.yml", f"receipt-{target}{attempt}"): False,
+        ("apply.yml", f"audit-{target}{attempt}"): False,
+        ("apply.yml", f"remaining-{target}{attempt}"): False,
+        ("drift.yml", f"drift-{target}"): True,
     }
     for path in WORKFLOWS.glob("*.yml"):
         assert "job-index" not in path.read_text(), path.name
@@ -127,7 +133,8 @@ def test_least_privilege_permissions() -> None:
         assert flow["permissions"] == {}, name
         for job_name, job in flow["jobs"].items():
             permissions = job["permissions"]
-            assert permissions.get("contents") == "read", (name, job_name)
+            checks_out = any("actions/checkout" in s.get("uses", "") for s in steps(job))
+            assert permissions.get("contents") == ("read" if checks_out else None), (name, job_name)
             configures_aws = any("configure-aws-credentials" in s.get("uses", "") for s in steps(job))
             assert (permissions.get("id-token") == "write") == configures_aws, (name, job_name)
             writes = {k for k, v in permissions.items() if v == "write"} - {"id-token"}
@@ -151,7 +158,12 @@ def test_apply_runs_the_reviewed_saved_plan_in_a_protected_environment_and_keeps
     job = jobs["apply"]
     assert job["environment"] == "cleanrooms-production"
     assert "environment" not in jobs["plan"]  # approvers see the plan before they are asked
-    assert job["needs"] == ["review", "targets", "plan"]
+    # Only the targets the gate lets through (the reviewed plan, something to change) reach the environment.
+    assert job["needs"] == ["review", "gate"] and jobs["gate"]["needs"] == ["review", "targets", "plan"]
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.gate.outputs.matrix) }}"
+    assert "needs.gate.outputs.count != '0'" in job["if"]
+    [gate] = [s for s in steps(jobs["gate"]) if s.get("uses") == "./"]
+    assert gate["with"]["command"] == "apply-targets"
     [run] = [s for s in steps(job) if s.get("uses") == "./"]
     reviewed = "${{ fromJSON(needs.review.outputs.reviewed).approvals[matrix.target] }}"
     assert run["with"]["command"] == "apply" and run["with"]["expect-changes-hash"] == reviewed
@@ -160,8 +172,10 @@ def test_apply_runs_the_reviewed_saved_plan_in_a_protected_environment_and_keeps
     [plan] = [s for s in steps(jobs["plan"]) if s.get("uses") == "./"]
     assert plan["with"]["expect-changes-hash"] == reviewed
     uploads = [s for s in steps(job) if "upload-artifact" in s.get("uses", "")]
-    assert all(upload["if"] == "always()" for upload in uploads)
-    assert jobs["report"]["if"] == "always() && needs.review.result == 'success' && needs.targets.result == 'success'"
+    # A record of writes is uploaded whatever happened, a cancelled run's too.
+    assert [upload["if"] for upload in uploads] == ["always()", "always()", "failure()"]
+    reported = "${{ !cancelled() && needs.review.result == 'success' && needs.targets.result == 'success' }}"
+    assert jobs["report"]["if"] == jobs["gate"]["if"] == reported
 
 
 @pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
@@ -171,7 +185,9 @@ def test_aws_jobs_fan_out_over_the_targets_matrix(name: str) -> None:
     fanned = [job for job in jobs.values() if "strategy" in job]
     assert len(fanned) == (2 if name == "apply.yml" else 1)  # apply: plan on main, then apply
     for job in fanned:
-        assert job["strategy"]["matrix"] == "${{ fromJSON(needs.targets.outputs.matrix) }}"
+        # apply's matrix is the part of the targets matrix the gate lets through
+        source = "gate" if job.get("environment") else "targets"
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.{source}.outputs.matrix) }}}}"
         assert [s["with"]["target"] for s in steps(job) if s.get("uses") == "./"] == ["${{ matrix.target }}"]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..core.api import DEFAULT_ACCOUNT, Where
+from ..core.api import Where
 from ..core.environment import Environment
 from ..core.errors import ApplyRefused, ExitStatus, ReconcilerError, UsageError
 from ..core.escape import printable
@@ -236,8 +236,7 @@ def targets(shell: Shell, path: Path, fmt: str) -> None:
 
     found = targets.targets(shell.runtime, path)
     if fmt == "github-matrix":
-        include = [{"account": w.account or DEFAULT_ACCOUNT, "region": w.region, "target": w.label} for w in found]
-        shell.out(json.dumps({"include": include}, separators=(",", ":")))
+        shell.out(json.dumps(targets.github_matrix(found), separators=(",", ":")))
     else:
         for where in found:
             shell.out(where.label)
@@ -279,7 +278,8 @@ def render_(shell: Shell, report: Path, fmt: str, as_drift: bool, markdown_limit
     from ..core import render
     from ..usecases import publish
 
-    shell.emit(publish.read_report(report), fmt, render.DRIFT if as_drift else render.PLAN, markdown_limit)
+    words = render.DRIFT if as_drift else render.PLAN
+    shell.emit(publish.read_report(report), fmt, words, markdown_limit, summary=False)
 
 
 @click.command()

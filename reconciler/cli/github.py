@@ -4,13 +4,17 @@ workflow run)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
-from ..core.errors import ExitStatus, UsageError
+from ..core.errors import ExitStatus, GitHubCallFailed, UsageError
 from .options import parse_commit, path_argument
 from .shell import Shell
+
+FC = TypeVar("FC", bound=Callable[..., object])
 
 # The modules behind the commands (pydantic, ruamel.yaml, the planner) are imported inside each command,
 # so `--help`, `--version` and a usage error never pay for them: start-up is part of every CI step.
@@ -33,21 +37,39 @@ author_option = click.option(
     "--author",
     default="github-actions[bot]",
     show_default=True,
-    help="Only a comment or issue by this login is taken as ours ('' for any author).",
+    help="Only a comment or issue by this login is taken as ours: '@token' for the token's own user (a "
+    "personal access token; a GitHub App's token has none: give APP-SLUG[bot]), '' for any author.",
 )
+
+
+def _author(shell: Shell, author: str) -> str | None:
+    """The login whose comments and issues are ours (None: anyone's)."""
+    if author != "@token":
+        return author or None
+    try:
+        return shell.github().login()
+    except GitHubCallFailed as error:
+        raise UsageError(
+            f"--author @token: {error.message}; a GitHub App's installation token (or GITHUB_TOKEN) has no "
+            "user: give the author as APP-SLUG[bot] (the action's `author` input)"
+        ) from error
+
+
+def head_sha_option(help_text: str) -> Callable[[FC], FC]:
+    return click.option(
+        "--head-sha", metavar="SHA", callback=lambda _ctx, _param, value: parse_commit(value), help=help_text
+    )
+
+
+pull_request_option = click.option("--pull-request", type=click.IntRange(1), required=True, metavar="NUMBER")
 
 
 @github_group.command("comment")
 @path_argument
 @reports_option
-@click.option("--pull-request", type=click.IntRange(1), required=True, metavar="NUMBER")
+@pull_request_option
 @author_option
-@click.option(
-    "--head-sha",
-    metavar="SHA",
-    callback=lambda _ctx, _param, value: parse_commit(value),
-    help="The pull request's head commit the plans were made for (the apply workflow checks it).",
-)
+@head_sha_option("The pull request's head commit the plans were made for (the apply workflow checks it).")
 @click.pass_obj
 def github_comment(
     shell: Shell, path: Path, reports: Path, pull_request: int, author: str, head_sha: str | None
@@ -59,7 +81,25 @@ def github_comment(
     github, context = shell.github(), shell.env.github
     sections = publish.gather(reports, targets.targets(shell.runtime, path))
     body = publish.plan_comment(sections, context.run_url, actions.source_link(context), head_sha)
-    shell.out(publish.sticky_comment(github, pull_request, body, author or None).message)
+    shell.out(publish.sticky_comment(github, pull_request, body, _author(shell, author)).message)
+
+
+@github_group.command("outdated")
+@pull_request_option
+@author_option
+@head_sha_option("The pull request's head commit that could not be planned.")
+@click.option("--reason", default="the desired state at the latest commit does not validate", show_default=True)
+@click.pass_obj
+def github_outdated(shell: Shell, pull_request: int, author: str, head_sha: str | None, reason: str) -> None:
+    """Mark the plan comment outdated (the latest push could not be planned): it stays readable, but its
+    hidden hashes are dropped, so nothing can be applied from it."""
+    from ..usecases import publish
+
+    context = shell.env.github
+    published = publish.mark_outdated(
+        shell.github(), pull_request, _author(shell, author), head_sha or context.sha, context.run_url, reason
+    )
+    shell.out(published.message)
 
 
 @github_group.command("drift-issue")
@@ -75,7 +115,8 @@ def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, auth
 
     github, context = shell.github(), shell.env.github
     sections = publish.gather(reports, targets.targets(shell.runtime, path))
-    result = publish.drift_issue(github, sections, context.run_url, actions.source_link(context), label, author or None)
+    link = actions.source_link(context)
+    result = publish.drift_issue(github, sections, context.run_url, link, label, _author(shell, author), context.sha)
     (shell.out if result.status is ExitStatus.OK else shell.err)(result.message)
     return result.status
 
@@ -84,29 +125,58 @@ def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, auth
 @click.option("--commit", metavar="SHA", help="A commit on main: its merged pull request's plan comment is read.")
 @click.option("--approve", metavar="PAIRS", help="ACCOUNT/REGION=HASH pairs approved by hand (a manual run).")
 @click.option("--pull-request", type=click.IntRange(1), metavar="NUMBER", help="With --approve: where to report.")
+@click.option(
+    "--base",
+    metavar="BRANCH",
+    help="With --commit: only a pull request merged into BRANCH counts (default: the branch of this run, "
+    "GITHUB_REF_NAME).",
+)
 @author_option
 @click.pass_obj
 def github_reviewed(
-    shell: Shell, commit: str | None, approve: str | None, pull_request: int | None, author: str
+    shell: Shell, commit: str | None, approve: str | None, pull_request: int | None, base: str | None, author: str
 ) -> None:
     """Print (JSON) the changes hash reviewed for each target: from the merged pull request's plan comment,
     made for its final head commit, or from --approve."""
-    from ..usecases import publish
+    from ..usecases import review
 
     if (commit is None) == (approve is None):
         raise UsageError("give either --commit SHA or --approve PAIRS")
     if approve is not None:
-        reviewed = publish.Reviewed(pull_request, publish.parse_approvals(approve))
+        reviewed = review.Reviewed(pull_request, review.parse_approvals(approve), by_hand=True)
     else:
         assert commit is not None
-        reviewed = publish.reviewed_for_commit(shell.github(), commit, author or None)
+        branch = base or shell.env.github.ref_name
+        reviewed = review.reviewed_for_commit(shell.github(), commit, _author(shell, author), branch)
     shell.out(json.dumps(reviewed.to_json(), separators=(",", ":")))
+
+
+@github_group.command("apply-targets")
+@path_argument
+@click.option("--plans", type=click.Path(path_type=Path, file_okay=False), required=True, help="The plan reports.")
+@click.option("--reviewed", "reviewed_json", required=True, metavar="JSON", help="What `github reviewed` printed.")
+@click.pass_obj
+def github_apply_targets(shell: Shell, path: Path, plans: Path, reviewed_json: str) -> None:
+    """Print (a workflow matrix) the targets to apply: a plan with no errors, the reviewed changes hash and
+    something to change. Each other target is said on stderr, with why; an empty matrix is not an error."""
+    from ..usecases import publish, review, targets
+
+    sections = publish.gather(plans, targets.targets(shell.runtime, path))
+    ready, others = review.ready_to_apply(sections, review.parse_reviewed(reviewed_json))
+    for other in others:
+        shell.err(f"not applied: {other}")
+    shell.out(json.dumps(targets.github_matrix(ready), separators=(",", ":")))
 
 
 @github_group.command("apply-report")
 @path_argument
 @click.option("--plans", type=click.Path(path_type=Path, file_okay=False), required=True, help="The plan reports.")
-@click.option("--receipts", type=click.Path(path_type=Path, file_okay=False), required=True, help="The apply receipts.")
+@click.option(
+    "--receipts",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The apply receipts, and the plans a failed apply left (remaining-*.json).",
+)
 @click.option("--reviewed", "reviewed_json", required=True, metavar="JSON", help="What `github reviewed` printed.")
 @click.option("--workflow", default="apply", show_default=True, help="The apply workflow's name, for the how-to.")
 @click.pass_obj
@@ -116,18 +186,20 @@ def github_apply_report(
     """Comment the apply run's result on its pull request; when the plan was not the reviewed one, the new
     plan and how to approve it. Exit 1 unless every target was applied."""
     from ..edges.github import actions
-    from ..usecases import publish, targets
+    from ..usecases import publish, review, targets
 
     context = shell.env.github
     sections = publish.gather(plans, targets.targets(shell.runtime, path))
-    result = publish.report_apply(
-        shell.github,
+    run = review.ApplyRun(
         sections,
-        publish.read_receipts(receipts),
-        publish.parse_reviewed(reviewed_json),
+        review.read_receipts(receipts),
+        review.parse_reviewed(reviewed_json),
         context.run_url,
         actions.source_link(context),
         workflow,
+        review.read_remaining(receipts),
+        context.sha,
     )
+    result = review.report_apply(shell.github, run)
     shell.out(result.message)
     return result.status

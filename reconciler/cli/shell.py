@@ -59,7 +59,11 @@ class Shell:
             terminal_line(text),
         )
 
-    def emit(self, plan: Plan, fmt: str, words: render.Words | None = None, limit: int | None = None) -> None:
+    def emit(
+        self, plan: Plan, fmt: str, words: render.Words | None = None, limit: int | None = None, summary: bool = True
+    ) -> None:
+        """Print a plan; in a workflow run, also add it to the job summary (`summary`: unless it is a report
+        shown again, which the job that made it has already added)."""
         from ..core import render
         from ..edges.github import actions
 
@@ -68,7 +72,8 @@ class Shell:
         words = words or render.PLAN
         limit = render.MARKDOWN_LIMIT if limit is None else limit or None
         self.out(render.render(plan, fmt, self.style, link, words, limit, github.run_url), nl=False)
-        self.warn(actions.append_summary(github, render.markdown(plan, link, words, more=github.run_url)))
+        if summary:
+            self.warn(actions.append_summary(github, render.markdown(plan, link, words, more=github.run_url)))
 
     def github(self) -> GitHub:
         """The GitHub edge for the repository this run is in; a usage error outside a workflow's variables."""

@@ -45,6 +45,7 @@ class GitHubContext:
     run_attempt: str | None = None
     workflow: str | None = None
     job: str | None = None
+    ref_name: str | None = None
 
     @property
     def run_url(self) -> str | None:
@@ -77,6 +78,7 @@ class GitHubContext:
             run_attempt=variables.get("GITHUB_RUN_ATTEMPT") or None,
             workflow=variables.get("GITHUB_WORKFLOW") or None,
             job=variables.get("GITHUB_JOB") or None,
+            ref_name=variables.get("GITHUB_REF_NAME") or None,
         )
 
 

@@ -169,11 +169,13 @@ def report(
     more: str | None = None,
     head: Sequence[str] = (),
     markers: Mapping[str, str] | None = None,
+    byline: str | None = None,
 ) -> str:
     """Several account/region plans in one body (a PR comment, a drift issue), in at most `limit`
-    characters: `head` (hidden markers, say), a table with a row per target, then each target's
-    memberships while they fit, in order, then how many are not shown. `markers` are hidden lines per
-    target, put in the head for the targets whose rows fit (a marker says what its visible row shows)."""
+    characters: `head` (hidden markers, say), the title and `byline` (what it was made for), a table with
+    a row per target, then each target's memberships while they fit, in order, then how many are not
+    shown. `markers` are hidden lines per target, put in the head for the targets whose rows fit (a marker
+    says what its visible row shows)."""
     plans = [section.plan for section in sections if section.plan is not None]
     failed = sum(1 for section in sections if section.plan is None or section.plan.errors)
     title = f"### {words.title}: {sum(len(p.changes) for p in plans)} {words.changed}"
@@ -183,6 +185,7 @@ def report(
     table.append("|---|---:|---:|---:|---:|" + ("---|" if words.hashed else ""))
     # The table always fits: when the targets are too many for one body, the rows that fit, and a line
     # for the rest (room for it, and for the memberships' footer, is kept).
+    title += f"\n\n{byline}" if byline else ""
     room = None if limit is None else limit - _FOOTER_ROOM * 2 - _size([*head, title, "", *table, ""])
     shown: list[Section] = []
     hidden: list[str] = []

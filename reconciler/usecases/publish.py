@@ -5,16 +5,15 @@ issue. No AWS call: the reports were made by `plan` / `drift` in the jobs before
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ..core import render, saved
 from ..core.api import Where
-from ..core.errors import ExitStatus, InvalidSavedPlan, NothingSelected, UsageError
+from ..core.errors import ExitStatus, InvalidSavedPlan, NothingSelected
 from ..core.escape import code, inert
 from ..core.plan import Plan
 from ..edges.github.rest import GitHub
@@ -85,11 +84,20 @@ def sticky_comment(github: GitHub, number: int, body: str, author: str | None) -
     return Published(f"created the plan comment {github.create_comment(number, body)} on #{number}")
 
 
+def byline(verb: str, commit: str | None, run_url: str | None, now: datetime | None = None) -> str:
+    """What a comment or issue was made for (the commit, the time, the run), so that it never passes for
+    a newer one."""
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    made = f"{verb} for commit {code(commit[:12])}" if commit else verb
+    return f"_{made} at {when}" + (f" in [this run]({run_url})._" if run_url else "._")
+
+
 def plan_comment(
     sections: Sequence[render.Section], run_url: str | None, link: render.Link, head_sha: str | None = None
 ) -> str:
     """The plan comment. Hidden markers carry what the apply workflow needs to recognise the reviewed plan:
-    the pull request's head commit it was made for, and each target's changes hash, whole."""
+    the pull request's head commit it was made for, and each target's changes hash, whole; the byline says
+    the same for a reader."""
     markers = [f"<!-- {PLAN_MARKER} -->"]
     if head_sha:
         markers.append(f"<!-- {HEAD_MARKER} {head_sha} -->")
@@ -98,169 +106,33 @@ def plan_comment(
         for s in sections
         if s.plan is not None and not s.plan.errors
     }
-    return render.report(sections, render.PLAN, link, more=run_url, head=markers, markers=hashes)
+    made = byline("Planned", head_sha, run_url)
+    return render.report(sections, render.PLAN, link, more=run_url, head=markers, markers=hashes, byline=made)
 
 
-@dataclass(frozen=True)
-class Reviewed:
-    """What was reviewed for a commit: the pull request, and the changes hash approved for each target
-    (empty, with `reason`, when nothing was)."""
-
-    pull_request: int | None
-    approvals: dict[str, str]
-    reason: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return {"pullRequest": self.pull_request, "approvals": self.approvals, "reason": self.reason}
+OUTDATED = "> :warning: **Outdated**"
 
 
-_HASHES = re.compile(rf"<!-- {HASH_MARKER} (\S+) (sha256:[0-9a-f]{{64}}) -->")
-_HEAD = re.compile(rf"<!-- {HEAD_MARKER} ([0-9a-f]{{40}}) -->")
-
-
-def reviewed_for_commit(github: GitHub, commit: str, author: str | None) -> Reviewed:
-    """The hashes reviewed for a commit on main: from the plan comment of the pull request it merged, and
-    only if that comment was made for the pull request's final head commit (a later push was not planned)."""
-    pull = github.merged_pull(commit)
-    if pull is None:
-        return Reviewed(None, {}, f"commit {commit} did not come from a merged pull request: nothing was reviewed")
-    ours = [c for c in github.comments(pull.number) if is_ours(c.body, c.author, PLAN_MARKER, author)]
-    if not ours:
-        return Reviewed(pull.number, {}, f"pull request #{pull.number} has no plan comment: nothing was reviewed")
-    body = ours[-1].body
-    markers = "\n".join(head(body))
-    made = _HEAD.search(markers)
-    if made is None or made.group(1) != pull.head_sha:
-        made_for = made.group(1)[:12] if made else "an unknown commit"
-        return Reviewed(
-            pull.number,
-            {},
-            f"the plan comment on #{pull.number} was made for {made_for}, not the final head "
-            f"{pull.head_sha[:12]}: the last push was not planned",
-        )
-    approvals: dict[str, str] = {}
-    for label, digest in _HASHES.findall(markers):
-        # The hidden hash must be the one the reviewer saw: the table's row for its target shows its head.
-        shown = re.search(
-            rf"^\| `{re.escape(label)}` \|.*\| `{re.escape(digest[: render.SHORT_HASH])}` \|$", body, re.M
-        )
-        if shown is None or label in approvals:
-            return Reviewed(
-                pull.number,
-                {},
-                f"the plan comment on #{pull.number} is not consistent: its hidden hash for {label} is not the one "
-                "its table shows; nothing was reviewed",
-            )
-        approvals[label] = digest
-    return Reviewed(pull.number, approvals)
-
-
-def parse_reviewed(text: str) -> Reviewed:
-    """What `reconciler github reviewed` printed, back."""
-    try:
-        data = json.loads(text)
-        approvals = {str(k): str(v) for k, v in data["approvals"].items()}
-        number = data.get("pullRequest")
-        return Reviewed(int(number) if number is not None else None, approvals, data.get("reason"))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"--reviewed: not what `reconciler github reviewed` prints: {exc}") from exc
-
-
-def read_receipts(directory: Path) -> dict[str, dict[str, Any]]:
-    """Apply receipts (`receipt*.json`, any depth) by target."""
-    found: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.rglob("receipt*.json")) if directory.is_dir() else []:
-        data = saved.read_receipt(path)
-        found[data["target"]] = data
-    return found
-
-
-def parse_approvals(text: str) -> dict[str, str]:
-    """`TARGET=HASH` pairs (a manual run's input), separated by spaces or new lines."""
-    approvals = {}
-    for pair in text.split():
-        target, _, digest = pair.partition("=")
-        try:
-            Where.parse(target)
-        except ValueError as exc:
-            raise UsageError(f"approve: {exc}") from exc
-        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            raise UsageError(f"approve: {pair!r}: expected ACCOUNT/REGION=sha256:<64 hex digits>")
-        if target in approvals:
-            raise UsageError(f"approve: {target} is approved twice; give each target one hash")
-        approvals[target] = digest
-    if not approvals:
-        raise UsageError("approve: no ACCOUNT/REGION=HASH pair given")
-    return approvals
-
-
-def report_apply(
-    github: Callable[[], GitHub],
-    sections: Sequence[render.Section],
-    receipts: Mapping[str, Mapping[str, Any]],
-    reviewed: Reviewed,
-    run_url: str | None,
-    link: render.Link,
-    workflow: str,
+def mark_outdated(
+    github: GitHub, number: int, author: str | None, commit: str | None, run_url: str | None, reason: str
 ) -> Published:
-    """Comment the apply result on the pull request (without one, the report is the message, for the job
-    log); the status is an error unless every target was applied or had nothing to apply."""
-    body = apply_report(sections, receipts, reviewed, run_url, link, workflow)
-    ok = all(receipts.get(s.label, {}).get("result") in ("applied", "nothing to apply") for s in sections)
-    status = ExitStatus.OK if ok else ExitStatus.ERROR
-    if reviewed.pull_request is None:
-        return Published(body.rstrip("\n"), status)
-    number = github().create_comment(reviewed.pull_request, body)
-    return Published(f"commented the apply result on #{reviewed.pull_request} ({number})", status)
-
-
-def apply_report(
-    sections: Sequence[render.Section],
-    receipts: Mapping[str, Mapping[str, Any]],
-    reviewed: Reviewed,
-    run_url: str | None,
-    link: render.Link,
-    workflow: str,
-) -> str:
-    """The apply run's comment on its pull request: each target's result; and when the plan on main is not
-    the one reviewed, the new plan and how to approve it (a manual run with the new hashes)."""
-    run = f" ([run]({run_url}))" if run_url else ""
-    lines = [f"<!-- {APPLY_MARKER} -->", f"### Clean Rooms apply{run}", ""]
-    lines += ["| target | result | applied | changes hash |", "|---|---|---:|---|"]
-    differs = []
-    for section in sections:
-        receipt = receipts.get(section.label)
-        approved = reviewed.approvals.get(section.label)
-        planned = section.plan.changes_hash() if section.plan is not None else None
-        if planned is not None and planned != approved:
-            differs.append(section)
-        if receipt is None:
-            result, done = "not applied", ""
-        else:
-            result = str(receipt["result"])
-            done = str(sum(m["outcome"] in ("applied", "converged") for m in receipt["memberships"]))
-            done += f" of {len(receipt['memberships'])}"
-        shown = f"`{planned[: render.SHORT_HASH]}`" if planned else ""
-        lines.append(f"| {code(section.label)} | {inert(result)} | {done} | {shown} |")
-    lines.append("")
-    if reviewed.reason:
-        lines += [f"Nothing was applied: {inert(reviewed.reason)}.", ""]
-    if not differs:
-        return "\n".join(lines)
-    approve = " ".join(f"{s.label}={s.plan.changes_hash()}" for s in sections if s.plan is not None)
-    lines += [
-        "**The plan on `main` is not the one reviewed** (a setting changed since review, or another pull "
-        "request merged first), so nothing was applied. The new plan is below. To apply it, run the "
-        f"`{workflow}` workflow by hand (Actions, `{workflow}`, Run workflow) with",
-        "",
-        f"- `approve`: `{approve}`",
-        *([f"- `pull-request`: `{reviewed.pull_request}`"] if reviewed.pull_request else []),
-        "",
-        "The run shows the plan again and waits for approval in the protected environment before it writes.",
-        "",
-    ]
-    # The result and the how-to go first, as the report's head: the new plan then fills what room is left.
-    return render.report(differs, render.PLAN, link, more=run_url, head=lines)
+    """Mark the plan comment as not the plan of the pull request's latest commit (it does not validate,
+    say): a banner first, and every hidden marker dropped, so that nothing in it can be applied any more."""
+    ours = [c for c in github.comments(number) if is_ours(c.body, c.author, PLAN_MARKER, author)]
+    if not ours:
+        return Published(f"no plan comment on #{number}: nothing to mark outdated")
+    visible = ours[-1].body.splitlines()[len(head(ours[-1].body)) :]
+    while visible and visible[0].startswith(OUTDATED):  # marked before: the new banner replaces the old
+        visible = visible[2:]
+    made = byline("Marked", commit, run_url).strip("_")
+    banner = (
+        f"{OUTDATED}: {inert(reason)}. The plan below was made for an earlier commit and cannot be applied ({made})"
+    )
+    lines = [f"<!-- {PLAN_MARKER} -->", banner, "", *visible]
+    while len("\n".join(lines)) > render.MARKDOWN_LIMIT:
+        lines.pop()
+    github.update_comment(number, ours[-1].id, "\n".join(lines))
+    return Published(f"marked the plan comment {ours[-1].id} on #{number} outdated")
 
 
 def drift_issue(
@@ -270,11 +142,13 @@ def drift_issue(
     link: render.Link,
     label: str,
     author: str | None,
+    commit: str | None = None,
 ) -> Published:
     """ONE open issue labelled `label` while anything drifts: opened, then updated with a comment each night
     the drift stays, and closed once every target was checked and none drifts. A target that could not be
     checked keeps an open issue open and fails the step (it never closes one, nor opens one by itself)."""
-    body = render.report(sections, render.DRIFT, link, more=run_url, head=[f"<!-- {DRIFT_MARKER} -->"])
+    made = byline("Checked", commit, run_url)
+    body = render.report(sections, render.DRIFT, link, more=run_url, head=[f"<!-- {DRIFT_MARKER} -->"], byline=made)
     drifted = sum(len(s.plan.changes) for s in sections if s.plan is not None)
     failed = [s.label for s in sections if s.plan is None or s.plan.errors]
     run = f" ([run]({run_url}))" if run_url else ""

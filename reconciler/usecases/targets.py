@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.api import Where
+from ..core.api import DEFAULT_ACCOUNT, Where
 from ..core.errors import PlanHasErrors
 from ..core.planner import resolve_regions
 from .runtime import Runtime
@@ -17,3 +17,10 @@ def targets(runtime: Runtime, path: Path) -> list[Where]:
     if errors:
         raise PlanHasErrors(f"{len(errors)} file(s) have no region", [f"error: {error}" for error in errors])
     return sorted({r.where for r in resolved}, key=lambda where: where.label)
+
+
+def github_matrix(found: list[Where]) -> dict[str, list[dict[str, str]]]:
+    """A workflow matrix of account/region pairs: `{"include": [{account, region, target}, ...]}`."""
+    return {
+        "include": [{"account": w.account or DEFAULT_ACCOUNT, "region": w.region, "target": w.label} for w in found]
+    }

@@ -83,6 +83,13 @@ def test_step_summary_is_appended_on_github(sandbox: CleanRoomsSandbox, tmp_path
     assert "### Clean Rooms plan: 1 to change" in content
     assert f":white_check_mark: applied: {mid}" in content
 
+    # A report shown again (as the action does, for the artifact) is not added a second time.
+    report = tmp_path / "drift.json"
+    report.write_text(drift(sandbox, "--format", "json", str(tmp_path / "d")).stdout)
+    shown = run_cli(["render", "--drift", str(report)], env=env)
+    assert shown.code == 0 and "Clean Rooms drift" in shown.stdout
+    assert summary.read_text() == content
+
 
 def test_validation_errors_become_annotations_on_github(tmp_path: Path) -> None:
     path = write_desired(tmp_path, "bad.yaml", "3f1c2a9e-7b4d-4c1e-9a8f-2b6d5e4c3a21", queryLogStatus="on")

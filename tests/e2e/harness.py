@@ -108,6 +108,7 @@ class Run:
     log: str
     run_id: int
     artifacts: Path
+    attempt: int = 1
 
     def job_results(self) -> dict[str, str]:
         """Each job's outcome by its name as act prints it (`plan/plan-1`, `plan/comment`, ...)."""
@@ -134,6 +135,7 @@ class Repository:
     artifacts: Path
     runs: int = 0
     variables: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # besides GITHUB_TOKEN, the fake GitHub's own
 
     @classmethod
     def create(cls, tmp: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub) -> Repository:
@@ -193,12 +195,21 @@ class Repository:
         ).stdout.strip()
 
     def run(
-        self, workflow: str, event: str, payload: Mapping[str, Any], timeout: float = 170, fork: bool = False
+        self,
+        workflow: str,
+        event: str,
+        payload: Mapping[str, Any],
+        timeout: float = 170,
+        fork: bool = False,
+        again: Run | None = None,
     ) -> Run:
-        """One workflow run: act with this event, a new run id, and nothing but loopback to talk to."""
+        """One workflow run: act with this event, a new run id, and nothing but loopback to talk to. `again`:
+        a re-run of that run, its next attempt (same run id and artifacts; act re-runs every job, where
+        GitHub's "Re-run failed jobs" re-runs the failed ones and those that need them)."""
         self.runs += 1
-        run_id = 1000 + self.runs
-        event_file = self.home / f"event-{run_id}.json"
+        run_id = again.run_id if again else 1000 + self.runs
+        attempt = again.attempt + 1 if again else 1
+        event_file = self.home / f"event-{run_id}-{attempt}.json"
         event_file.write_text(json.dumps(payload))
         self.github.jobs = job_permissions(self.root / ".github" / "workflows" / workflow, fork)
         oidc = (
@@ -218,6 +229,7 @@ class Repository:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "GITHUB_API_URL": self.github.url,
             "GITHUB_RUN_ID": str(run_id),
+            "GITHUB_RUN_ATTEMPT": str(attempt),
             "E2E_PYTHON": sys.executable,
             "E2E_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
             "E2E_ARTIFACTS": str(self.artifacts),
@@ -246,13 +258,12 @@ class Repository:
             *stand_ins(),
             *_pairs("--env", environment),
             *_pairs("--var", self.variables),
-            "--secret",
-            f"GITHUB_TOKEN={self.github.token}",
+            *_pairs("--secret", {"GITHUB_TOKEN": self.github.token, **self.secrets}),
         ]
         started = time.monotonic()
         proc = subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=timeout, check=False)
         log = proc.stdout + proc.stderr + f"\n[e2e] act took {time.monotonic() - started:.1f} s\n"
-        return Run(proc.returncode, log, run_id, self.artifacts)
+        return Run(proc.returncode, log, run_id, self.artifacts, attempt)
 
 
 @dataclass(frozen=True)

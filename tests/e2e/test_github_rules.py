@@ -4,10 +4,13 @@ rule the harness plays for GitHub."""
 
 from __future__ import annotations
 
-from reconciler.sandbox import CleanRoomsSandbox
+import re
+
+from reconciler.sandbox import CleanRoomsSandbox, Fault
 
 from ..fakegithub import FakeGitHub
 from .harness import Arrival, Repository
+from .test_apply_and_drift_workflows import OTHER, receipt, reviewed_pull_request, two_targets
 from .test_plan_workflow import pull_request_event
 
 NAMES = ("acme", "globex", "initech")
@@ -55,3 +58,214 @@ def test_three_merges_in_quick_succession_are_each_applied_in_order_and_a_drift_
     for name in NAMES:
         [result] = [c for c in github.comments_on(pulls[name]) if "cleanrooms-reconciler:apply" in c.body]
         assert "| `default/us-east-1` | applied | 1 of 1 |" in result.body
+
+
+THIRD = "444455556666"
+
+
+def test_one_drifted_target_among_three_holds_back_only_itself_until_approved_by_hand(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rule played: a job asks its environment's reviewers only when it runs; so only targets whose
+    plan on main is the reviewed one get an apply job (and an approval request)."""
+    here, there = two_targets(repository, sandbox)
+    third = sandbox.create_membership("initech", region="us-west-2", account_id=THIRD)
+    repository.write(
+        "desired-state/initech.yaml",
+        f'membershipIdentifier: {third}\nregion: us-west-2\naccountId: "{THIRD}"\nqueryLogStatus: ENABLED\n',
+    )
+    pr, merge = reviewed_pull_request(repository, github)
+    sandbox.write(there, {"jobLogStatus": "DISABLED"}, region="eu-west-1", account_id=OTHER)  # by hand, meanwhile
+
+    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": merge})
+    assert run.code != 0
+    results = run.job_results()
+    assert results["apply/report"] == "failed"  # not every target is done
+    assert sorted(k for k in results if k.startswith("apply/apply")) == ["apply/apply-1", "apply/apply-2"]
+    assert sandbox.membership(here)["queryLogStatus"] == "ENABLED"
+    assert sandbox.membership(third, "us-west-2", THIRD)["queryLogStatus"] == "ENABLED"
+    assert {r.membership_id for r in sandbox.requests("UpdateMembership")} == {here, third}
+    assert "not applied: 111122223333/eu-west-1: the plan on main is not the one reviewed" in run.log
+
+    [explained] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "| `default/us-east-1` | applied | 1 of 1 |" in explained.body
+    assert f"| `{THIRD}/us-west-2` | applied | 1 of 1 |" in explained.body
+    assert f"| `{OTHER}/eu-west-1` | not applied |" in explained.body
+    assert f"- `{OTHER}/eu-west-1`: the plan on main is not the one reviewed" in explained.body
+    approve = re.search(r"- `approve`: `([^`]+)`", explained.body)
+    assert approve is not None and re.fullmatch(rf"{OTHER}/eu-west-1=sha256:[0-9a-f]{{64}}", approve.group(1))
+    assert 'jobLogStatus: "DISABLED" -> "ENABLED"' in explained.body  # the plan that stands now, shown
+
+    # The one step the comment gives: a manual run approving that plan, for that target alone.
+    approved = repository.run(
+        "apply.yml", "workflow_dispatch", {"inputs": {"approve": approve.group(1), "pull-request": str(pr)}}
+    )
+    assert approved.code == 0, approved.log
+    assert sandbox.membership(there, "eu-west-1", OTHER)["jobLogStatus"] == "ENABLED"
+    assert receipt(approved, f"receipt-{OTHER}-eu-west-1")["result"] == "applied"
+    [_, finished] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "| `default/us-east-1` | not in this run |" in finished.body
+    assert f"| `{OTHER}/eu-west-1` | applied | 1 of 1 |" in finished.body
+    assert "Not finished" not in finished.body
+
+
+def test_a_merge_whose_plans_are_all_empty_asks_no_one_to_approve_anything(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rule played: an apply job that runs asks the environment's reviewers, whatever it holds."""
+    mid = sandbox.create_membership("acme", queryLogStatus="ENABLED")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    pr, merge = reviewed_pull_request(repository, github, "a comment in the file, no setting changed")
+    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": merge})
+    assert run.code == 0, run.log
+    results = run.job_results()
+    assert results["apply/gate"] == "succeeded" and results["apply/report"] == "succeeded"
+    assert not any(k.startswith("apply/apply") for k in results)  # no job in the environment: no approval asked
+    assert sandbox.requests("UpdateMembership") == []
+    [result] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "| `default/us-east-1` | nothing to apply |" in result.body
+
+
+def test_a_partly_failed_apply_re_runs_cleanly_and_its_report_gives_the_one_step_that_finishes_it(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rules played: all attempts of a run share its artifacts, and a name is uploaded once unless
+    `overwrite` (artifacts v4); a re-run is the same run id with the next `github.run_attempt`."""
+    first, second = sandbox.create_membership("acme"), sandbox.create_membership("globex")
+    for name, mid in (("acme", first), ("globex", second)):
+        repository.write(f"desired-state/{name}.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    pr, merge = reviewed_pull_request(repository, github)
+    sandbox.inject("UpdateMembership", sequence=[Fault(403)], membership_id=second)  # refused, once
+
+    push = {"ref": "refs/heads/main", "after": merge}
+    partial = repository.run("apply.yml", "push", push)
+    assert partial.code != 0
+    assert [sandbox.membership(m)["queryLogStatus"] for m in (first, second)] == ["ENABLED", "DISABLED"]
+    assert partial.job_results()["apply/apply"] == "failed"
+    [report] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "| `default/us-east-1` | incomplete | 1 of 2 |" in report.body
+    assert "- `default/us-east-1`: the apply did not finish (1 of 2 done)" in report.body
+    approve = re.search(r"- `approve`: `default/us-east-1=(sha256:[0-9a-f]{64})`", report.body)
+    assert approve is not None
+    assert f"<code>{second}</code> globex: 1 field(s)" in report.body  # what is left, and only that
+    assert f"<code>{first}</code>" not in report.body.split("**Not finished:**")[1]
+    assert "remaining-default-us-east-1-attempt-1" in partial.artifact_names()
+
+    again = repository.run("apply.yml", "push", push, again=partial)  # "Re-run"
+    assert f"already exists in run {partial.run_id}" not in again.log  # artifacts: no name uploaded twice
+    assert again.job_results()["apply/gate"] == "succeeded"
+    assert "not applied: default/us-east-1: the plan on main is not the one reviewed" in again.log
+    assert "receipt-default-us-east-1-attempt-1" in again.artifact_names()  # the first attempt's record stays
+    [_, report2] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert f"- `approve`: `default/us-east-1={approve.group(1)}`" in report2.body  # the same way forward
+
+    inputs = {"approve": f"default/us-east-1={approve.group(1)}", "pull-request": str(pr)}
+    finished = repository.run("apply.yml", "workflow_dispatch", {"inputs": inputs})
+    assert finished.code == 0, finished.log
+    assert sandbox.membership(second)["queryLogStatus"] == "ENABLED"
+    assert [r.membership_id for r in sandbox.requests("UpdateMembership") if r.status == 200] == [first, second]
+    [*_, done] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert "| `default/us-east-1` | applied | 1 of 1 |" in done.body and "Not finished" not in done.body
+
+
+def test_a_github_app_token_makes_and_finds_the_plan_comment_and_a_forged_one_is_not_taken(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rule played: what a token creates is authored by whom the token belongs to (an App's
+    installation token: APP-SLUG[bot]); an installation token cannot ask GET /user who it is."""
+    github.tokens["app-installation-token"] = ("cleanrooms-bot[bot]", False)
+    repository.secrets["CLEANROOMS_GITHUB_TOKEN"] = "app-installation-token"
+    repository.variables["CLEANROOMS_COMMENT_AUTHOR"] = "cleanrooms-bot[bot]"
+    mid = sandbox.create_membership("acme")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    head = repository.commit("query logging on")
+    pr = github.open_pull(head)
+    for _ in range(2):  # a push, then the same commit planned again: the one comment is edited, not added
+        planned = repository.run("plan.yml", "pull_request", pull_request_event(pr, head))
+        assert planned.code == 0, planned.log
+    [comment] = github.comments_on(pr)
+    assert comment.author == "cleanrooms-bot[bot]" and comment.edits == 1
+    # Someone pastes the comment, hidden markers and all, with a hash of their own choosing.
+    forged = comment.body.replace("sha256:", "sha256:0", 1)
+    github.add_comment(pr, forged, "mallory")
+
+    merge = repository.commit(f"Merge pull request #{pr}")
+    github.merge(pr, merge)
+    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": merge})
+    assert run.code == 0, run.log
+    assert sandbox.membership(mid)["queryLogStatus"] == "ENABLED"
+    [result] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    assert result.author == "cleanrooms-bot[bot]"
+    assert "| `default/us-east-1` | applied | 1 of 1 |" in result.body
+
+
+def test_a_forks_pull_request_is_validated_and_told_why_it_is_not_planned_with_no_red_x(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rule played: a fork's `pull_request` run gets no OIDC token and a read-only token."""
+    mid = sandbox.create_membership("acme")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    head = repository.commit("from a fork")
+    pr = github.open_pull(head, author="mallory")
+    run = repository.run("plan.yml", "pull_request", pull_request_event(pr, head, "mallory/cleanrooms"), fork=True)
+    assert run.code == 0, run.log
+    # plan and comment skipped, nothing failed; the check to require passes (apply finds no plan to apply)
+    assert run.job_results() == {"plan/targets": "succeeded", "plan/Clean Rooms plan": "succeeded"}
+    assert "this pull request comes from a fork: validated, not planned" in run.log.split("\n[e2e]")[0]
+    assert sandbox.requests() == [] and github.calls == []
+
+
+def test_a_push_that_does_not_validate_marks_the_plan_comment_outdated_and_nothing_can_be_applied_from_it(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    mid = sandbox.create_membership("acme")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    first = repository.commit("query logging on")
+    pr = github.open_pull(first)
+    assert repository.run("plan.yml", "pull_request", pull_request_event(pr, first)).code == 0
+    [comment] = github.comments_on(pr)
+    assert "_Planned for commit `" + first[:12] + "` at " in comment.body
+
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: MAYBE\n")
+    broken = repository.commit("a typo")
+    github.pulls[pr].head_sha = broken
+    sandbox.clear_requests()
+    run = repository.run("plan.yml", "pull_request", pull_request_event(pr, broken))
+    assert run.code != 0
+    results = run.job_results()
+    assert (results["plan/targets"], results["plan/comment"], results["plan/Clean Rooms plan"]) == (
+        "failed",
+        "succeeded",
+        "failed",  # the check to require
+    )
+    assert "comes from a fork" not in run.log
+    [outdated] = github.comments_on(pr)
+    assert outdated.id == comment.id and outdated.author == "github-actions[bot]"
+    assert "> :warning: **Outdated**: the desired state at the latest commit does not validate" in outdated.body
+    assert f"(Marked for commit `{broken[:12]}` at " in outdated.body
+    assert "changes-hash" not in outdated.body
+    assert sandbox.requests() == []
+
+
+def test_a_merge_queues_merge_commit_is_planned_as_the_required_check_and_nothing_is_commented(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rule played: a merge queue runs the required checks on its temporary merge commit
+    (`merge_group`), with no pull request in the event."""
+    mid = sandbox.create_membership("acme")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    sha = repository.commit("the queue's merge commit")
+    event = {
+        "merge_group": {
+            "head_sha": sha,
+            "head_ref": "refs/heads/gh-readonly-queue/main/pr-1",
+            "base_ref": "refs/heads/main",
+        }
+    }
+    run = repository.run("plan.yml", "merge_group", event)
+    assert run.code == 0, run.log
+    results = run.job_results()
+    assert (results["plan/targets"], results["plan/plan"], results["plan/Clean Rooms plan"]) == ("succeeded",) * 3
+    assert "plan/comment" not in results and github.writes() == []
+    assert [r.membership_id for r in sandbox.requests("GetMembership")] == [mid]
+    assert run.artifact_names() == ["plan-default-us-east-1"]

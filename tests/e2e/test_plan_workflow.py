@@ -5,11 +5,12 @@ from __future__ import annotations
 from reconciler.sandbox import CleanRoomsSandbox
 
 from ..fakegithub import FakeGitHub
-from .harness import Repository
+from .harness import OWNER_REPO, Repository
 
 
-def pull_request_event(number: int, sha: str) -> dict[str, object]:
-    return {"number": number, "pull_request": {"number": number, "head": {"sha": sha}}}
+def pull_request_event(number: int, sha: str, head_repository: str = OWNER_REPO) -> dict[str, object]:
+    head = {"sha": sha, "repo": {"full_name": head_repository}}
+    return {"number": number, "pull_request": {"number": number, "head": head}}
 
 
 def test_a_pull_request_gets_one_plan_comment_edited_on_the_next_push(

@@ -4,6 +4,7 @@ against the local fake of GitHub's REST API: per-target reports in, ONE comment 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,41 +225,58 @@ def test_the_reviewed_hashes_come_only_from_a_plan_comment_made_for_the_final_he
     fake: FakeGitHub, tmp_path: Path
 ) -> None:
     from reconciler.edges.github.rest import GitHub
-    from reconciler.usecases import publish
+    from reconciler.usecases import publish, review
 
     github_edge = GitHub(fake.url, fake.token, fake.repository)
     head, later, merge = "a" * 40, "b" * 40, "c" * 40
-    assert publish.reviewed_for_commit(github_edge, merge, BOT).reason == (
+    assert review.reviewed_for_commit(github_edge, merge, BOT).reason == (
         f"commit {merge} did not come from a merged pull request: nothing was reviewed"
     )
+
     pr = fake.open_pull(head)
     fake.merge(pr, merge)
-    assert publish.reviewed_for_commit(github_edge, merge, BOT).reason == (
+    assert review.reviewed_for_commit(github_edge, merge, BOT).reason == (
         f"pull request #{pr} has no plan comment: nothing was reviewed"
     )
     plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
     sections = [render.Section(TARGETS[0].label, plan)]
     fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
-    reviewed = publish.reviewed_for_commit(github_edge, merge, BOT)
+    reviewed = review.reviewed_for_commit(github_edge, merge, BOT)
     assert (reviewed.pull_request, reviewed.approvals, reviewed.reason) == (
         pr,
         {TARGETS[0].label: plan.changes_hash()},
         None,
     )
     fake.pulls[pr].head_sha = later  # a push after the last plan
-    stale = publish.reviewed_for_commit(github_edge, merge, BOT)
+    stale = review.reviewed_for_commit(github_edge, merge, BOT)
     assert stale.approvals == {} and stale.reason == (
         f"the plan comment on #{pr} was made for aaaaaaaaaaaa, not the final head bbbbbbbbbbbb: "
         "the last push was not planned"
     )
 
 
+def test_only_a_pull_request_merged_into_the_runs_branch_counts(fake: FakeGitHub) -> None:
+    from reconciler.edges.github.rest import GitHub
+    from reconciler.usecases import review
+
+    github_edge, head, merge = GitHub(fake.url, fake.token, fake.repository), "a" * 40, "c" * 40
+    elsewhere = fake.open_pull(head, base="release")
+    fake.merge(elsewhere, merge)
+    assert review.reviewed_for_commit(github_edge, merge, BOT, "main").reason == (
+        f"commit {merge} did not come from a pull request merged into main: nothing was reviewed"
+    )
+    assert review.reviewed_for_commit(github_edge, merge, BOT, "release").pull_request == elsewhere
+    into_main = fake.open_pull(head)  # the same commit, in a pull request into main too
+    fake.merge(into_main, merge)
+    assert review.reviewed_for_commit(github_edge, merge, BOT, "main").pull_request == into_main
+
+
 def test_a_manual_approval_is_checked_pair_by_pair() -> None:
     from reconciler.core.errors import UsageError
-    from reconciler.usecases import publish
+    from reconciler.usecases import review
 
     digest = "sha256:" + "1" * 64
-    assert publish.parse_approvals(f"111122223333/us-east-1={digest}\n default/eu-west-1={digest}") == {
+    assert review.parse_approvals(f"111122223333/us-east-1={digest}\n default/eu-west-1={digest}") == {
         "111122223333/us-east-1": digest,
         "default/eu-west-1": digest,
     }
@@ -268,23 +286,102 @@ def test_a_manual_approval_is_checked_pair_by_pair() -> None:
         ("default/us-east-1=sha256:abc", "approve: 'default/us-east-1=sha256:abc': expected ACCOUNT/REGION=sha256:"),
     ]:
         with pytest.raises(UsageError) as caught:
-            publish.parse_approvals(bad)
+            review.parse_approvals(bad)
         assert caught.value.message.startswith(message)
 
 
 def test_the_apply_report_shows_the_new_plan_and_the_approve_line_within_the_limit() -> None:
-    from reconciler.usecases import publish
+    from reconciler.usecases import review
 
     plans = [
         Plan(Plan.build([change(t * 1000 + i, w, 4) for i in range(600)]).memberships, target=w)
         for t, w in enumerate(TARGETS)
     ]
     sections = [render.Section(p.target.label, p) for p in plans if p.target is not None]
-    reviewed = publish.Reviewed(7, {TARGETS[0].label: plans[0].changes_hash()})
-    body = publish.apply_report(sections, {}, reviewed, "https://github.test/run/1", None, "apply")
+    reviewed = review.Reviewed(7, {TARGETS[0].label: plans[0].changes_hash()})
+    applied = {TARGETS[0].label: {"result": "applied", "memberships": [{"outcome": "applied"}] * 600}}
+    body = review.apply_report(review.ApplyRun(sections, applied, reviewed, "https://github.test/run/1"))
     assert len(body) <= 65_536
+    assert f"| `{TARGETS[0].label}` | applied | 600 of 600 | `{plans[0].changes_hash()[:19]}` |" in body
     assert f"| `{TARGETS[1].label}` | not applied |  | `{plans[1].changes_hash()[:19]}` |" in body
     assert "(a comment holds at most 65,536 characters)" in body
-    approve = " ".join(f"{p.target.label}={p.changes_hash()}" for p in plans if p.target is not None)
+    approve = " ".join(f"{p.target.label}={p.changes_hash()}" for p in plans[1:] if p.target is not None)
     assert f"- `approve`: `{approve}`" in body and "- `pull-request`: `7`" in body
-    assert "### Clean Rooms plan: 1200 to change in 2 account/region target(s)" in body  # only those that differ
+    assert f"- `{TARGETS[1].label}`: no changes hash was reviewed for it" in body
+    assert "### Clean Rooms plan: 1200 to change in 2 account/region target(s)" in body  # only those not done
+
+
+def test_author_at_token_is_the_personal_tokens_user_and_an_installation_token_is_told_to_name_its_app(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    from reconciler.usecases import publish
+
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
+    report(reports, plan, TARGETS[0])
+    head, merge = "a" * 40, "c" * 40
+    pr = fake.open_pull(head)
+    fake.add_comment(pr, publish.plan_comment([render.Section(TARGETS[0].label, plan)], None, None, head), "mallory")
+
+    # The workflow's own token (an installation token) cannot say whose it is.
+    refused = github(fake, ["reviewed", "--commit", merge, "--author", "@token"])
+    assert refused.code == 1
+    assert "--author @token: GitHub: cannot find whose token this is: HTTP 403" in refused.stderr
+    assert "give the author as APP-SLUG[bot]" in refused.stderr
+
+    # A personal access token's comments are its user's, and only they are ours.
+    fake.tokens["pat"] = ("octocat", True)
+    as_user = fake.env() | {"GITHUB_TOKEN": "pat", "GITHUB_RUN_ID": "8", "AWS_DEFAULT_REGION": "us-east-1"}
+    args = ["github", "comment", "--pull-request", str(pr), "--reports", str(reports), "--head-sha", head]
+    commented = run_cli([*args, "--author", "@token", str(path)], env=as_user)
+    assert commented.code == 0, commented.stderr
+    assert [c.author for c in fake.comments_on(pr)] == ["mallory", "octocat"]  # mallory's is not taken for ours
+    fake.merge(pr, merge)
+    found = run_cli(["github", "reviewed", "--commit", merge, "--author", "@token"], env=as_user)
+    assert found.code == 0, found.stderr
+    assert f'"pullRequest":{pr}' in found.stdout and plan.changes_hash() in found.stdout
+
+
+def test_a_plan_comment_says_what_it_was_made_for_and_once_outdated_it_cannot_be_applied(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    from reconciler.edges.github.rest import GitHub
+    from reconciler.usecases import publish, review
+
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
+    report(reports, plan, TARGETS[0])
+    head, later, merge = "a" * 40, "b" * 40, "c" * 40
+    pr = fake.open_pull(head)
+    assert (
+        github(
+            fake, ["comment", "--pull-request", str(pr), "--reports", str(reports), "--head-sha", head, str(path)]
+        ).code
+        == 0
+    )
+    [comment] = fake.comments_on(pr)
+    made = re.search(
+        r"^_Planned for commit `aaaaaaaaaaaa` at (\S+ \S+ UTC) in \[this run\]\((\S+)\)\._$", comment.body, re.M
+    )
+    assert made is not None and made.group(2) == "https://github.localhost/acme/cleanrooms/actions/runs/7"
+
+    fake.pulls[pr].head_sha = later  # a push that does not validate
+    for _ in range(2):  # marked twice: one banner
+        marked = github(fake, ["outdated", "--pull-request", str(pr), "--head-sha", later], "8")
+        assert marked.code == 0, marked.stderr
+        assert f"marked the plan comment {comment.id} on #{pr} outdated" in marked.stdout
+    [outdated] = fake.comments_on(pr)
+    assert outdated.body.startswith(
+        "<!-- cleanrooms-reconciler:plan -->\n> :warning: **Outdated**: the desired state at the latest commit "
+        "does not validate. The plan below was made for an earlier commit and cannot be applied (Marked for "
+        "commit `bbbbbbbbbbbb` at "
+    )
+    assert outdated.body.count("**Outdated**") == 1
+    assert "changes-hash" not in outdated.body and "cleanrooms-reconciler:head" not in outdated.body
+    assert made.group(0) in outdated.body  # the plan itself stays readable
+    fake.merge(pr, merge)
+    reviewed = review.reviewed_for_commit(GitHub(fake.url, fake.token, fake.repository), merge, BOT)
+    assert reviewed.approvals == {} and "made for an unknown commit" in (reviewed.reason or "")
+    assert publish.mark_outdated(
+        GitHub(fake.url, fake.token, fake.repository), fake.open_pull(), BOT, None, None, "x"
+    ).message.startswith("no plan comment on #")

@@ -106,6 +106,11 @@ class GitHub:
     def _issue(self, number: int) -> Issue:
         return self._repo().get_issue(number)
 
+    def login(self) -> str:
+        """Whose token this is (GET /user): a user's login for a personal access token. An installation
+        token (a GitHub App's, or a workflow's GITHUB_TOKEN) has no user: GitHub answers 403."""
+        return _called("find whose token this is", lambda: str(self._client.get_user().login))
+
     def comments(self, number: int) -> Iterator[Comment]:
         """Every comment on an issue or pull request, oldest first."""
         for comment in _called(f"list the comments of #{number}", lambda: list(self._issue(number).get_comments())):
@@ -121,13 +126,15 @@ class GitHub:
 
         _called(f"edit comment {comment_id} on #{number}", edit)
 
-    def merged_pull(self, commit: str) -> PullRef | None:
-        """The merged pull request that `commit` on the default branch came from, if any."""
+    def merged_pull(self, commit: str, base: str | None = None) -> PullRef | None:
+        """The merged pull request that `commit` came from, if any: of those merged into `base` when given
+        (a commit can be in pull requests into several branches)."""
 
         def found() -> PullRef | None:
             for pull in self._repo().get_commit(commit).get_pulls():
                 # merged_at, not merged: this list carries the former only (reading the latter costs a call).
-                if pull.merged_at is not None or pull.merge_commit_sha == commit:
+                merged = pull.merged_at is not None or pull.merge_commit_sha == commit
+                if merged and (base is None or pull.base.ref == base):
                     return PullRef(pull.number, pull.head.sha)
             return None
 
