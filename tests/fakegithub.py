@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ READ_ISSUES: Needs = ((("issues", "read"),),)
 WRITE_ISSUES: Needs = ((("issues", "write"),),)
 COMMIT_PULLS: Needs = ((("contents", "read"), ("pull-requests", "read")),)
 READ_PULLS: Needs = ((("pull-requests", "read"),),)
+READ_CONTENTS: Needs = ((("contents", "read"),),)
 _NOT_ACCESSIBLE: tuple[int, Any, list[tuple[str, str]]] = (
     403,
     {"message": "Resource not accessible by integration"},
@@ -112,6 +114,8 @@ class FakeGitHub:
         self._thread: threading.Thread | None = None
         # The running workflow's jobs and their permissions (None: the token may do anything).
         self.jobs: dict[str, dict[str, str]] | None = None
+        # The repository's git directory, for the commits between two (compare); None: no history.
+        self.git_dir: str | None = None
 
     # -- the test's side -------------------------------------------------------------------------------
 
@@ -339,6 +343,7 @@ class FakeGitHub:
         yield "PATCH", r"/issues/(\d+)", WRITE_ISSUES, self._edit_issue
         yield "GET", r"/commits/([0-9a-f]{40})/pulls", COMMIT_PULLS, self._pulls_of_commit
         yield "GET", r"/pulls/(\d+)", READ_PULLS, self._get_pull
+        yield "GET", r"/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})", READ_CONTENTS, self._compare
 
     def _page(self, items: list[Any], query: dict[str, str], path: str) -> tuple[int, Any, list[tuple[str, str]]]:
         per_page = int(query.get("per_page", 30))
@@ -426,6 +431,25 @@ class FakeGitHub:
     def _pulls_of_commit(self, query: dict[str, str], _body: Any, sha: str) -> tuple[int, Any, list[Any]]:
         found = [self._pull_json(p) for p in self.pulls.values() if sha in p.commits or sha == p.merge_commit_sha]
         return self._page(found, query, f"/repos/{self.repository}/commits/{sha}/pulls")
+
+    def _compare(self, query: dict[str, str], _body: Any, base: str, head: str) -> tuple[int, Any, list[Any]]:
+        """The commits `head` has that `base` has not, oldest first, from the real git history."""
+        if self.git_dir is None:
+            return 404, {"message": "Not Found"}, []
+        listed = subprocess.run(
+            ["git", "rev-list", "--reverse", f"{base}..{head}"],
+            cwd=self.git_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if listed.returncode != 0:
+            return 404, {"message": "No common ancestor between base and head"}, []
+        shas = listed.stdout.split()
+        status, page, headers = self._page(
+            [{"sha": s} for s in shas], query, f"/repos/{self.repository}/compare/{base}...{head}"
+        )
+        return status, {"status": "ahead", "ahead_by": len(shas), "total_commits": len(shas), "commits": page}, headers
 
     def _get_pull(self, _query: dict[str, str], _body: Any, number: str) -> tuple[int, Any, list[Any]]:
         pull = self.pulls.get(int(number))

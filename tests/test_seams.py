@@ -395,12 +395,12 @@ def test_a_hash_marker_counts_only_in_the_comments_head_and_only_when_the_table_
     pr = fake.open_pull(head)
     fake.merge(pr, merge)
     fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
-    reviewed = review.reviewed_for_commit(edge, merge, BOT)
+    reviewed = review.reviewed_for_push(edge, merge, BOT)
     assert reviewed.approvals == {HERE.label: sections[0].plan.changes_hash()}  # type: ignore[union-attr]
 
     body = publish.plan_comment([render.Section(HERE.label, genuine)], None, None, head)
     fake.add_comment(pr, body.replace(genuine.changes_hash(), FORGED, 1), BOT)
-    mismatched = review.reviewed_for_commit(edge, merge, BOT)
+    mismatched = review.reviewed_for_push(edge, merge, BOT)
     assert mismatched.approvals == {}
     assert mismatched.reason == (
         f"the plan comment on #{pr} is not consistent: its hidden hash for {HERE.label} is not the one its table "

@@ -126,6 +126,13 @@ def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, auth
 @click.option("--approve", metavar="PAIRS", help="ACCOUNT/REGION=HASH pairs approved by hand (a manual run).")
 @click.option("--pull-request", type=click.IntRange(1), metavar="NUMBER", help="With --approve: where to report.")
 @click.option(
+    "--since",
+    metavar="SHA",
+    callback=lambda _ctx, _param, value: parse_commit(value),
+    help="With --commit: the branch's head before the push; every pull request the push merged counts (a "
+    "merge queue's batch).",
+)
+@click.option(
     "--base",
     metavar="BRANCH",
     help="With --commit: only a pull request merged into BRANCH counts (default: the branch of this run, "
@@ -134,7 +141,13 @@ def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, auth
 @author_option
 @click.pass_obj
 def github_reviewed(
-    shell: Shell, commit: str | None, approve: str | None, pull_request: int | None, base: str | None, author: str
+    shell: Shell,
+    commit: str | None,
+    approve: str | None,
+    pull_request: int | None,
+    since: str | None,
+    base: str | None,
+    author: str,
 ) -> None:
     """Print (JSON) the changes hash reviewed for each target: from the merged pull request's plan comment,
     made for its final head commit, or from --approve."""
@@ -147,7 +160,7 @@ def github_reviewed(
     else:
         assert commit is not None
         branch = base or shell.env.github.ref_name
-        reviewed = review.reviewed_for_commit(shell.github(), commit, _author(shell, author), branch)
+        reviewed = review.reviewed_for_push(shell.github(), commit, _author(shell, author), branch, since)
     shell.out(json.dumps(reviewed.to_json(), separators=(",", ":")))
 
 

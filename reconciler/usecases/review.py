@@ -18,7 +18,7 @@ from ..core.api import Where
 from ..core.errors import ExitStatus, UsageError
 from ..core.escape import code, inert
 from ..core.plan import Plan
-from ..edges.github.rest import GitHub
+from ..edges.github.rest import GitHub, PullRef
 from .publish import (
     APPLY_MARKER,
     HASH_MARKER,
@@ -34,18 +34,26 @@ from .publish import (
 
 @dataclass(frozen=True)
 class Reviewed:
-    """What was reviewed for a commit: the pull request, and the changes hash approved for each target
-    (empty, with `reason`, when nothing was)."""
+    """What was reviewed for a push: the pull request (the last, for a merge queue's batch of several,
+    all of which are `pull_requests`), and the changes hash approved for each target (empty, with
+    `reason`, when nothing was)."""
 
     pull_request: int | None
     approvals: dict[str, str]
     reason: str | None = None
     # Approved by hand (a manual run's `approve`): the targets it names are the run's whole scope.
     by_hand: bool = False
+    pull_requests: tuple[int, ...] = ()
+
+    @property
+    def told(self) -> tuple[int, ...]:
+        """The pull requests the apply report goes to."""
+        return self.pull_requests or ((self.pull_request,) if self.pull_request is not None else ())
 
     def to_json(self) -> dict[str, object]:
         return {
             "pullRequest": self.pull_request,
+            "pullRequests": list(self.told),
             "approvals": self.approvals,
             "reason": self.reason,
             "byHand": self.by_hand,
@@ -56,13 +64,50 @@ _HASHES = re.compile(rf"<!-- {HASH_MARKER} (\S+) (sha256:[0-9a-f]{{64}}) -->")
 _HEAD = re.compile(rf"<!-- {HEAD_MARKER} ([0-9a-f]{{40}}) -->")
 
 
-def reviewed_for_commit(github: GitHub, commit: str, author: str | None, base: str | None = None) -> Reviewed:
-    """The hashes reviewed for a commit on main: from the plan comment of the pull request it merged, and
-    only if that comment was made for the pull request's final head commit (a later push was not planned)."""
-    pull = github.merged_pull(commit, base)
-    if pull is None:
-        source = f"a pull request merged into {base}" if base else "a merged pull request"
-        return Reviewed(None, {}, f"commit {commit} did not come from {source}: nothing was reviewed")
+# The changes hash of a plan that changes nothing, whatever the target.
+EMPTY_HASH = Plan.build(()).changes_hash()
+
+
+def reviewed_for_push(
+    github: GitHub, commit: str, author: str | None, base: str | None = None, since: str | None = None
+) -> Reviewed:
+    """The hashes reviewed for a push to `base` ending at `commit`: with `since` (the push's previous head)
+    every commit it brought is looked at, so a merge queue's batch of several pull requests is each of them
+    (a merge by hand is one). Per target, the hash of the one pull request that changes it; a target that
+    several of the batch change has no reviewed hash (their plans were made apart: the plan on main is
+    neither), and is applied only after a manual approval. Any pull request of the batch not reviewed as
+    planned leaves the whole push unreviewed: what it changed is not known."""
+    commits = [commit]
+    if since and since.strip("0"):
+        commits = github.commits_between(since, commit) or [commit]
+    pulls: list[PullRef] = []
+    source = f"a pull request merged into {base}" if base else "a merged pull request"
+    for sha in commits:
+        pull = github.merged_pull(sha, base)
+        if pull is None:  # pushed straight to the branch, alone or among merges: nobody reviewed it
+            numbers = tuple(p.number for p in pulls)
+            reason = f"commit {sha} did not come from {source}: nothing was reviewed"
+            return Reviewed(numbers[-1] if numbers else None, {}, reason, pull_requests=numbers)
+        if pull.number not in [p.number for p in pulls]:
+            pulls.append(pull)
+    reviews = [_reviewed_pull(github, pull, author) for pull in pulls]
+    numbers = tuple(p.number for p in pulls)
+    unreviewed = [r.reason for r in reviews if r.reason]
+    if unreviewed:
+        return Reviewed(numbers[-1], {}, "; ".join(unreviewed), pull_requests=numbers)
+    approvals: dict[str, str] = {}
+    for label in sorted({label for r in reviews for label in r.approvals}):
+        hashes = [r.approvals.get(label) for r in reviews]
+        changing = [h for h in hashes if h is not None and h != EMPTY_HASH]
+        # A pull request with no hash for the target (it had errors, or no such target) leaves it unknown.
+        if None not in hashes and len(changing) <= 1:
+            approvals[label] = changing[0] if changing else EMPTY_HASH
+    return Reviewed(numbers[-1], approvals, pull_requests=numbers if len(numbers) > 1 else ())
+
+
+def _reviewed_pull(github: GitHub, pull: PullRef, author: str | None) -> Reviewed:
+    """The hashes of a merged pull request: from its plan comment, and only if that comment was made for
+    the pull request's final head commit (a later push was not planned)."""
     ours = [c for c in github.comments(pull.number) if is_ours(c.body, c.author, PLAN_MARKER, author)]
     if not ours:
         return Reviewed(pull.number, {}, f"pull request #{pull.number} has no plan comment: nothing was reviewed")
@@ -123,7 +168,8 @@ def parse_reviewed(text: str) -> Reviewed:
         approvals = {str(k): str(v) for k, v in data["approvals"].items()}
         number = data.get("pullRequest")
         by_hand = data.get("byHand", False) is True
-        return Reviewed(int(number) if number is not None else None, approvals, data.get("reason"), by_hand)
+        told = tuple(int(n) for n in data.get("pullRequests") or ())
+        return Reviewed(int(number) if number is not None else None, approvals, data.get("reason"), by_hand, told)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"--reviewed: not what `reconciler github reviewed` prints: {exc}") from exc
 
@@ -201,8 +247,8 @@ def report_apply(github: Callable[[], GitHub], run: ApplyRun) -> Published:
     status = ExitStatus.OK if run.done else ExitStatus.ERROR
     if run.reviewed.pull_request is None:
         return Published(body.rstrip("\n"), status)
-    number = github().create_comment(run.reviewed.pull_request, body)
-    return Published(f"commented the apply result on #{run.reviewed.pull_request} ({number})", status)
+    told = [f"#{number} ({github().create_comment(number, body)})" for number in run.reviewed.told]
+    return Published(f"commented the apply result on {', '.join(told)}", status)
 
 
 # A target's results that need nothing more: written, nothing to write, or outside a manual run's scope.

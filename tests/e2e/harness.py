@@ -162,6 +162,7 @@ class Repository:
             "CLEANROOMS_APPLY_ROLE_ARN": ROLE.format(account=sandbox.account_id),
         }
         repository = cls(root, sandbox, github, tmp / "home", tmp / "artifacts", variables=variables)
+        github.git_dir = str(root)  # the fake's compare API answers from this history
         repository.home.mkdir()
         repository.artifacts.mkdir()
         return repository

@@ -269,3 +269,44 @@ def test_a_merge_queues_merge_commit_is_planned_as_the_required_check_and_nothin
     assert "plan/comment" not in results and github.writes() == []
     assert [r.membership_id for r in sandbox.requests("GetMembership")] == [mid]
     assert run.artifact_names() == ["plan-default-us-east-1"]
+
+
+def test_a_merge_queue_batch_of_two_pull_requests_applies_both_and_tells_each(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rule played: a merge queue merges a batch as one push to main holding each pull request's
+    merge commit (`before`..`after`); the push event's commit is only the last one's."""
+    here, there = two_targets(repository, sandbox)
+    files = {"acme": (repository.root / "desired-state/acme.yaml").read_text()}
+    files["globex"] = (repository.root / "desired-state/globex.yaml").read_text()
+    for name in files:
+        repository.remove(f"desired-state/{name}.yaml")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {here}\nqueryLogStatus: DISABLED\n")
+    repository.write(
+        "desired-state/globex.yaml",
+        f'membershipIdentifier: {there}\nregion: eu-west-1\naccountId: "{OTHER}"\njobLogStatus: DISABLED\n',
+    )
+    sandbox.write(there, {"jobLogStatus": "DISABLED"}, region="eu-west-1", account_id=OTHER)
+    base = repository.commit("as they are")
+    pulls, heads = {}, {}
+    for name, text in files.items():  # two pull requests from one base, one per account/region, each reviewed
+        repository.checkout(base)
+        repository.write(f"desired-state/{name}.yaml", text)
+        heads[name] = repository.commit(f"{name}: logging on")
+        pulls[name] = github.open_pull(heads[name])
+        planned = repository.run("plan.yml", "pull_request", pull_request_event(pulls[name], heads[name]))
+        assert planned.code == 0, planned.log
+    repository.checkout(base)
+    merges = []
+    for name, text in files.items():  # the queue's batch: each pull request's merge commit, pushed at once
+        repository.write(f"desired-state/{name}.yaml", text)
+        merges.append(repository.commit(f"Merge pull request #{pulls[name]}"))
+        github.merge(pulls[name], merges[-1])
+
+    run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "before": base, "after": merges[-1]})
+    assert run.code == 0, run.log
+    assert sandbox.membership(here)["queryLogStatus"] == "ENABLED"
+    assert sandbox.membership(there, "eu-west-1", OTHER)["jobLogStatus"] == "ENABLED"
+    for name, label in (("acme", "default/us-east-1"), ("globex", f"{OTHER}/eu-west-1")):
+        [result] = [c for c in github.comments_on(pulls[name]) if "cleanrooms-reconciler:apply" in c.body]
+        assert f"| `{label}` | applied | 1 of 1 |" in result.body

@@ -229,26 +229,26 @@ def test_the_reviewed_hashes_come_only_from_a_plan_comment_made_for_the_final_he
 
     github_edge = GitHub(fake.url, fake.token, fake.repository)
     head, later, merge = "a" * 40, "b" * 40, "c" * 40
-    assert review.reviewed_for_commit(github_edge, merge, BOT).reason == (
+    assert review.reviewed_for_push(github_edge, merge, BOT).reason == (
         f"commit {merge} did not come from a merged pull request: nothing was reviewed"
     )
 
     pr = fake.open_pull(head)
     fake.merge(pr, merge)
-    assert review.reviewed_for_commit(github_edge, merge, BOT).reason == (
+    assert review.reviewed_for_push(github_edge, merge, BOT).reason == (
         f"pull request #{pr} has no plan comment: nothing was reviewed"
     )
     plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
     sections = [render.Section(TARGETS[0].label, plan)]
     fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
-    reviewed = review.reviewed_for_commit(github_edge, merge, BOT)
+    reviewed = review.reviewed_for_push(github_edge, merge, BOT)
     assert (reviewed.pull_request, reviewed.approvals, reviewed.reason) == (
         pr,
         {TARGETS[0].label: plan.changes_hash()},
         None,
     )
     fake.pulls[pr].head_sha = later  # a push after the last plan
-    stale = review.reviewed_for_commit(github_edge, merge, BOT)
+    stale = review.reviewed_for_push(github_edge, merge, BOT)
     assert stale.approvals == {} and stale.reason == (
         f"the plan comment on #{pr} was made for aaaaaaaaaaaa, not the final head bbbbbbbbbbbb: "
         "the last push was not planned"
@@ -262,13 +262,13 @@ def test_only_a_pull_request_merged_into_the_runs_branch_counts(fake: FakeGitHub
     github_edge, head, merge = GitHub(fake.url, fake.token, fake.repository), "a" * 40, "c" * 40
     elsewhere = fake.open_pull(head, base="release")
     fake.merge(elsewhere, merge)
-    assert review.reviewed_for_commit(github_edge, merge, BOT, "main").reason == (
+    assert review.reviewed_for_push(github_edge, merge, BOT, "main").reason == (
         f"commit {merge} did not come from a pull request merged into main: nothing was reviewed"
     )
-    assert review.reviewed_for_commit(github_edge, merge, BOT, "release").pull_request == elsewhere
+    assert review.reviewed_for_push(github_edge, merge, BOT, "release").pull_request == elsewhere
     into_main = fake.open_pull(head)  # the same commit, in a pull request into main too
     fake.merge(into_main, merge)
-    assert review.reviewed_for_commit(github_edge, merge, BOT, "main").pull_request == into_main
+    assert review.reviewed_for_push(github_edge, merge, BOT, "main").pull_request == into_main
 
 
 def test_a_manual_approval_is_checked_pair_by_pair() -> None:
@@ -380,8 +380,58 @@ def test_a_plan_comment_says_what_it_was_made_for_and_once_outdated_it_cannot_be
     assert "changes-hash" not in outdated.body and "cleanrooms-reconciler:head" not in outdated.body
     assert made.group(0) in outdated.body  # the plan itself stays readable
     fake.merge(pr, merge)
-    reviewed = review.reviewed_for_commit(GitHub(fake.url, fake.token, fake.repository), merge, BOT)
+    reviewed = review.reviewed_for_push(GitHub(fake.url, fake.token, fake.repository), merge, BOT)
     assert reviewed.approvals == {} and "made for an unknown commit" in (reviewed.reason or "")
     assert publish.mark_outdated(
         GitHub(fake.url, fake.token, fake.repository), fake.open_pull(), BOT, None, None, "x"
     ).message.startswith("no plan comment on #")
+
+
+def test_a_batch_approves_per_target_only_what_one_pull_request_changes_and_a_direct_push_stops_it(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from reconciler.edges.github.rest import GitHub
+    from reconciler.usecases import publish, review
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.test"]
+    subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
+
+    def commit(message: str) -> str:
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", message], cwd=tmp_path, check=True)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True)
+        return head.stdout.strip()
+
+    fake.git_dir = str(tmp_path)
+    edge = GitHub(fake.url, fake.token, fake.repository)
+    a, b, c = TARGETS
+    plans = {
+        "one": {a: Plan.build([change(0, a)]), b: Plan.build([]), c: Plan.build([change(2, c)])},
+        "two": {a: Plan.build([]), b: Plan.build([change(1, b)]), c: Plan.build([change(3, c)])},
+    }
+    base = commit("base")
+    merged: dict[str, tuple[int, str]] = {}
+    for name, per_target in plans.items():
+        head = "%040x" % (len(merged) + 1)
+        pr = fake.open_pull(head)
+        sections = [render.Section(w.label, Plan(p.memberships, target=w)) for w, p in per_target.items()]
+        fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
+        merged[name] = (pr, commit(f"Merge #{pr}"))
+        fake.merge(pr, merged[name][1])
+    last = merged["two"][1]
+
+    batch = review.reviewed_for_push(edge, last, BOT, "main", since=base)
+    assert batch.told == (merged["one"][0], merged["two"][0]) and batch.reason is None
+    # a: only #one changes it; b: only #two; c: both (planned apart, the plan on main is neither's).
+    assert batch.approvals == {
+        a.label: Plan(Plan.build([change(0, a)]).memberships, target=a).changes_hash(),
+        b.label: Plan(Plan.build([change(1, b)]).memberships, target=b).changes_hash(),
+    }
+    assert review.reviewed_for_push(edge, last, BOT, "main").told == (merged["two"][0],)  # without --since
+
+    direct = commit("pushed straight to main")
+    stopped = review.reviewed_for_push(edge, direct, BOT, "main", since=base)
+    assert stopped.approvals == {} and stopped.reason == (
+        f"commit {direct} did not come from a pull request merged into main: nothing was reviewed"
+    )

@@ -140,6 +140,14 @@ class GitHub:
 
         return _called(f"find the pull request of {commit[:12]}", found)
 
+    def commits_between(self, base: str, head: str) -> list[str]:
+        """The commits `head` has that `base` has not, oldest first: what a push brought."""
+
+        def listed() -> list[str]:
+            return [c.sha for c in self._repo().compare(base, head).commits]
+
+        return _called(f"list the commits {base[:12]}...{head[:12]}", listed)
+
     def open_issues(self, label: str) -> list[IssueRef]:
         """Open issues (not pull requests) with `label`, oldest first."""
 
