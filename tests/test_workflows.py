@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from .e2e.harness import Arrival, started
+from .e2e.harness import Arrival, jobs_after_cancel, started
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -78,6 +78,17 @@ def test_the_harness_plays_githubs_concurrency_rules(tmp_path: Path) -> None:
     assert burst("queued.yml") == ["0", "1", "2", "3"]
     assert burst("cancelling.yml") == ["3"]
     assert burst("free.yml") == ["0", "1", "2", "3"]
+
+
+def test_a_cancelled_run_starts_no_job_that_writes_to_github() -> None:
+    """A superseded or cancelled run must not publish its half-made reports over the newer run's: jobs that
+    comment, report or open issues run on `!cancelled()`, never `always()`; only the aggregate check does."""
+    assert {name: jobs_after_cancel(WORKFLOWS / name) for name in ["plan.yml", "apply.yml", "drift.yml"]} == {
+        "plan.yml": ["result"],
+        "apply.yml": [],
+        "drift.yml": [],
+    }
+    assert workflow("plan.yml")["jobs"]["result"]["permissions"] == {}
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha_or_is_this_repositorys_own() -> None:

@@ -212,6 +212,7 @@ def github_apply_report(
         workflow,
         review.read_remaining(receipts),
         context.sha,
+        context.ref_name or "main",
     )
     result = review.report_apply(shell.github, run)
     shell.out(result.message)

@@ -233,6 +233,7 @@ class ApplyRun:
     workflow: str = "apply"
     remaining: Mapping[str, Plan] | None = None
     commit: str | None = None
+    branch: str = "main"
 
     @property
     def done(self) -> bool:
@@ -312,8 +313,8 @@ def apply_report(run: ApplyRun) -> str:
     standing = [render.Section(s.label, (run.remaining or {}).get(s.label) or s.plan, s.failure) for s, _ in unfinished]
     if any(why == "the plan on main is not the one reviewed" for _, why in unfinished):
         lines += [
-            "**The plan on `main` is not the one reviewed** (a setting changed since review, or another pull "
-            "request merged first) for a target below, so it was not applied.",
+            f"**The plan on {code(run.branch)} is not the one reviewed** (a setting changed since review, or "
+            "another pull request merged first) for a target below, so it was not applied.",
             "",
         ]
     lines += ["**Not finished:**", ""]

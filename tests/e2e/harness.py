@@ -291,9 +291,7 @@ def started(workflows: Path, arrivals: Sequence[Arrival]) -> list[Arrival]:
         if block is None:
             continue
         block = {"group": block} if isinstance(block, str) else block
-        if "${{" in block["group"]:
-            raise ValueError(f"{arrival.workflow}: the harness plays literal groups only: {block['group']!r}")
-        runs = groups.setdefault(block["group"], [])
+        runs = groups.setdefault(_group(block["group"], arrival), [])
         if block.get("cancel-in-progress") is True:
             cancelled.update(runs)
             runs.clear()
@@ -301,6 +299,38 @@ def started(workflows: Path, arrivals: Sequence[Arrival]) -> list[Arrival]:
             cancelled.add(runs.pop())  # the newest pending run gives way to this newer one
         runs.append(index)
     return [arrival for index, arrival in enumerate(arrivals) if index not in cancelled]
+
+
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def _group(text: str, arrival: Arrival) -> str:
+    """A concurrency group's name: its `${{ a.b || c.d }}` expressions evaluated as GitHub does (the first
+    path that is set), over the run's `github` context; any other expression is beyond this harness."""
+    context = {"github": {"event": dict(arrival.payload), "sha": arrival.sha, "workflow": arrival.workflow}}
+
+    def value(match: re.Match[str]) -> str:
+        for path in match.group(1).split("||"):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", path.strip()):
+                raise ValueError(f"{arrival.workflow}: the harness cannot evaluate {match.group(0)!r}")
+            found: Any = context
+            for key in path.strip().split("."):
+                found = found.get(key) if isinstance(found, dict) else None
+            if found:
+                return str(found)
+        return ""
+
+    return _EXPRESSION.sub(value, text)
+
+
+def jobs_after_cancel(workflow: Path) -> list[str]:
+    """The jobs GitHub still starts in a run cancelled part way (a newer push superseded it): those not yet
+    started whose `if:` holds when the run is cancelled, that is, one that calls `always()` or
+    `cancelled()`; `!cancelled()`, `success()` and no `if:` at all do not."""
+    jobs = YAML(typ="safe").load(workflow.read_text())["jobs"]
+    return [
+        str(name) for name, job in jobs.items() if re.search(r"(?<!!)\b(always|cancelled)\(\)", str(job.get("if", "")))
+    ]
 
 
 def _pairs(flag: str, values: Mapping[str, str]) -> Sequence[str]:

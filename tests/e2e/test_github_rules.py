@@ -9,11 +9,18 @@ import re
 from reconciler.sandbox import CleanRoomsSandbox, Fault
 
 from ..fakegithub import FakeGitHub
-from .harness import Arrival, Repository
+from .harness import Arrival, Repository, jobs_after_cancel
 from .test_apply_and_drift_workflows import OTHER, receipt, reviewed_pull_request, two_targets
 from .test_plan_workflow import pull_request_event
 
 NAMES = ("acme", "globex", "initech")
+
+
+def query_logging_on(repository: Repository, sandbox: CleanRoomsSandbox) -> str:
+    """A membership with query logging off, and a file that turns it on (not yet committed)."""
+    mid = sandbox.create_membership("acme")
+    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    return mid
 
 
 def test_three_merges_in_quick_succession_are_each_applied_in_order_and_a_drift_run_evicts_none(
@@ -176,8 +183,7 @@ def test_a_github_app_token_makes_and_finds_the_plan_comment_and_a_forged_one_is
     github.tokens["app-installation-token"] = ("cleanrooms-bot[bot]", False)
     repository.secrets["CLEANROOMS_GITHUB_TOKEN"] = "app-installation-token"
     repository.variables["CLEANROOMS_COMMENT_AUTHOR"] = "cleanrooms-bot[bot]"
-    mid = sandbox.create_membership("acme")
-    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    mid = query_logging_on(repository, sandbox)
     head = repository.commit("query logging on")
     pr = github.open_pull(head)
     for _ in range(2):  # a push, then the same commit planned again: the one comment is edited, not added
@@ -203,8 +209,7 @@ def test_a_forks_pull_request_is_validated_and_told_why_it_is_not_planned_with_n
     repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
 ) -> None:
     """GitHub's rule played: a fork's `pull_request` run gets no OIDC token and a read-only token."""
-    mid = sandbox.create_membership("acme")
-    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    query_logging_on(repository, sandbox)
     head = repository.commit("from a fork")
     pr = github.open_pull(head, author="mallory")
     run = repository.run("plan.yml", "pull_request", pull_request_event(pr, head, "mallory/cleanrooms"), fork=True)
@@ -218,8 +223,7 @@ def test_a_forks_pull_request_is_validated_and_told_why_it_is_not_planned_with_n
 def test_a_push_that_does_not_validate_marks_the_plan_comment_outdated_and_nothing_can_be_applied_from_it(
     repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
 ) -> None:
-    mid = sandbox.create_membership("acme")
-    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    mid = query_logging_on(repository, sandbox)
     first = repository.commit("query logging on")
     pr = github.open_pull(first)
     assert repository.run("plan.yml", "pull_request", pull_request_event(pr, first)).code == 0
@@ -252,8 +256,7 @@ def test_a_merge_queues_merge_commit_is_planned_as_the_required_check_and_nothin
 ) -> None:
     """GitHub's rule played: a merge queue runs the required checks on its temporary merge commit
     (`merge_group`), with no pull request in the event."""
-    mid = sandbox.create_membership("acme")
-    repository.write("desired-state/acme.yaml", f"membershipIdentifier: {mid}\nqueryLogStatus: ENABLED\n")
+    mid = query_logging_on(repository, sandbox)
     sha = repository.commit("the queue's merge commit")
     event = {
         "merge_group": {
@@ -310,3 +313,29 @@ def test_a_merge_queue_batch_of_two_pull_requests_applies_both_and_tells_each(
     for name, label in (("acme", "default/us-east-1"), ("globex", f"{OTHER}/eu-west-1")):
         [result] = [c for c in github.comments_on(pulls[name]) if "cleanrooms-reconciler:apply" in c.body]
         assert f"| `{label}` | applied | 1 of 1 |" in result.body
+
+
+def test_a_superseded_plan_run_never_overwrites_the_newer_runs_comment(
+    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    """GitHub's rules played: with `cancel-in-progress`, a newer push's run cancels the older one of its
+    group; a run cancelled part way still starts its jobs whose `if:` holds once cancelled (`always()`)."""
+    query_logging_on(repository, sandbox)
+    first = repository.commit("query logging on")
+    pr = github.open_pull(first)
+    repository.write(
+        "desired-state/acme.yaml", (repository.root / "desired-state/acme.yaml").read_text() + "jobLogStatus: ENABLED\n"
+    )
+    second = repository.commit("and job logging")
+    github.pulls[pr].head_sha = second
+    pushes = [Arrival("plan.yml", "pull_request", pull_request_event(pr, sha), sha) for sha in (first, second)]
+
+    # The first run is cancelled while its plans run: of its jobs not yet started, GitHub still starts the
+    # aggregate check (it fails: cancelled), and not the comment, which would post its missing reports.
+    assert jobs_after_cancel(repository.root / ".github" / "workflows" / "plan.yml") == ["result"]
+    runs = repository.run_arrivals(pushes)
+    assert [arrival for arrival, _ in runs] == [pushes[1]]
+    assert runs[0][1].code == 0, runs[0][1].log
+    [comment] = github.comments_on(pr)
+    assert f"_Planned for commit `{second[:12]}` at " in comment.body
+    assert ":x:" not in comment.body and "2 field(s)" in comment.body
