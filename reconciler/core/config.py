@@ -238,6 +238,11 @@ def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:
         problems += _check_defaults(name, located, index, entry)
         defaults.append(SharedDefaults(index, tuple(entry.paths), entry.settings))
     policies = []
+    if model.policies and not _cel_installed():
+        # Never a config whose policies are silently not checked: without CEL, nothing runs.
+        line, col = locate(located, ("policies",))
+        message = "CEL, which policies need, is not installed: pip install 'cleanrooms-reconciler[policies]'"
+        return None, [*problems, Problem(name, line, col, "policies", message)]
     for index, spec in enumerate(model.policies):
         compiled = _compile(name, located, index, spec)
         if isinstance(compiled, Problem):
@@ -279,6 +284,15 @@ def _check_defaults(name: str, located: CommentedMap, index: int, entry: Default
             if err["type"] != "missing" and err["loc"][:1] != ("membershipIdentifier",):
                 problems.append(validation_problem(name, located, err, DesiredMembership, (*at, "settings")))
     return problems
+
+
+def _cel_installed() -> bool:
+    """Whether the `policies` extra (cel-expr-python) is installed; a run with no policies never asks."""
+    try:
+        import cel_expr_python  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _compile(name: str, located: CommentedMap, index: int, spec: PolicyModel) -> Policy | Problem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,27 @@ def test_a_rule_that_cannot_be_evaluated_fails_closed_and_one_that_gives_no_bool
         '"defaultResultConfiguration" (guard optional keys with has())',
         "2:1: policy dyn-not-bool: the rule gave 'ENABLED' (STRING), not true or false",
     ]
+
+
+def test_policies_without_cel_installed_stop_everything_and_say_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CEL is the `policies` extra: a config without policies never needs it, one with them refuses to run
+    # without it (a None in sys.modules is how Python spells "not installed" to an import).
+    monkeypatch.setitem(sys.modules, "cel_expr_python", None)
+    config = tmp_path / "reconciler.yaml"
+    config.write_text('accounts: ["111122223333"]\n')
+    assert load_config(config)[1] == []
+    config.write_text("accounts: []\npolicies:\n  - name: on\n    rule: \"membership.queryLogStatus == 'ENABLED'\"\n")
+    guardrails, problems = load_config(config)
+    assert guardrails is None
+    assert [str(p) for p in problems] == [
+        f"{config}:2:1: policies: CEL, which policies need, is not installed: "
+        "pip install 'cleanrooms-reconciler[policies]'"
+    ]
+    write_desired(tmp_path / "ds", "a.yaml", MID, queryLogStatus="ENABLED")
+    result = run_cli(["--config", str(config), "validate", str(tmp_path / "ds")])
+    assert result.code == 1 and "pip install 'cleanrooms-reconciler[policies]'" in result.stderr + result.stdout
 
 
 def test_an_empty_config_enforces_nothing(tmp_path: Path) -> None:

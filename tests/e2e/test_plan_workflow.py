@@ -23,6 +23,7 @@ def test_a_pull_request_gets_one_plan_comment_edited_on_the_next_push(
 
     first = repository.run("plan.yml", "pull_request", pull_request_event(pr, sha))
     assert first.code == 0, first.log
+    assert "no policies in reconciler.yaml: CEL not installed" in first.log  # the 50 MB it does not need
     [comment] = github.comments_on(pr)
     assert "### Clean Rooms plan: 1 to change in 1 account/region target(s)" in comment.body
     assert f"<code>{mid}</code> acme-retail: 1 field(s)" in comment.body
@@ -91,6 +92,7 @@ def test_a_policy_violation_is_an_annotation_on_the_offending_line_and_nothing_i
 
     run = repository.run("plan.yml", "pull_request", pull_request_event(pr, sha))
     assert run.code != 0, run.log
+    assert "reconciler.yaml has policies: CEL installed" in run.log
     # The runner turns this workflow command into an annotation on line 3 of the file in the diff.
     assert (
         "::error file=desired-state/acme.yaml,line=3,col=1::policy query-logging-on: "
