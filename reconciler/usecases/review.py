@@ -142,22 +142,15 @@ def _reviewed_pull(github: GitHub, pull: PullRef, author: str | None) -> Reviewe
 def ready_to_apply(sections: Sequence[render.Section], reviewed: Reviewed) -> tuple[list[Where], list[str]]:
     """The targets an apply run asks approval for: each whose plan on main has no errors, is the reviewed
     one (its changes hash), and changes something. The others, each with why: a target that was not
-    reviewed as planned blocks only itself, and one with nothing to change never asks anyone to approve."""
+    reviewed as planned blocks only itself, and one with nothing to change never asks anyone to approve.
+    The same judgement as the report's (`_outcome`), before any receipt exists."""
     ready, others = [], []
     for section in sections:
-        plan, approved = section.plan, reviewed.approvals.get(section.label)
-        if plan is None or plan.target is None:
-            others.append(f"{section.label}: no plan ({section.failure or 'no report'})")
-        elif plan.errors:
-            others.append(f"{section.label}: the plan has {len(plan.errors)} error(s)")
-        elif approved is None:
-            others.append(f"{section.label}: no reviewed changes hash")
-        elif plan.changes_hash() != approved:
-            others.append(f"{section.label}: the plan on main is not the one reviewed")
-        elif not plan.changes:
-            others.append(f"{section.label}: nothing to apply")
+        result, why = _outcome(section, None, reviewed)
+        if why == PENDING and section.plan is not None and section.plan.target is not None:
+            ready.append(section.plan.target)
         else:
-            ready.append(plan.target)
+            others.append(f"{section.label}: {why or result}")
     return ready, others
 
 
@@ -254,6 +247,8 @@ def report_apply(github: Callable[[], GitHub], run: ApplyRun) -> Published:
 
 # A target's results that need nothing more: written, nothing to write, or outside a manual run's scope.
 DONE = ("applied", "nothing to apply", "not in this run")
+NOT_REVIEWED = "the plan on main is not the one reviewed"
+PENDING = "its apply job did not run or left no receipt"  # the reviewed plan, with something to write
 
 
 def _outcome(section: render.Section, receipt: Mapping[str, Any] | None, reviewed: Reviewed) -> tuple[str, str]:
@@ -270,10 +265,10 @@ def _outcome(section: render.Section, receipt: Mapping[str, Any] | None, reviewe
             return "not in this run", ""
         return "not applied", "no changes hash was reviewed for it"
     if plan.changes_hash() != approved:
-        return "not applied", "the plan on main is not the one reviewed"
+        return "not applied", NOT_REVIEWED
     if not plan.changes:
         return "nothing to apply", ""
-    return "not applied", "its apply job did not run or left no receipt"
+    return "not applied", PENDING
 
 
 def apply_report(run: ApplyRun) -> str:
@@ -311,7 +306,7 @@ def apply_report(run: ApplyRun) -> str:
         return "\n".join(lines)
     # What stands now: after a failed apply, the plan made once it stopped; otherwise this run's plan.
     standing = [render.Section(s.label, (run.remaining or {}).get(s.label) or s.plan, s.failure) for s, _ in unfinished]
-    if any(why == "the plan on main is not the one reviewed" for _, why in unfinished):
+    if any(why == NOT_REVIEWED for _, why in unfinished):
         lines += [
             f"**The plan on {code(run.branch)} is not the one reviewed** (a setting changed since review, or "
             "another pull request merged first) for a target below, so it was not applied.",

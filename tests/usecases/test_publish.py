@@ -435,3 +435,26 @@ def test_a_batch_approves_per_target_only_what_one_pull_request_changes_and_a_di
     assert stopped.approvals == {} and stopped.reason == (
         f"commit {direct} did not come from a pull request merged into main: nothing was reviewed"
     )
+
+
+def test_the_gate_lets_through_only_a_reviewed_plan_that_changes_something_and_says_why_of_the_rest() -> None:
+    from reconciler.usecases import review
+
+    a, b, c = TARGETS
+    changed = Plan(Plan.build([change(0, a)]).memberships, target=a)
+    drifted = Plan(Plan.build([change(1, b)]).memberships, target=b)
+    empty = Plan((), target=c)
+    sections = [render.Section(p.target.label, p) for p in (changed, drifted, empty) if p.target is not None]
+    sections.append(render.Section("999999999999/us-east-1", None, "no report: the job did not finish"))
+    reviewed = review.Reviewed(
+        7, {a.label: changed.changes_hash(), b.label: "sha256:" + "0" * 64, c.label: empty.changes_hash()}
+    )
+    ready, others = review.ready_to_apply(sections, reviewed)
+    assert ready == [a]
+    assert others == [
+        f"{b.label}: the plan on main is not the one reviewed",
+        f"{c.label}: nothing to apply",
+        "999999999999/us-east-1: its plan on main failed",
+    ]
+    by_hand = review.Reviewed(7, {b.label: drifted.changes_hash()}, by_hand=True)
+    assert review.ready_to_apply(sections[:2], by_hand) == ([b], [f"{a.label}: not in this run"])
