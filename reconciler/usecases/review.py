@@ -171,7 +171,7 @@ def read_receipts(directory: Path) -> dict[str, dict[str, Any]]:
     """Apply receipts (`receipt*.json`, any depth) by target: of a target's several attempts in one run
     ("Re-run failed jobs" keeps each attempt's, in artifacts named `...-attempt-N`), the last one's."""
     found: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.rglob("receipt*.json"), key=_attempt) if directory.is_dir() else []:
+    for path in _in_attempt_order(directory, "receipt*.json"):
         data = saved.read_receipt(path)
         found[data["target"]] = data
     return found
@@ -181,17 +181,22 @@ def read_remaining(directory: Path) -> dict[str, Plan]:
     """The plans that stood after a failed apply (`remaining*.json`, any depth, beside the receipts) by
     target: what is left to approve. Of several attempts', the last one's."""
     found: dict[str, Plan] = {}
-    for path in sorted(directory.rglob("remaining*.json"), key=_attempt) if directory.is_dir() else []:
+    for path in _in_attempt_order(directory, "remaining*.json"):
         plan = read_report(path)
         if plan.target is not None:
             found[plan.target.label] = plan
     return found
 
 
-def _attempt(path: Path) -> tuple[int, str]:
-    """Order by attempt (10 after 9), then by name."""
-    number = re.search(r"-attempt-([0-9]+)", str(path))
-    return (int(number.group(1)) if number else 0, str(path))
+def _in_attempt_order(directory: Path, pattern: str) -> list[Path]:
+    """The files matching `pattern` under `directory` (any depth), by attempt (10 after 9), then by name: read
+    in this order into a map by target, the last attempt's wins."""
+
+    def attempt(path: Path) -> tuple[int, str]:
+        number = re.search(r"-attempt-([0-9]+)", str(path))
+        return (int(number.group(1)) if number else 0, str(path))
+
+    return sorted(directory.rglob(pattern), key=attempt) if directory.is_dir() else []
 
 
 def parse_approvals(text: str) -> dict[str, str]:
