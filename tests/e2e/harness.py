@@ -286,8 +286,11 @@ def started(workflows: Path, arrivals: Sequence[Arrival]) -> list[Arrival]:
     starts every run."""
     cancelled: set[int] = set()
     groups: dict[str, list[int]] = {}  # per group: the running run, then the pending ones
+    blocks = {
+        a.workflow: YAML(typ="safe").load((workflows / a.workflow).read_text()).get("concurrency") for a in arrivals
+    }
     for index, arrival in enumerate(arrivals):
-        block = YAML(typ="safe").load((workflows / arrival.workflow).read_text()).get("concurrency")
+        block = blocks[arrival.workflow]
         if block is None:
             continue
         block = {"group": block} if isinstance(block, str) else block

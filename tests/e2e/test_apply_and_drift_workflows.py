@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.sandbox import CleanRoomsSandbox
 
-from ..fakegithub import FakeGitHub
+from ..fakegithub import Comment, FakeGitHub
 from .harness import Repository, Run
 from .test_plan_workflow import pull_request_event
 
@@ -37,6 +37,11 @@ def reviewed_pull_request(
     merge = repository.commit(f"Merge pull request #{pr}")
     github.merge(pr, merge)
     return pr, merge
+
+
+def apply_reports(github: FakeGitHub, pr: int) -> list[Comment]:
+    """The apply runs' result comments on a pull request, oldest first."""
+    return [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
 
 
 def receipt(run: Run, name: str) -> dict[str, Any]:
@@ -68,7 +73,7 @@ def test_a_reviewed_pull_request_merges_and_applies_with_a_receipt_and_an_audit_
     assert (document["result"], document["pullRequest"], document["commit"]) == ("applied", pr, merge)
     assert document["reviewedHash"] == document["appliedHash"]
     assert document["memberships"][0]["fields"] == {"queryLogStatus": {"before": "DISABLED", "after": "ENABLED"}}
-    [result] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [result] = apply_reports(github, pr)
     assert "| `default/us-east-1` | applied | 1 of 1 |" in result.body
 
 

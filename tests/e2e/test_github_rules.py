@@ -10,7 +10,7 @@ from reconciler.sandbox import CleanRoomsSandbox, Fault
 
 from ..fakegithub import FakeGitHub
 from .harness import Arrival, Repository, jobs_after_cancel
-from .test_apply_and_drift_workflows import OTHER, receipt, reviewed_pull_request, two_targets
+from .test_apply_and_drift_workflows import OTHER, apply_reports, receipt, reviewed_pull_request, two_targets
 from .test_plan_workflow import pull_request_event
 
 NAMES = ("acme", "globex", "initech")
@@ -63,7 +63,7 @@ def test_three_merges_in_quick_succession_are_each_applied_in_order_and_a_drift_
     assert [r.membership_id for r in sandbox.requests("UpdateMembership")] == [ids[n] for n in NAMES]
     assert {sandbox.membership(ids[n])["queryLogStatus"] for n in NAMES} == {"ENABLED"}
     for name in NAMES:
-        [result] = [c for c in github.comments_on(pulls[name]) if "cleanrooms-reconciler:apply" in c.body]
+        [result] = apply_reports(github, pulls[name])
         assert "| `default/us-east-1` | applied | 1 of 1 |" in result.body
 
 
@@ -94,7 +94,7 @@ def test_one_drifted_target_among_three_holds_back_only_itself_until_approved_by
     assert {r.membership_id for r in sandbox.requests("UpdateMembership")} == {here, third}
     assert "not applied: 111122223333/eu-west-1: the plan on main is not the one reviewed" in run.log
 
-    [explained] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [explained] = apply_reports(github, pr)
     assert "| `default/us-east-1` | applied | 1 of 1 |" in explained.body
     assert f"| `{THIRD}/us-west-2` | applied | 1 of 1 |" in explained.body
     assert f"| `{OTHER}/eu-west-1` | not applied |" in explained.body
@@ -110,7 +110,7 @@ def test_one_drifted_target_among_three_holds_back_only_itself_until_approved_by
     assert approved.code == 0, approved.log
     assert sandbox.membership(there, "eu-west-1", OTHER)["jobLogStatus"] == "ENABLED"
     assert receipt(approved, f"receipt-{OTHER}-eu-west-1")["result"] == "applied"
-    [_, finished] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [_, finished] = apply_reports(github, pr)
     assert "| `default/us-east-1` | not in this run |" in finished.body
     assert f"| `{OTHER}/eu-west-1` | applied | 1 of 1 |" in finished.body
     assert "Not finished" not in finished.body
@@ -129,7 +129,7 @@ def test_a_merge_whose_plans_are_all_empty_asks_no_one_to_approve_anything(
     assert results["apply/gate"] == "succeeded" and results["apply/report"] == "succeeded"
     assert not any(k.startswith("apply/apply") for k in results)  # no job in the environment: no approval asked
     assert sandbox.requests("UpdateMembership") == []
-    [result] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [result] = apply_reports(github, pr)
     assert "| `default/us-east-1` | nothing to apply |" in result.body
 
 
@@ -149,7 +149,7 @@ def test_a_partly_failed_apply_re_runs_cleanly_and_its_report_gives_the_one_step
     assert partial.code != 0
     assert [sandbox.membership(m)["queryLogStatus"] for m in (first, second)] == ["ENABLED", "DISABLED"]
     assert partial.job_results()["apply/apply"] == "failed"
-    [report] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [report] = apply_reports(github, pr)
     assert "| `default/us-east-1` | incomplete | 1 of 2 |" in report.body
     assert "- `default/us-east-1`: the apply did not finish (1 of 2 done)" in report.body
     approve = re.search(r"- `approve`: `default/us-east-1=(sha256:[0-9a-f]{64})`", report.body)
@@ -163,7 +163,7 @@ def test_a_partly_failed_apply_re_runs_cleanly_and_its_report_gives_the_one_step
     assert again.job_results()["apply/gate"] == "succeeded"
     assert "not applied: default/us-east-1: the plan on main is not the one reviewed" in again.log
     assert "receipt-default-us-east-1-attempt-1" in again.artifact_names()  # the first attempt's record stays
-    [_, report2] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [_, report2] = apply_reports(github, pr)
     assert f"- `approve`: `default/us-east-1={approve.group(1)}`" in report2.body  # the same way forward
 
     inputs = {"approve": f"default/us-east-1={approve.group(1)}", "pull-request": str(pr)}
@@ -171,7 +171,7 @@ def test_a_partly_failed_apply_re_runs_cleanly_and_its_report_gives_the_one_step
     assert finished.code == 0, finished.log
     assert sandbox.membership(second)["queryLogStatus"] == "ENABLED"
     assert [r.membership_id for r in sandbox.requests("UpdateMembership") if r.status == 200] == [first, second]
-    [*_, done] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [*_, done] = apply_reports(github, pr)
     assert "| `default/us-east-1` | applied | 1 of 1 |" in done.body and "Not finished" not in done.body
 
 
@@ -200,7 +200,7 @@ def test_a_github_app_token_makes_and_finds_the_plan_comment_and_a_forged_one_is
     run = repository.run("apply.yml", "push", {"ref": "refs/heads/main", "after": merge})
     assert run.code == 0, run.log
     assert sandbox.membership(mid)["queryLogStatus"] == "ENABLED"
-    [result] = [c for c in github.comments_on(pr) if "cleanrooms-reconciler:apply" in c.body]
+    [result] = apply_reports(github, pr)
     assert result.author == "cleanrooms-bot[bot]"
     assert "| `default/us-east-1` | applied | 1 of 1 |" in result.body
 
@@ -311,7 +311,7 @@ def test_a_merge_queue_batch_of_two_pull_requests_applies_both_and_tells_each(
     assert sandbox.membership(here)["queryLogStatus"] == "ENABLED"
     assert sandbox.membership(there, "eu-west-1", OTHER)["jobLogStatus"] == "ENABLED"
     for name, label in (("acme", "default/us-east-1"), ("globex", f"{OTHER}/eu-west-1")):
-        [result] = [c for c in github.comments_on(pulls[name]) if "cleanrooms-reconciler:apply" in c.body]
+        [result] = apply_reports(github, pulls[name])
         assert f"| `{label}` | applied | 1 of 1 |" in result.body
 
 

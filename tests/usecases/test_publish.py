@@ -38,6 +38,11 @@ def change(i: int, where: Where, fields: int = 1) -> MembershipChange:
     )
 
 
+def targeted(where: Where, *changes: int, fields: int = 1) -> Plan:
+    """A report's plan for one target: these changes, named by `change`'s index."""
+    return Plan(Plan.build([change(i, where, fields) for i in changes]).memberships, target=where)
+
+
 def desired(tmp_path: Path, targets: list[Where]) -> Path:
     directory = tmp_path / "desired-state"
     for i, where in enumerate(targets):
@@ -238,7 +243,7 @@ def test_the_reviewed_hashes_come_only_from_a_plan_comment_made_for_the_final_he
     assert review.reviewed_for_push(github_edge, merge, BOT).reason == (
         f"pull request #{pr} has no plan comment: nothing was reviewed"
     )
-    plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
+    plan = targeted(TARGETS[0], 0)
     sections = [render.Section(TARGETS[0].label, plan)]
     fake.add_comment(pr, publish.plan_comment(sections, None, None, head), BOT)
     reviewed = review.reviewed_for_push(github_edge, merge, BOT)
@@ -293,10 +298,7 @@ def test_a_manual_approval_is_checked_pair_by_pair() -> None:
 def test_the_apply_report_shows_the_new_plan_and_the_approve_line_within_the_limit() -> None:
     from reconciler.usecases import review
 
-    plans = [
-        Plan(Plan.build([change(t * 1000 + i, w, 4) for i in range(600)]).memberships, target=w)
-        for t, w in enumerate(TARGETS)
-    ]
+    plans = [targeted(w, *range(t * 1000, t * 1000 + 600), fields=4) for t, w in enumerate(TARGETS)]
     sections = [render.Section(p.target.label, p) for p in plans if p.target is not None]
     reviewed = review.Reviewed(7, {TARGETS[0].label: plans[0].changes_hash()})
     applied = {TARGETS[0].label: {"result": "applied", "memberships": [{"outcome": "applied"}] * 600}}
@@ -317,7 +319,7 @@ def test_author_at_token_is_the_personal_tokens_user_and_an_installation_token_i
     from reconciler.usecases import publish
 
     path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
-    plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
+    plan = targeted(TARGETS[0], 0)
     report(reports, plan, TARGETS[0])
     head, merge = "a" * 40, "c" * 40
     pr = fake.open_pull(head)
@@ -349,7 +351,7 @@ def test_a_plan_comment_says_what_it_was_made_for_and_once_outdated_it_cannot_be
     from reconciler.usecases import publish, review
 
     path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
-    plan = Plan(Plan.build([change(0, TARGETS[0])]).memberships, target=TARGETS[0])
+    plan = targeted(TARGETS[0], 0)
     report(reports, plan, TARGETS[0])
     head, later, merge = "a" * 40, "b" * 40, "c" * 40
     pr = fake.open_pull(head)
@@ -425,8 +427,8 @@ def test_a_batch_approves_per_target_only_what_one_pull_request_changes_and_a_di
     assert batch.told == (merged["one"][0], merged["two"][0]) and batch.reason is None
     # a: only #one changes it; b: only #two; c: both (planned apart, the plan on main is neither's).
     assert batch.approvals == {
-        a.label: Plan(Plan.build([change(0, a)]).memberships, target=a).changes_hash(),
-        b.label: Plan(Plan.build([change(1, b)]).memberships, target=b).changes_hash(),
+        a.label: targeted(a, 0).changes_hash(),
+        b.label: targeted(b, 1).changes_hash(),
     }
     assert review.reviewed_for_push(edge, last, BOT, "main").told == (merged["two"][0],)  # without --since
 
@@ -441,8 +443,8 @@ def test_the_gate_lets_through_only_a_reviewed_plan_that_changes_something_and_s
     from reconciler.usecases import review
 
     a, b, c = TARGETS
-    changed = Plan(Plan.build([change(0, a)]).memberships, target=a)
-    drifted = Plan(Plan.build([change(1, b)]).memberships, target=b)
+    changed = targeted(a, 0)
+    drifted = targeted(b, 1)
     empty = Plan((), target=c)
     sections = [render.Section(p.target.label, p) for p in (changed, drifted, empty) if p.target is not None]
     sections.append(render.Section("999999999999/us-east-1", None, "no report: the job did not finish"))
