@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.api import AwsError, OnSend, Page, Where
+from reconciler.core.api import AwsError, OnSend, Page, Where, membership_of
 
 ACCOUNT = "111122223333"
 ABILITIES = ("CAN_QUERY", "CAN_RECEIVE_RESULTS", "CAN_RUN_JOB")
@@ -52,6 +52,8 @@ class FakeGateway:
     page_size: int = 100
     # (collaborationId, account) -> the payment the collaboration's creator designated (ListMembers).
     designations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # membership id -> its tags (ListTagsForResource), AWS's own included.
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -150,3 +152,33 @@ class FakeGateway:
         if answer.error is not None:
             raise answer.error
         return copy.deepcopy(membership), f"request-{len(self.calls)}"
+
+    def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
+        membership_id = membership_of(arn)
+        self.calls.append(("ListTagsForResource", membership_id, None))
+        answer = self._answer("ListTagsForResource", membership_id)
+        if answer.error is not None:
+            raise answer.error
+        return dict(self.tags.get(membership_id, {}))
+
+    def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
+        return self._tagging("TagResource", arn, {"tags": dict(tags)}, on_send)
+
+    def untag_resource(self, where: Where, arn: str, keys: Sequence[str], on_send: OnSend = None) -> str | None:
+        return self._tagging("UntagResource", arn, {"tagKeys": list(keys)}, on_send)
+
+    def _tagging(self, operation: str, arn: str, body: dict[str, Any], on_send: OnSend) -> str | None:
+        if on_send is not None:
+            on_send()
+        membership_id = membership_of(arn)
+        self.calls.append((operation, membership_id, copy.deepcopy(body)))
+        answer = self._answer(operation, membership_id)
+        if answer.error is not None and not answer.after_apply:
+            raise answer.error
+        now = self.tags.setdefault(membership_id, {})
+        now.update(body.get("tags", {}))
+        for key in body.get("tagKeys", []):
+            now.pop(key, None)
+        if answer.error is not None:
+            raise answer.error
+        return f"request-{len(self.calls)}"

@@ -228,12 +228,18 @@ def test_iam_policies_parse_and_the_read_only_one_cannot_write() -> None:
     policies = {path.name: json.loads(path.read_text()) for path in iam.glob("*.json")}
     assert len(policies) == 5
     read_only = {a for s in policies["read-only.json"]["Statement"] for a in s["Action"]}
-    reads = {"cleanrooms:GetMembership", "cleanrooms:ListMemberships", "cleanrooms:ListMembers"}
+    reads = {
+        "cleanrooms:GetMembership",
+        "cleanrooms:ListMemberships",
+        "cleanrooms:ListMembers",
+        "cleanrooms:ListTagsForResource",  # only for files that manage tags
+    }
     assert read_only == reads | {"sts:AssumeRole"}  # the member accounts' read roles, by the template
     for name, role in [("read-only.json", "read"), ("apply.json", "apply")]:
         [assume] = [s for s in policies[name]["Statement"] if s["Action"] == ["sts:AssumeRole"]]
         assert assume["Resource"] == f"arn:aws:iam::*:role/cleanrooms-reconciler-{role}", name
     apply = {a for s in policies["apply.json"]["Statement"] for a in s["Action"]}
-    assert {"cleanrooms:UpdateMembership", "iam:PassRole", "logs:CreateLogDelivery"} <= apply
+    writes = {"cleanrooms:UpdateMembership", "cleanrooms:TagResource", "cleanrooms:UntagResource"}
+    assert writes | reads | {"iam:PassRole", "logs:CreateLogDelivery"} <= apply
     trust = policies["github-oidc-trust.json"]["Statement"][0]["Condition"]["StringEquals"]
     assert trust["token.actions.githubusercontent.com:sub"].endswith(":environment:cleanrooms-production")

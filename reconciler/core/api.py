@@ -103,6 +103,10 @@ class MembershipReader(Protocol):
         """One ListMembers page: the collaboration's members, each with the payment the creator designated."""
         ...
 
+    def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
+        """ListTagsForResource: every tag of the membership `arn`, AWS's own included."""
+        ...
+
 
 class Gateway(MembershipReader, Protocol):
     """Clean Rooms membership calls. Implementations raise AwsError only."""
@@ -113,6 +117,14 @@ class Gateway(MembershipReader, Protocol):
         """The membership after the change, and the request id (for the audit log). `on_send` is called
         right before the request goes out, and never for a call refused before it (the breaker, a stop):
         the audit log's `sent` line stands for a request, not an intention."""
+        ...
+
+    def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
+        """TagResource: add or overwrite these tags; the request id. `on_send` as for update_membership."""
+        ...
+
+    def untag_resource(self, where: Where, arn: str, keys: Sequence[str], on_send: OnSend = None) -> str | None:
+        """UntagResource: remove these tag keys; the request id."""
         ...
 
 
@@ -130,3 +142,11 @@ class ReadOnly:
 
     def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
         return self._inner.list_members(where, collaboration_id, next_token)
+
+    def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
+        return self._inner.list_tags(where, arn)
+
+
+def membership_of(arn: str) -> str:
+    """The membership id at the end of a membership ARN (arn:aws:cleanrooms:REGION:ACCOUNT:membership/ID)."""
+    return arn.rsplit("/", 1)[-1]

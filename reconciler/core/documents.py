@@ -240,7 +240,9 @@ def validation_problem(
 ) -> Problem:
     """`err` at its line and column in `root`; `prefix` is where the validated value sits in `root`."""
     loc = tuple(err["loc"])
-    line, col = locate(root, (*prefix, *loc), point_at_key=err["type"] == "extra_forbidden")
+    on_key = loc[-1:] == ("[key]",)  # pydantic's mark for a mapping's key (a tag key) that is refused
+    loc = loc[:-1] if on_key else loc
+    line, col = locate(root, (*prefix, *loc), point_at_key=on_key or err["type"] == "extra_forbidden")
     field = ".".join(_shown(part) for part in (*prefix, *loc))
     return Problem(name, line, col, field, explain(loc, err, model))
 

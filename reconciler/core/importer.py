@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from .models import SETTABLE_FIELDS, LiveMembership
+from .models import MANAGED_FIELDS, SETTABLE_FIELDS, TAGS, LiveMembership
 
 GUARDS = ("region", "accountId", "collaborationName")
 SCHEMA_COMMENT = "# yaml-language-server: $schema={schema}\n"
@@ -26,7 +26,7 @@ KEY_ORDER = (
     "region",
     "accountId",
     "collaborationName",
-    *SETTABLE_FIELDS,
+    *MANAGED_FIELDS,
     "roleArn",
     "outputConfiguration",
     "s3",
@@ -53,6 +53,10 @@ def desired_document(live: LiveMembership, shared: Mapping[str, Any] | None = No
         "collaborationName": live.collaborationName,
     }
     document |= {name: live.settings[name] for name in SETTABLE_FIELDS if live.settings.get(name) is not None}
+    if live.settings.get(TAGS):
+        # Only a membership that has tags gets `tags:`: an empty one would claim the set, and remove any tag
+        # someone adds later; a file for an untagged membership leaves its tags unmanaged.
+        document[TAGS] = live.settings[TAGS]
     return _ordered(_beyond(document, shared or {}))
 
 
@@ -70,10 +74,15 @@ def _beyond(value: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, An
     return kept
 
 
-def _ordered(value: Mapping[str, Any]) -> CommentedMap:
-    rank = {key: i for i, key in enumerate(KEY_ORDER)}
+def _ordered(value: Mapping[str, Any], *, by_name: bool = False) -> CommentedMap:
+    rank = {} if by_name else {key: i for i, key in enumerate(KEY_ORDER)}
     keys = sorted(value, key=lambda k: (rank.get(k, len(rank)), k))
-    return CommentedMap((k, _ordered(v) if isinstance(v, Mapping) else _exact(v)) for k in keys for v in [value[k]])
+    # Tag keys are anyone's words: in name order, never ranked as if one named a setting.
+    return CommentedMap(
+        (k, _ordered(v, by_name=by_name or k == TAGS) if isinstance(v, Mapping) else _exact(v))
+        for k in keys
+        for v in [value[k]]
+    )
 
 
 def _exact(value: Any) -> Any:
@@ -99,11 +108,14 @@ def render_update(existing_text: str, live: LiveMembership) -> str:
     if not isinstance(document, CommentedMap):
         document = CommentedMap()
     wanted = desired_document(live)
+    if TAGS in document and TAGS in live.settings:
+        # The file manages the set: it follows the live one, even to empty.
+        wanted[TAGS] = _ordered(live.settings[TAGS], by_name=True)
     for guard in GUARDS:
         # A guard the file's author left out stays out; one they kept is brought up to date.
         if guard not in document:
             del wanted[guard]
-    _merge(document, wanted, removable=SETTABLE_FIELDS)
+    _merge(document, wanted, removable=MANAGED_FIELDS)
     stream = io.StringIO()
     yaml.dump(document, stream)
     return stream.getvalue()

@@ -7,7 +7,8 @@ the API documents is enforced here, before any call (see REFERENCE.md).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -33,6 +34,13 @@ SETTABLE_FIELDS: tuple[str, ...] = (
     "defaultJobResultConfiguration",
     "membershipPaymentConfiguration",
 )
+# The membership's tags: not part of UpdateMembership (TagResource / UntagResource / ListTagsForResource), but
+# managed like a field, so the plan, its hash, saved plans, receipts and guards count a tag change as one.
+TAGS = "tags"
+MANAGED_FIELDS: tuple[str, ...] = (*SETTABLE_FIELDS, TAGS)
+# Keys AWS keeps for itself: never read into a plan, never sent, and an error in a file.
+RESERVED_TAG_PREFIX = "aws:"
+MAX_TAGS = 200
 # GetMembership names the payment settings differently from the UpdateMembership request.
 LIVE_NAMES = {"membershipPaymentConfiguration": "paymentConfiguration"}
 # The botocore version whose cleanrooms model these models were last checked against (tests/test_api_surface.py).
@@ -57,6 +65,21 @@ def _bucket_rules(name: str) -> str:
     return name
 
 
+def _not_reserved(key: str) -> str:
+    if is_reserved_tag(key):
+        raise ValueError(f"tag keys beginning {RESERVED_TAG_PREFIX!r} are AWS's own and cannot be managed")
+    return key
+
+
+def is_reserved_tag(key: str) -> bool:
+    return key.lower().startswith(RESERVED_TAG_PREFIX)
+
+
+def user_tags(tags: Mapping[str, Any]) -> dict[str, Any]:
+    """The tags a file can manage: every key but AWS's own."""
+    return {key: value for key, value in tags.items() if not is_reserved_tag(key)}
+
+
 LogStatus = Literal["ENABLED", "DISABLED"]
 ResultFormat = Literal["CSV", "PARQUET"]
 MembershipId = Annotated[str, StringConstraints(min_length=36, max_length=36, pattern=MEMBERSHIP_ID_PATTERN)]
@@ -67,6 +90,15 @@ KeyPrefix = Annotated[str, StringConstraints(max_length=512, pattern=KEY_PREFIX_
 RoleArn = Annotated[str, StringConstraints(min_length=32, max_length=512, pattern=ROLE_ARN_PATTERN)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+TagKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128),
+    AfterValidator(_not_reserved),
+    # So an editor refuses AWS's own keys too, as validate does.
+    Field(json_schema_extra={"not": {"pattern": "^[Aa][Ww][Ss]:"}}),
+]
+TagValue = Annotated[str, StringConstraints(min_length=0, max_length=256)]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)]
 
 
 class StrictModel(BaseModel):
@@ -150,6 +182,10 @@ class DesiredMembership(StrictModel):
     defaultResultConfiguration: DefaultResultConfiguration | None = None
     defaultJobResultConfiguration: DefaultJobResultConfiguration | None = None
     membershipPaymentConfiguration: MembershipPaymentConfiguration | None = None
+    tags: Tags | None = Field(
+        default=None,
+        description="The membership's tags, as a whole set: keys not listed are removed (never those beginning aws:).",
+    )
 
     @field_validator(*RESULT_CONFIGURATIONS, mode="before")
     @classmethod
@@ -163,9 +199,9 @@ class DesiredMembership(StrictModel):
         return value
 
     def managed(self) -> dict[str, Any]:
-        """The settable fields this file manages, as UpdateMembership request values."""
+        """The fields this file manages (the settable ones and tags), as request values."""
         dumped = self.model_dump(mode="json", exclude_none=True)
-        return {name: dumped[name] for name in SETTABLE_FIELDS if name in self.model_fields_set}
+        return {name: dumped[name] for name in MANAGED_FIELDS if name in self.model_fields_set}
 
 
 class NoNullJsonSchema(GenerateJsonSchema):
@@ -224,3 +260,8 @@ class LiveMembership:
             },
             collaborationId=membership.get("collaborationId", ""),
         )
+
+    def with_tags(self, tags: Mapping[str, Any]) -> LiveMembership:
+        """With its tags as read (ListTagsForResource), AWS's own left out: only a file that manages tags
+        has them read, so a membership without `tags` in its settings has them unmanaged."""
+        return replace(self, settings={**self.settings, TAGS: user_tags(tags)})

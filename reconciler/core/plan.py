@@ -108,6 +108,9 @@ class MembershipChange:
     # The live values of every managed field when planned (changed or not), so a later read can tell
     # "changed by someone else" (stale) from "already converged" (or our own earlier write).
     liveSettings: Mapping[str, Any] = field(default_factory=dict)
+    # The membership's ARN as this run read it, which tag calls name it by. Never saved: a saved plan's
+    # tags go to the ARN its pre-apply read finds, so nothing in the file chooses where a write goes.
+    arn: str = field(default="", compare=False)
 
     @property
     def where(self) -> Where:

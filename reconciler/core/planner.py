@@ -13,7 +13,7 @@ from typing import Any
 
 from .api import Where
 from .desired import DesiredFile
-from .models import SETTABLE_FIELDS, LiveMembership
+from .models import MANAGED_FIELDS, LiveMembership
 from .plan import (
     PARTIAL_FIELDS,
     FieldChange,
@@ -50,7 +50,7 @@ def same(name: str, one: Any, other: Any) -> bool:
 
 
 def managed_live(live: LiveMembership, managed: Iterable[str]) -> dict[str, Any]:
-    return {name: live.settings.get(name) for name in SETTABLE_FIELDS if name in managed}
+    return {name: live.settings.get(name) for name in MANAGED_FIELDS if name in managed}
 
 
 def live_fingerprint(settings: Mapping[str, Any]) -> str:
@@ -61,7 +61,7 @@ def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
     desired = target.file.membership.managed()
     origins = target.file.origins
     fields = []
-    for name in SETTABLE_FIELDS:
+    for name in MANAGED_FIELDS:
         if name not in desired:
             continue
         before = live.settings.get(name)
@@ -85,6 +85,7 @@ def diff(target: ResolvedFile, live: LiveMembership) -> MembershipChange:
         desiredSha256=target.file.sha256,
         collaborationName=live.collaborationName,
         liveSettings=planned_from,
+        arn=live.arn,
     )
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .documents import MAX_DEPTH, explain, shape_problem, too_deep
 from .errors import InvalidSavedPlan
-from .models import SETTABLE_FIELDS, AccountId, DesiredMembership, MembershipId, Region
+from .models import MANAGED_FIELDS, AccountId, DesiredMembership, MembershipId, Region
 from .plan import PARTIAL_FIELDS, FieldChange, MembershipChange, Plan, laid_over
 from .planner import leaves, live_fingerprint, same
 
@@ -179,8 +179,8 @@ def _values(saved: _SavedPlan) -> list[str]:
         first = seen.setdefault(change.membershipIdentifier, index)
         if first != index:
             problems.append(f"{at}: membership {change.membershipIdentifier} is already planned in changes[{first}]")
-        unknown = [name for name in change.fields if name not in SETTABLE_FIELDS]
-        problems += [f"{at}.fields.{name}: not a field UpdateMembership can change" for name in unknown]
+        unknown = [name for name in change.fields if name not in MANAGED_FIELDS]
+        problems += [f"{at}.fields.{name}: not a field UpdateMembership or tagging can change" for name in unknown]
         after = {name: f.after for name, f in change.fields.items() if name not in unknown}
         try:
             DesiredMembership.model_validate({"membershipIdentifier": change.membershipIdentifier, **after})

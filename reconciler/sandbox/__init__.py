@@ -125,6 +125,7 @@ class CleanRoomsSandbox:
                 for backend in regions.values():
                     backend.collaborations.clear()
                     backend.memberships.clear()
+                    backend.tagger.tags.clear()
             self._faults.reset()
             self._propagation.reset()
             self._designations.reset()
@@ -142,6 +143,7 @@ class CleanRoomsSandbox:
         defaultJobResultConfiguration: Mapping[str, Any] | None = None,
         status: str = "ACTIVE",
         account_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> str:
         """Seed one collaboration with one membership of ours in it; returns the membership id."""
         with self._lock:
@@ -162,7 +164,7 @@ class CleanRoomsSandbox:
                 query_log_status=queryLogStatus,
                 payment_configuration=None,
                 default_result_configuration=emulation.copy(defaultResultConfiguration),
-                tags=None,
+                tags=dict(tags) if tags else None,
             )
             fields = {"jobLogStatus": jobLogStatus, "defaultJobResultConfiguration": defaultJobResultConfiguration}
             emulation.apply_fields(membership, fields)
@@ -174,6 +176,26 @@ class CleanRoomsSandbox:
     ) -> dict[str, Any]:
         with self._lock:
             return emulation.full(self.backend(region, account_id).get_membership(membership_id))
+
+    def tags(self, membership_id: str, region: str = DEFAULT_REGION, account_id: str | None = None) -> dict[str, str]:
+        with self._lock:
+            backend = self.backend(region, account_id)
+            return dict(backend.list_tags_for_resource(backend.get_membership(membership_id).arn))
+
+    def set_tags(
+        self,
+        membership_id: str,
+        tags: Mapping[str, str],
+        region: str = DEFAULT_REGION,
+        account_id: str | None = None,
+    ) -> None:
+        """Out-of-band tagging (the console, another tool, AWS itself for `aws:` keys): replaces the set."""
+        with self._lock:
+            backend = self.backend(region, account_id)
+            arn = backend.get_membership(membership_id).arn
+            backend.untag_resource(arn, list(backend.list_tags_for_resource(arn)))
+            if tags:
+                backend.tag_resource(arn, dict(tags))
 
     def set_status(
         self, membership_id: str, status: str, region: str = DEFAULT_REGION, account_id: str | None = None

@@ -39,6 +39,8 @@ class Fault:
 
 
 THROTTLE = Fault(429)
+# The calls a quota or a throttling burst applies to, besides every *Membership one.
+LIMITED = frozenset({"ListMemberships", "ListTagsForResource", "TagResource", "UntagResource"})
 CONFLICT = Fault(409, reason="INVALID_STATE")
 SERVER_ERROR = Fault(500)
 
@@ -149,7 +151,7 @@ class Faults:
 
     def next(self, operation: str, membership_id: str | None, caller: tuple[str, str] = ("", "")) -> Fault | None:
         with self._lock:
-            limited = operation.endswith("Membership") or operation == "ListMemberships"
+            limited = operation in LIMITED or operation.endswith("Membership")
             if limited and self._refusing is not None:
                 seconds, began = self._refusing
                 now = time.monotonic()

@@ -37,6 +37,10 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("DELETE", re.compile(r"^/memberships/(?P<id>[^/]+)$"), "DeleteMembership"),
     ("POST", re.compile(r"^/collaborations/?$"), "CreateCollaboration"),
     ("GET", re.compile(r"^/collaborations/(?P<id>[^/]+)/members$"), "ListMembers"),
+    # The membership id at the end of the ARN, so that faults can be aimed at one membership's tag calls.
+    ("GET", re.compile(r"^/tags/arn:[^/]*:membership/(?P<id>[^/]+)$"), "ListTagsForResource"),
+    ("POST", re.compile(r"^/tags/arn:[^/]*:membership/(?P<id>[^/]+)$"), "TagResource"),
+    ("DELETE", re.compile(r"^/tags/arn:[^/]*:membership/(?P<id>[^/]+)$"), "UntagResource"),
 )
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/\d+/(?P<region>[^/]+)/")
 _FAULT_MESSAGES = {429: "Rate exceeded", 409: "The membership was modified concurrently; retry", 500: "Internal error"}

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.api import AwsError, Gateway
+from ..core.api import AwsError, Gateway, OnSend
 from ..core.errors import EndpointUnavailable
-from ..core.models import LiveMembership
+from ..core.models import TAGS, LiveMembership
 from ..core.outcome import Outcome, Status
 from ..core.plan import MembershipChange
 from ..core.planner import remaining, stale_fields
@@ -92,7 +92,10 @@ class Applier:
     def apply_one(self, change: MembershipChange, live: LiveMembership | None = None) -> Outcome:
         if self.stop.is_set():
             return Outcome(change, Status.NOT_STARTED, message="interrupted before it started")
-        state = _Progress()
+        state = _Progress(arn=live.arn if live else change.arn)
+        state.tags = (live.settings if live else change.liveSettings).get(TAGS)
+        # A saved plan's tags are sent to the ARN a read finds, never to one the file names (it names none).
+        state.must_read = TAGS in change.body() and not state.arn
         try:
             return self._converge(change, state, change.body() if live is None else remaining(change, live))
         except StopRequestedError:
@@ -106,53 +109,58 @@ class Applier:
             return state.outcome(change, Status.FAILED, f"outcome unknown: {down.message}")
 
     def _converge(self, change: MembershipChange, state: _Progress, body: dict[str, Any]) -> Outcome:
+        """One request at a time until nothing differs: UpdateMembership with every settable field that
+        differs, then TagResource with the tags to add or change, then UntagResource with those to remove."""
         if not body:
             return state.outcome(change, Status.CONVERGED, "live state already matches the plan")
         tries = self.retrier.start()
+        slow: list[str] = []
         while True:
             if state.must_read:
                 live = self._read(change)
                 refusal = self._refusal(change, live)
                 if refusal:
                     return state.outcome(change, *refusal)
+                state.arn, state.tags = live.arn, live.settings.get(TAGS)
                 body = remaining(change, live)
                 if not body:
                     if state.unconfirmed:
                         # Our write whose answer was lost (a timeout or a 5xx after applying) took effect.
                         state.sent += tuple(n for n in state.unconfirmed if n not in state.sent)
                         confirmed = {f.name: f.after for f in change.fields if f.name in state.unconfirmed}
-                        self._audit(change, confirmed, state.attempts, "confirmed", None, None)
+                        self._audit(change, "confirmed", confirmed, state.attempts, "confirmed", None, None)
                         return state.outcome(change, Status.APPLIED, "confirmed by a read after an unknown outcome")
                     status = Status.APPLIED if state.sent else Status.CONVERGED
                     return state.outcome(change, status, "live state already matches the plan")
                 state.must_read = False
             if self.stop.is_set():
                 raise StopRequestedError
+            operation, payload, names = _next_request(body, state.tags)
             attempt = state.attempts + 1
             requests = state.requests
 
-            def sending(body: Mapping[str, Any] = body, attempt: int = attempt) -> None:
+            def sending(
+                operation: str = operation, payload: Mapping[str, Any] = payload, attempt: int = attempt
+            ) -> None:
                 # Logged as the request goes out (after any wait for a turn, and never for a call the breaker
                 # refuses): if the process dies mid-call, the log still shows the write may have landed.
                 state.requests += 1
-                self._audit(change, body, attempt, "sent", None, None)
+                self._audit(change, operation, payload, attempt, "sent", None, None)
 
             try:
                 with tries.bounded():
-                    returned, request_id = self.gateway.update_membership(
-                        change.where, change.membershipIdentifier, body, sending
-                    )
+                    returned, request_id = self._send(change, state.arn, operation, payload, sending)
             except EndpointUnavailable as down:
                 if state.requests > requests:
                     # This request was in flight when the endpoint was found dead: it may have landed.
                     cause = down.__cause__
                     code = cause.code if isinstance(cause, AwsError) else "EndpointUnavailable"
-                    self._audit(change, body, attempt, code, None, "outcome unknown: " + down.message)
-                    state.unconfirmed += tuple(n for n in body if n not in state.unconfirmed)
+                    self._audit(change, operation, payload, attempt, code, None, "outcome unknown: " + down.message)
+                    state.unconfirmed += tuple(n for n in names if n not in state.unconfirmed)
                 raise
             except AwsError as error:
                 state.attempts += 1
-                self._audit(change, body, state.attempts, error.code, error.request_id, error.reason)
+                self._audit(change, operation, payload, state.attempts, error.code, error.request_id, error.reason)
                 tries.raise_cause(error)
                 kind = classify(error)
                 if kind is Retry.NEVER:
@@ -161,27 +169,50 @@ class Applier:
                 # unknown outcome it is not: read first.
                 state.must_read = kind is Retry.CONFLICT or error.outcome_unknown
                 if error.outcome_unknown:
-                    state.unconfirmed += tuple(n for n in body if n not in state.unconfirmed)
+                    state.unconfirmed += tuple(n for n in names if n not in state.unconfirmed)
                 tries.failed(error, kind)
                 continue
             state.attempts += 1
-            state.sent += tuple(name for name in body if name not in state.sent)
-            self._audit(change, body, state.attempts, "ok", request_id, None)
-            left = remaining(change, LiveMembership.from_api(dict(returned), change.region))
-            wrong = [name for name in left if name not in SLOW_TO_SHOW]
-            if wrong:
-                return state.outcome(
-                    change,
-                    Status.FAILED,
-                    f"not verified: the service returned other values for {', '.join(wrong)} after the write",
-                )
-            if left:
+            self._audit(change, operation, payload, state.attempts, "ok", request_id, None)
+            if returned is None:
+                state.tags = _tagged(state.tags or {}, operation, payload)
+                body = {name: value for name, value in body.items() if name != TAGS}
+                if state.tags != change.body()[TAGS]:
+                    body[TAGS] = change.body()[TAGS]
+                elif TAGS not in state.sent:
+                    state.sent += (TAGS,)
+            else:
+                state.sent += tuple(name for name in names if name not in state.sent)
+                left = remaining(change, LiveMembership.from_api(dict(returned), change.region))
+                wrong = [name for name in left if name in names and name not in SLOW_TO_SHOW]
+                if wrong:
+                    return state.outcome(
+                        change,
+                        Status.FAILED,
+                        f"not verified: the service returned other values for {', '.join(wrong)} after the write",
+                    )
+                slow = [name for name in left if name in names]
+                body = {name: value for name, value in body.items() if name not in names}
+            if body:
+                continue
+            if slow:
                 return state.outcome(
                     change,
                     Status.APPLIED,
-                    f"{', '.join(left)} accepted but not showing yet: logging changes take minutes to propagate",
+                    f"{', '.join(slow)} accepted but not showing yet: logging changes take minutes to propagate",
                 )
             return state.outcome(change, Status.APPLIED)
+
+    def _send(
+        self, change: MembershipChange, arn: str, operation: str, payload: Mapping[str, Any], sending: OnSend
+    ) -> tuple[Mapping[str, Any] | None, str | None]:
+        """The membership UpdateMembership returned (None for a tag call, which returns nothing), and the
+        request id."""
+        if operation == "TagResource":
+            return None, self.gateway.tag_resource(change.where, arn, payload["tags"], sending)
+        if operation == "UntagResource":
+            return None, self.gateway.untag_resource(change.where, arn, payload["tagKeys"], sending)
+        return self.gateway.update_membership(change.where, change.membershipIdentifier, payload, sending)
 
     def _refusal(self, change: MembershipChange, live: LiveMembership) -> tuple[Status, str] | None:
         """Why a fresh read forbids writing the change, if it does."""
@@ -192,11 +223,12 @@ class Applier:
         return None
 
     def _read(self, change: MembershipChange) -> LiveMembership:
-        return fetch(self.gateway, self.retrier, change.where, change.membershipIdentifier)
+        return fetch(self.gateway, self.retrier, change.where, change.membershipIdentifier, TAGS in change.liveSettings)
 
     def _audit(
         self,
         change: MembershipChange,
+        operation: str,
         body: Mapping[str, Any],
         attempt: int,
         outcome: str,
@@ -213,6 +245,7 @@ class Applier:
                 "accountId": change.accountId,
                 "source": change.source,
                 "attempt": attempt,
+                "operation": operation,
                 "fields": dict(body),
                 "outcome": outcome,
                 "reason": reason,
@@ -221,11 +254,35 @@ class Applier:
         )
 
 
+def _next_request(
+    body: Mapping[str, Any], tags: Mapping[str, str] | None
+) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """The next request toward `body`: the operation, its payload (what the audit log records) and the
+    fields it writes. `tags`: the membership's tags as last known."""
+    settings = {name: value for name, value in body.items() if name != TAGS}
+    if settings:
+        return "UpdateMembership", settings, tuple(settings)
+    now, wanted = dict(tags or {}), body[TAGS]
+    added = {key: value for key, value in wanted.items() if now.get(key) != value}
+    if added:
+        return "TagResource", {"tags": added}, (TAGS,)
+    return "UntagResource", {"tagKeys": sorted(key for key in now if key not in wanted)}, (TAGS,)
+
+
+def _tagged(tags: Mapping[str, str], operation: str, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The tags after a successful TagResource or UntagResource."""
+    if operation == "TagResource":
+        return {**tags, **payload["tags"]}
+    return {key: value for key, value in tags.items() if key not in payload["tagKeys"]}
+
+
 @dataclass
 class _Progress:
+    arn: str = ""
+    tags: Mapping[str, str] | None = None  # the membership's tags as last known (read, planned or written)
     must_read: bool = False
-    attempts: int = 0  # UpdateMembership calls answered, or failed without an answer
-    requests: int = 0  # UpdateMembership requests that went out
+    attempts: int = 0  # write calls answered, or failed without an answer
+    requests: int = 0  # write requests that went out
     sent: tuple[str, ...] = ()
     unconfirmed: tuple[str, ...] = ()  # fields of writes whose outcome is unknown
 

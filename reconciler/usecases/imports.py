@@ -64,7 +64,8 @@ def import_memberships(
 
     def read(membership_id: str) -> LiveMembership | AwsError:
         try:
-            return fetch(reader, retrier, where, membership_id)
+            # With its tags: an import writes them (one more read per membership).
+            return fetch(reader, retrier, where, membership_id, tags=True)
         except AwsError as error:
             return error
 

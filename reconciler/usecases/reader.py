@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from ..core.api import AwsError, MembershipReader, Where
-from ..core.models import LiveMembership
+from ..core.models import TAGS, LiveMembership
 from ..core.plan import PlanError
 from ..core.planner import ResolvedFile
 from ..core.retry import READ_RETRIES, Retrier
@@ -21,10 +21,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def fetch(gateway: MembershipReader, retrier: Retrier, where: Where, membership_id: str) -> LiveMembership:
-    """One GetMembership under the read retry policy; raises AwsError when it cannot be read."""
+def fetch(
+    gateway: MembershipReader, retrier: Retrier, where: Where, membership_id: str, tags: bool = False
+) -> LiveMembership:
+    """One GetMembership under the read retry policy, and with `tags` its tags (ListTagsForResource: the
+    membership carries none); raises AwsError when it cannot be read."""
     membership = retrier.call(lambda: gateway.get_membership(where, membership_id), READ_RETRIES)
-    return LiveMembership.from_api(dict(membership), where.region)
+    live = LiveMembership.from_api(dict(membership), where.region)
+    if not tags:
+        return live
+    return live.with_tags(retrier.call(lambda: gateway.list_tags(where, live.arn), READ_RETRIES))
 
 
 def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> list[Mapping[str, Any]]:
@@ -93,7 +99,7 @@ def with_designations(
 
 def read_one(gateway: MembershipReader, retrier: Retrier, target: ResolvedFile) -> LiveMembership | PlanError:
     try:
-        return fetch(gateway, retrier, target.where, target.membership_id)
+        return fetch(gateway, retrier, target.where, target.membership_id, TAGS in target.file.membership.managed())
     except AwsError as error:
         return read_error(target, error)
 

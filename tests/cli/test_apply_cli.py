@@ -444,7 +444,7 @@ def edited(document: dict[str, Any], edit: str) -> Any:
         ("extra-key", "changes[0].note: unknown key"),
         ("bad-bucket", "changes[0].fields.defaultResultConfiguration.after.outputConfiguration.s3.bucket: must be"),
         ("twice", "changes[1]: membership {mid} is already planned in changes[0]"),
-        ("unknown-field", "changes[0].fields.isMetricsEnabled: not a field UpdateMembership can change"),
+        ("unknown-field", "changes[0].fields.isMetricsEnabled: not a field UpdateMembership or tagging can change"),
     ],
 )
 def test_a_saved_plan_is_validated_like_desired_state_before_any_call(

@@ -42,6 +42,7 @@ OURS = {
     "region": "where the membership is; the endpoint, not a request field",
     "accountId": "a guard: must equal the account of the live membership's ARN",
     "collaborationName": "a guard: must equal the live membership's collaboration",
+    "tags": "sent by TagResource / UntagResource, not UpdateMembership: checked against their TagMap below",
 }
 # GetMembership fields that UpdateMembership cannot change, and what the reconciler does with them.
 READ_ONLY = {
@@ -154,3 +155,17 @@ def test_the_tables_name_real_leaves() -> None:
     theirs = dict(botocore_leaves(_model().operation_model("UpdateMembership").input_shape))
     assert set(DELIBERATELY_DIFFERENT) <= set(theirs)
     assert set(NOT_MANAGED) <= set(theirs)
+
+
+def test_tags_have_the_constraints_of_the_tag_operations_and_of_create_membership() -> None:
+    model = _model()
+    tag_map = model.operation_model("TagResource").input_shape.members["tags"]
+    assert model.operation_model("CreateMembership").input_shape.members["tags"].name == tag_map.name
+    assert model.operation_model("ListTagsForResource").output_shape.members["tags"].name == tag_map.name
+    assert model.operation_model("UntagResource").input_shape.members["tagKeys"].member.name == tag_map.key.name
+    ours = desired_json_schema()["properties"]["tags"]
+    assert (ours["type"], ours["maxProperties"]) == ("object", tag_map.metadata["max"])
+    key, value = ours["propertyNames"], ours["additionalProperties"]
+    assert (key["minLength"], key["maxLength"]) == (tag_map.key.metadata["min"], tag_map.key.metadata["max"])
+    assert (value["minLength"], value["maxLength"]) == (tag_map.value.metadata["min"], tag_map.value.metadata["max"])
+    assert key["not"] == {"pattern": "^[Aa][Ww][Ss]:"}  # AWS's own keys, which no file may manage

@@ -58,3 +58,28 @@ def test_an_update_keeps_comments_order_and_left_out_guards_and_drops_what_is_go
     ]
     assert "jobLogStatus" not in updated and "region:" not in updated and "accountId" not in updated
     assert "      bucket: q-r" in updated.splitlines()
+
+
+def test_tags_are_written_in_name_order_after_the_settings_and_only_when_there_are_some() -> None:
+    tags = {"team": "data", "bucket": "b", "cost-centre": "Café"}  # `bucket` is a setting's name, not ranked
+    text = render_new(live(queryLogStatus="ENABLED").with_tags({**tags, "aws:created-by": "x"}), "../s.json")
+    assert text.splitlines()[5:] == [
+        "queryLogStatus: ENABLED",
+        "tags:",
+        "  bucket: b",
+        '  cost-centre: "Café"',  # quoted: anything but printable ASCII is
+        "  team: data",
+    ]
+    assert "tags" not in render_new(live().with_tags({"aws:created-by": "x"}), "../s.json")
+
+
+def test_an_update_brings_the_tag_set_to_the_live_one_even_to_empty_when_the_file_manages_it() -> None:
+    existing = f"membershipIdentifier: {MID}\ntags:\n  team: data  # who owns it\n  gone: x\n"
+    updated = render_update(existing, live().with_tags({"team": "ml", "new": "1"}))
+    assert updated.splitlines()[1:] == ["tags:", "  team: ml    # who owns it", "  new: '1'"]
+    emptied = render_update(existing, live().with_tags({}))
+    assert emptied.splitlines()[1:] == ["tags: {}"]
+    # Like every setting set live, tags are added to a file that did not have them; none: nothing added.
+    unmanaged = f"membershipIdentifier: {MID}\n"
+    assert render_update(unmanaged, live().with_tags({"team": "ml"})) == unmanaged + "tags:\n  team: ml\n"
+    assert render_update(unmanaged, live().with_tags({})) == unmanaged

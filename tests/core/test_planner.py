@@ -197,3 +197,25 @@ def test_applying_the_plan_converges_and_touches_only_managed_fields(
     for name in SETTABLE_FIELDS:
         if name not in desired:
             assert after_apply.get(name) == current.get(name)
+
+
+def test_tags_are_one_field_compared_as_a_whole_set_without_aws_keys() -> None:
+    read = live(queryLogStatus="ENABLED").with_tags({"a": "1", "b": "2", "aws:cloudformation:stack-id": "s"})
+    change = diff(target(tags={"a": "1", "c": "3"}), read)
+    [field] = change.fields
+    assert (field.name, field.before, field.after) == ("tags", {"a": "1", "b": "2"}, {"a": "1", "c": "3"})
+    assert [(leaf.kind, leaf.path) for leaf in field.leaves] == [("removed", "b"), ("added", "c")]
+    assert change.liveSettings == {"tags": {"a": "1", "b": "2"}}
+    assert diff(target(tags={"b": "2", "a": "1"}), read).fields == ()
+    assert diff(target(queryLogStatus="ENABLED"), read).liveSettings == {"queryLogStatus": "ENABLED"}
+
+
+def test_a_saved_plan_cannot_send_a_reserved_or_overlong_tag() -> None:
+    change = diff(target(tags={"a": "1"}), live().with_tags({}))
+    data = Plan.build([change]).to_json()
+    data["changes"][0]["fields"]["tags"]["after"] = {"aws:owner": "x", "k" * 129: "v"}
+    del data["changesHash"]
+    plan, problems = saved.parse(__import__("json").dumps(data))
+    assert plan is None
+    assert any("changes[0].fields.tags.after.aws:owner" in p and "AWS's own" in p for p in problems), problems
+    assert any("at most 128 characters" in p for p in problems), problems

@@ -204,3 +204,60 @@ def test_the_audit_sink_hears_every_attempt_with_its_answer() -> None:
         (2, "ok", {"queryLogStatus": "ENABLED"}),
     ]
     assert lines[3]["requestId"] == "request-2"
+
+
+def tagged_change(gateway: FakeGateway, live_tags: dict[str, str], **desired: Any) -> tuple[str, MembershipChange]:
+    mid = gateway.add(queryLogStatus="DISABLED")
+    gateway.tags[mid] = dict(live_tags)
+    membership = DesiredMembership.model_validate({"membershipIdentifier": mid, **desired})
+    resolved = ResolvedFile(DesiredFile("d/a.yaml", membership, "0" * 64), "us-east-1")
+    live = LiveMembership.from_api(dict(gateway.memberships[mid]), "us-east-1").with_tags(live_tags)
+    return mid, diff(resolved, live)
+
+
+def test_a_tag_conflict_reads_the_tags_again_and_removes_one_added_since_planning() -> None:
+    gateway = FakeGateway()
+    mid, change = tagged_change(gateway, {"a": "1", "aws:x": "y"}, tags={"a": "2"})
+    gateway.tags[mid]["intruder"] = "z"  # someone tags it after the plan was made
+    gateway.then("TagResource", conflict(membership_id=mid))
+    audit: list[Mapping[str, Any]] = []
+    outcome = applier(gateway, audit=audit).apply_one(change)
+    assert (outcome.status, outcome.sent) == (Status.APPLIED, ("tags",))
+    assert gateway.operations() == [
+        "TagResource",
+        "GetMembership",
+        "ListTagsForResource",
+        "TagResource",
+        "UntagResource",
+    ]
+    assert gateway.tags[mid] == {"a": "2", "aws:x": "y"}
+    assert [(r["operation"], r["outcome"]) for r in audit] == [
+        ("TagResource", "sent"),
+        ("TagResource", "ConflictException"),
+        ("TagResource", "sent"),
+        ("TagResource", "ok"),
+        ("UntagResource", "sent"),
+        ("UntagResource", "ok"),
+    ]
+
+
+def test_an_unknown_tag_outcome_is_read_before_anything_is_resent() -> None:
+    gateway = FakeGateway()
+    mid, change = tagged_change(gateway, {"gone": "1"}, tags={})
+    gateway.then("UntagResource", Scripted(server_error("UntagResource", mid), after_apply=True))
+    audit: list[Mapping[str, Any]] = []
+    outcome = applier(gateway, audit=audit).apply_one(change)
+    assert (outcome.status, outcome.message) == (Status.APPLIED, "confirmed by a read after an unknown outcome")
+    assert gateway.operations() == ["UntagResource", "GetMembership", "ListTagsForResource"]
+    assert audit[-1]["outcome"] == "confirmed" and audit[-1]["fields"] == {"tags": {}}
+
+
+def test_a_saved_plans_tags_go_to_the_arn_a_read_finds_never_one_from_the_file() -> None:
+    gateway = FakeGateway()
+    mid, change = tagged_change(gateway, {}, tags={"team": "data"}, queryLogStatus="ENABLED")
+    saved = MembershipChange.from_json(change.to_json())
+    assert saved.arn == "" and "arn" not in change.to_json()
+    outcome = apply_one(gateway, saved)
+    assert outcome.status is Status.APPLIED and outcome.sent == ("queryLogStatus", "tags")
+    assert gateway.operations() == ["GetMembership", "ListTagsForResource", "UpdateMembership", "TagResource"]
+    assert gateway.tags[mid] == {"team": "data"}

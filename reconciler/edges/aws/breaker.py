@@ -8,7 +8,7 @@ membership would spend its own retries on a dead endpoint: minutes per membershi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ...core.api import AwsError, Gateway, OnSend, Page, Where
@@ -70,6 +70,15 @@ class Breaker:
 
     def list_members(self, where: Where, collaboration_id: str, next_token: str | None) -> Page:
         return self._call(lambda: self._inner.list_members(where, collaboration_id, next_token))
+
+    def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
+        return self._call(lambda: self._inner.list_tags(where, arn))
+
+    def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
+        return self._call(lambda: self._inner.tag_resource(where, arn, tags, on_send))
+
+    def untag_resource(self, where: Where, arn: str, keys: Sequence[str], on_send: OnSend = None) -> str | None:
+        return self._call(lambda: self._inner.untag_resource(where, arn, keys, on_send))
 
     def update_membership(
         self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.loaders import Loader, create_loader
 
-from ...core.api import AwsError, Gateway, OnSend, Page, Where
+from ...core.api import AwsError, Gateway, OnSend, Page, Where, membership_of
 from ...core.errors import ConfigurationError
 from ...core.retry import DEADLINE_CODE, time_left
 from .breaker import Breaker
@@ -145,18 +145,45 @@ class AwsGateway:
         answer = _translated("ListMembers", None, lambda: self._client(where).list_members(**arguments))
         return Page(_part(answer, "memberSummaries", "ListMembers", None, list), answer.get("nextToken"))
 
-    def update_membership(
-        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
-    ) -> tuple[Mapping[str, Any], str | None]:
-        def send() -> Any:
+    def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
+        answer = _translated(
+            "ListTagsForResource",
+            membership_of(arn),
+            lambda: self._client(where).list_tags_for_resource(resourceArn=arn),
+        )
+        return _part(answer, "tags", "ListTagsForResource", membership_of(arn))  # type: ignore[no-any-return]
+
+    def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
+        send = self._write(where, on_send, lambda client: client.tag_resource(resourceArn=arn, tags=dict(tags)))
+        return _request_id(_translated("TagResource", membership_of(arn), send))
+
+    def untag_resource(self, where: Where, arn: str, keys: Sequence[str], on_send: OnSend = None) -> str | None:
+        send = self._write(where, on_send, lambda client: client.untag_resource(resourceArn=arn, tagKeys=list(keys)))
+        return _request_id(_translated("UntagResource", membership_of(arn), send))
+
+    def _write(self, where: Where, on_send: OnSend, call: Callable[[CleanRoomsServiceClient], T]) -> Callable[[], T]:
+        def send() -> T:
             client = self._client(where)  # may assume a role: a call of its own, not this write
             if on_send is not None:
                 on_send()
-            return client.update_membership(membershipIdentifier=membership_id, **fields)
+            return call(client)
 
+        return send
+
+    def update_membership(
+        self, where: Where, membership_id: str, fields: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        send = self._write(
+            where, on_send, lambda client: client.update_membership(membershipIdentifier=membership_id, **fields)
+        )
         response = _translated("UpdateMembership", membership_id, send)
         membership = _part(response, "membership", "UpdateMembership", membership_id)
-        return membership, response.get("ResponseMetadata", {}).get("RequestId")
+        return membership, _request_id(response)
+
+
+def _request_id(response: Any) -> str | None:
+    request_id = response.get("ResponseMetadata", {}).get("RequestId") if isinstance(response, Mapping) else None
+    return str(request_id) if request_id else None
 
 
 def _translated(operation: str, membership_id: str | None, call: Callable[[], T]) -> T:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ...core.api import AwsError, Gateway, OnSend, Page, Where
+from ...core.api import AwsError, Gateway, OnSend, Page, Where, membership_of
 from .ratelimit import RateController
 
 T = TypeVar("T")
@@ -60,4 +60,17 @@ class LimitedGateway:
             "UpdateMembership",
             lambda: self._inner.update_membership(where, membership_id, fields, on_send),
             membership_id,
+        )
+
+    def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
+        return self._paced(where, "ListTagsForResource", lambda: self._inner.list_tags(where, arn), membership_of(arn))
+
+    def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
+        return self._paced(
+            where, "TagResource", lambda: self._inner.tag_resource(where, arn, tags, on_send), membership_of(arn)
+        )
+
+    def untag_resource(self, where: Where, arn: str, keys: Sequence[str], on_send: OnSend = None) -> str | None:
+        return self._paced(
+            where, "UntagResource", lambda: self._inner.untag_resource(where, arn, keys, on_send), membership_of(arn)
         )
