@@ -54,6 +54,8 @@ class FakeGateway:
     designations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # membership id -> its tags (ListTagsForResource), AWS's own included.
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    # collaboration id -> its ListCollaborations summary (memberStatus, membershipId once joined).
+    collaborations: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -182,3 +184,27 @@ class FakeGateway:
         if answer.error is not None:
             raise answer.error
         return f"request-{len(self.calls)}"
+
+    def list_collaborations(self, where: Where, next_token: str | None) -> Page:
+        self.calls.append(("ListCollaborations", None, None))
+        answer = self._answer("ListCollaborations", None)
+        if answer.error is not None:
+            raise answer.error
+        return Page([copy.deepcopy(summary) for summary in self.collaborations.values()])
+
+    def create_membership(
+        self, where: Where, request: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        if on_send is not None:
+            on_send()
+        self.calls.append(("CreateMembership", None, copy.deepcopy(dict(request))))
+        answer = self._answer("CreateMembership", None)
+        if answer.error is not None and not answer.after_apply:
+            raise answer.error
+        summary = self.collaborations[request["collaborationIdentifier"]]
+        settings = {k: v for k, v in request.items() if k not in ("collaborationIdentifier", "tags")}
+        membership_id = self.add(collaboration=summary["name"], **settings)
+        summary |= {"memberStatus": "ACTIVE", "membershipId": membership_id}
+        if answer.error is not None:
+            raise answer.error
+        return copy.deepcopy(self.memberships[membership_id]), f"request-{len(self.calls)}"

@@ -233,6 +233,7 @@ def test_iam_policies_parse_and_the_read_only_one_cannot_write() -> None:
         "cleanrooms:ListMemberships",
         "cleanrooms:ListMembers",
         "cleanrooms:ListTagsForResource",  # only for files that manage tags
+        "cleanrooms:ListCollaborations",  # only for files that name their collaboration, and pending invitations
     }
     assert read_only == reads | {"sts:AssumeRole"}  # the member accounts' read roles, by the template
     for name, role in [("read-only.json", "read"), ("apply.json", "apply")]:
@@ -240,6 +241,7 @@ def test_iam_policies_parse_and_the_read_only_one_cannot_write() -> None:
         assert assume["Resource"] == f"arn:aws:iam::*:role/cleanrooms-reconciler-{role}", name
     apply = {a for s in policies["apply.json"]["Statement"] for a in s["Action"]}
     writes = {"cleanrooms:UpdateMembership", "cleanrooms:TagResource", "cleanrooms:UntagResource"}
+    writes |= {"cleanrooms:CreateMembership"}  # a join
     assert writes | reads | {"iam:PassRole", "logs:CreateLogDelivery"} <= apply
     trust = policies["github-oidc-trust.json"]["Statement"][0]["Condition"]["StringEquals"]
     assert trust["token.actions.githubusercontent.com:sub"].endswith(":environment:cleanrooms-production")

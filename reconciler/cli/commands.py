@@ -152,7 +152,7 @@ def apply(
     target: Where | None,
 ) -> ExitStatus:
     """Send only the changed fields, with safe retries; exit 0 only when every change is applied."""
-    from ..core import render
+    from ..core import render_outcomes
     from ..core.receipt import Context
     from ..edges.github import actions
     from ..usecases import apply
@@ -176,8 +176,8 @@ def apply(
         shell.out("Nothing to apply.")
         shell.errors(result.messages)
         return result.status
-    shell.out(render.outcomes_text(result.outcomes, shell.style), nl=False)
-    shell.warn(actions.append_summary(shell.env.github, render.outcomes_markdown(result.outcomes)))
+    shell.out(render_outcomes.outcomes_text(result.outcomes, shell.style), nl=False)
+    shell.warn(actions.append_summary(shell.env.github, render_outcomes.outcomes_markdown(result.outcomes)))
     shell.errors(result.messages)
     if result.status is not ExitStatus.OK:
         shell.err("Not everything was applied. Run apply again: it reads live state and sends only what still differs.")
@@ -253,13 +253,25 @@ def targets(shell: Shell, path: Path, fmt: str) -> None:
     help="Where the files go.",
 )
 @click.option("--overwrite", is_flag=True, help="Update existing files in place (comments and key order kept).")
+@click.option(
+    "--by-collaboration",
+    is_flag=True,
+    help="Name each membership by its collaboration (collaborationIdentifier) in new files.",
+)
 @retry_options
 @click.pass_obj
-def import_(shell: Shell, import_all: bool, memberships: tuple[str, ...], out_dir: Path, overwrite: bool) -> ExitStatus:
+def import_(
+    shell: Shell,
+    import_all: bool,
+    memberships: tuple[str, ...],
+    out_dir: Path,
+    overwrite: bool,
+    by_collaboration: bool,
+) -> ExitStatus:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
     from ..usecases import imports
 
-    result = imports.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite)
+    result = imports.import_memberships(shell.runtime, memberships, import_all, out_dir, overwrite, by_collaboration)
     for line in result.written:
         shell.out(printable(line))
     shell.errors(result.failures)

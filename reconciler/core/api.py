@@ -107,6 +107,10 @@ class MembershipReader(Protocol):
         """ListTagsForResource: every tag of the membership `arn`, AWS's own included."""
         ...
 
+    def list_collaborations(self, where: Where, next_token: str | None) -> Page:
+        """One ListCollaborations page: the collaborations the account is invited to or a member of."""
+        ...
+
 
 class Gateway(MembershipReader, Protocol):
     """Clean Rooms membership calls. Implementations raise AwsError only."""
@@ -117,6 +121,12 @@ class Gateway(MembershipReader, Protocol):
         """The membership after the change, and the request id (for the audit log). `on_send` is called
         right before the request goes out, and never for a call refused before it (the breaker, a stop):
         the audit log's `sent` line stands for a request, not an intention."""
+        ...
+
+    def create_membership(
+        self, where: Where, request: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        """CreateMembership (join a collaboration): the membership created, and the request id."""
         ...
 
     def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
@@ -145,6 +155,9 @@ class ReadOnly:
 
     def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
         return self._inner.list_tags(where, arn)
+
+    def list_collaborations(self, where: Where, next_token: str | None) -> Page:
+        return self._inner.list_collaborations(where, next_token)
 
 
 def membership_of(arn: str) -> str:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # A placeholder identifier, so a defaults entry validates as the part of a membership file it is.
 _ANY_MEMBERSHIP = "00000000-0000-0000-0000-000000000000"
-_NOT_SHAREABLE = ("membershipIdentifier",)  # one per file, by definition
+_NOT_SHAREABLE = ("membershipIdentifier", "collaborationIdentifier")  # one per file, by definition
 _WILDCARD = re.compile(r"[*?\[]")
 
 PolicyName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
@@ -281,7 +281,10 @@ def _check_defaults(name: str, located: CommentedMap, index: int, entry: Default
     except ValidationError as exc:
         # A shared default is part of a file: a required key it leaves out is the files' to give.
         for err in exc.errors():
-            if err["type"] != "missing" and err["loc"][:1] != ("membershipIdentifier",):
+            if err["type"] != "missing" and err["loc"][:1] not in (
+                ("membershipIdentifier",),
+                ("collaborationIdentifier",),
+            ):
                 problems.append(validation_problem(name, located, err, DesiredMembership, (*at, "settings")))
     return problems
 

@@ -250,21 +250,34 @@ def load_file(
     return loaded, guardrails.check(loaded, text) if guardrails is not None else []
 
 
-def _identifier_line(path: str) -> int:
-    """Line of `membershipIdentifier` in a valid file, for errors about the membership it names."""
+def _key_line(path: str, key: str) -> int:
+    """Line of `key` in a valid file, for errors about the membership it names."""
     data = YAML(typ="rt").load(Path(path).read_text(encoding="utf-8-sig"))
-    return int(data.lc.key("membershipIdentifier")[0]) + 1
+    return int(data.lc.key(key)[0]) + 1
 
 
 def _duplicate_memberships(files: list[DesiredFile]) -> list[Problem]:
-    by_id: dict[str, list[DesiredFile]] = {}
+    """Two files for one membership: the same id, or the same collaboration in the same account (an account
+    has one membership per collaboration). A file naming an id and another naming its collaboration are only
+    found once the collaboration is listed (the plan says so)."""
+    groups: dict[tuple[str, str, str | None], list[DesiredFile]] = {}
     for loaded in files:
-        by_id.setdefault(loaded.membership.membershipIdentifier, []).append(loaded)
+        membership = loaded.membership
+        if membership.membershipIdentifier is not None:
+            groups.setdefault(("membershipIdentifier", membership.membershipIdentifier, None), []).append(loaded)
+        if membership.collaborationIdentifier is not None:
+            key = ("collaborationIdentifier", membership.collaborationIdentifier, membership.accountId)
+            groups.setdefault(key, []).append(loaded)
     problems = []
-    for membership_id, group in by_id.items():
+    for (name, identifier, account), group in groups.items():
         if len(group) < 2:
             continue
-        lines = {loaded.path: _identifier_line(loaded.path) for loaded in group}
+        lines = {loaded.path: _key_line(loaded.path, name) for loaded in group}
+        what = (
+            f"membership {identifier}"
+            if account is None and name == "membershipIdentifier"
+            else (f"the membership in collaboration {identifier} (account {account or 'of the credentials'})")
+        )
         for loaded in group:
             others = ", ".join(f"{o.path}:{lines[o.path]}" for o in group if o is not loaded)
             problems.append(
@@ -272,8 +285,8 @@ def _duplicate_memberships(files: list[DesiredFile]) -> list[Problem]:
                     loaded.path,
                     lines[loaded.path],
                     1,
-                    "membershipIdentifier",
-                    f"membership {membership_id} is also declared in {others}; one file per membership",
+                    name,
+                    f"{what} is also declared in {others}; one file per membership",
                 )
             )
     return problems

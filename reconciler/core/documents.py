@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from .models import DesiredMembership
+from .models import UNNAMED, DesiredMembership
 
 MAX_FILE_BYTES = 256 * 1024
 # A membership file has a few dozen nodes; anything that expands past this is an alias bomb, not settings.
@@ -33,6 +33,7 @@ MAX_DEPTH = 50
 # What each constrained leaf must look like, in words: pydantic's raw regex is no help to a reader.
 _HINTS = {
     "membershipIdentifier": "must be a membership id: a lower-case UUID of 36 characters",
+    "collaborationIdentifier": "must be a collaboration id: a lower-case UUID of 36 characters",
     "bucket": "must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens",
     "keyPrefix": "must be at most 512 characters of letters, digits, _ ! . = * / -",
     "roleArn": "must be an IAM role ARN like arn:aws:iam::111122223333:role/NAME (32-512 characters)",
@@ -239,7 +240,7 @@ def validation_problem(
     prefix: tuple[int | str, ...] = (),
 ) -> Problem:
     """`err` at its line and column in `root`; `prefix` is where the validated value sits in `root`."""
-    loc = tuple(err["loc"])
+    loc = tuple(err["loc"]) or (("membershipIdentifier",) if err["type"] == UNNAMED else ())
     on_key = loc[-1:] == ("[key]",)  # pydantic's mark for a mapping's key (a tag key) that is refused
     loc = loc[:-1] if on_key else loc
     line, col = locate(root, (*prefix, *loc), point_at_key=on_key or err["type"] == "extra_forbidden")

@@ -23,6 +23,7 @@ SCHEMA_COMMENT = "# yaml-language-server: $schema={schema}\n"
 # CONTRACT.md's order, all the way down, so an imported file reads like the documented example.
 KEY_ORDER = (
     "membershipIdentifier",
+    "collaborationIdentifier",
     "region",
     "accountId",
     "collaborationName",
@@ -43,11 +44,19 @@ def file_name(live: LiveMembership) -> str:
     return f"{slug}-{live.membershipIdentifier[:8]}.yaml"
 
 
-def desired_document(live: LiveMembership, shared: Mapping[str, Any] | None = None) -> CommentedMap:
+def desired_document(
+    live: LiveMembership, shared: Mapping[str, Any] | None = None, by_collaboration: bool = False
+) -> CommentedMap:
     """The file for `live`; without what `shared` (reconciler.yaml's defaults for this file) already gives,
-    so the file states only how this membership differs, and follows the defaults when they change."""
+    so the file states only how this membership differs, and follows the defaults when they change. With
+    `by_collaboration` it names the collaboration instead of the membership."""
+    key, identifier = (
+        ("collaborationIdentifier", live.collaborationId)
+        if by_collaboration
+        else ("membershipIdentifier", live.membershipIdentifier)
+    )
     document: dict[str, Any] = {
-        "membershipIdentifier": live.membershipIdentifier,
+        key: identifier,
         "region": live.region,
         "accountId": live.accountId,
         "collaborationName": live.collaborationName,
@@ -69,7 +78,7 @@ def _beyond(value: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, An
             rest = _beyond(item, given)
             if rest:
                 kept[key] = rest
-        elif key == "membershipIdentifier" or given != item:
+        elif key in ("membershipIdentifier", "collaborationIdentifier") or given != item:
             kept[key] = item
     return kept
 
@@ -94,10 +103,12 @@ def _exact(value: Any) -> Any:
     return value
 
 
-def render_new(live: LiveMembership, schema_path: str, shared: Mapping[str, Any] | None = None) -> str:
+def render_new(
+    live: LiveMembership, schema_path: str, shared: Mapping[str, Any] | None = None, by_collaboration: bool = False
+) -> str:
     stream = io.StringIO()
     stream.write(SCHEMA_COMMENT.format(schema=schema_path))
-    _yaml().dump(desired_document(live, shared), stream)
+    _yaml().dump(desired_document(live, shared, by_collaboration), stream)
     return stream.getvalue()
 
 
@@ -107,7 +118,8 @@ def render_update(existing_text: str, live: LiveMembership) -> str:
     document = yaml.load(existing_text)
     if not isinstance(document, CommentedMap):
         document = CommentedMap()
-    wanted = desired_document(live)
+    # A file keeps naming its membership the way it does.
+    wanted = desired_document(live, by_collaboration="membershipIdentifier" not in document)
     if TAGS in document and TAGS in live.settings:
         # The file manages the set: it follows the live one, even to empty.
         wanted[TAGS] = _ordered(live.settings[TAGS], by_name=True)

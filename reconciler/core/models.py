@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from .api import ACCOUNT_ID_PATTERN, REGION_PATTERN
 
@@ -83,6 +83,7 @@ def user_tags(tags: Mapping[str, Any]) -> dict[str, Any]:
 LogStatus = Literal["ENABLED", "DISABLED"]
 ResultFormat = Literal["CSV", "PARQUET"]
 MembershipId = Annotated[str, StringConstraints(min_length=36, max_length=36, pattern=MEMBERSHIP_ID_PATTERN)]
+CollaborationId = Annotated[str, StringConstraints(min_length=36, max_length=36, pattern=MEMBERSHIP_ID_PATTERN)]
 Bucket = Annotated[
     str, StringConstraints(min_length=3, max_length=63, pattern=BUCKET_PATTERN), AfterValidator(_bucket_rules)
 ]
@@ -99,6 +100,10 @@ TagKey = Annotated[
 ]
 TagValue = Annotated[str, StringConstraints(min_length=0, max_length=256)]
 Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)]
+
+
+# The error of a file that names neither its membership nor its collaboration: reported at membershipIdentifier.
+UNNAMED = "unnamed_membership"
 
 
 class StrictModel(BaseModel):
@@ -169,7 +174,19 @@ class MembershipPaymentConfiguration(StrictModel):
 class DesiredMembership(StrictModel):
     """One desired-state file. A settings key left out is unmanaged: never compared, never sent."""
 
-    membershipIdentifier: MembershipId = Field(description="The membership's id (a lower-case UUID).")
+    # The schema says what the validator checks: one of the two names the membership.
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["membershipIdentifier"]}, {"required": ["collaborationIdentifier"]}]}
+    )
+
+    membershipIdentifier: MembershipId | None = Field(
+        default=None, description="The membership's id (a lower-case UUID); or name it by collaborationIdentifier."
+    )
+    collaborationIdentifier: CollaborationId | None = Field(
+        default=None,
+        description="The collaboration's id: names the account's one membership in it; with an invitation and no "
+        "membership yet, apply joins it (CreateMembership).",
+    )
     region: Region | None = Field(default=None, description="Region of the membership; else --region.")
     accountId: AccountId | None = Field(
         default=None, description="Guard: must equal the account in the live membership ARN (quote it)."
@@ -182,6 +199,9 @@ class DesiredMembership(StrictModel):
     defaultResultConfiguration: DefaultResultConfiguration | None = None
     defaultJobResultConfiguration: DefaultJobResultConfiguration | None = None
     membershipPaymentConfiguration: MembershipPaymentConfiguration | None = None
+    isMetricsEnabled: bool | None = Field(
+        default=None, description="Settable only when joining (CreateMembership); checked, never changed, after."
+    )
     tags: Tags | None = Field(
         default=None,
         description="The membership's tags, as a whole set: keys not listed are removed (never those beginning aws:).",
@@ -197,6 +217,21 @@ class DesiredMembership(StrictModel):
                 "leave the key out to leave it unmanaged"
             )
         return value
+
+    @model_validator(mode="after")
+    def _named(self) -> DesiredMembership:
+        if self.membershipIdentifier is None and self.collaborationIdentifier is None:
+            raise PydanticCustomError(
+                UNNAMED,
+                "required key is missing: name the membership by membershipIdentifier, or by collaborationIdentifier "
+                "(the account's one membership in that collaboration, joined on apply when the account is invited)",
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """What names this file's membership before any read: its id, else `collaboration:ID`."""
+        return self.membershipIdentifier or f"collaboration:{self.collaborationIdentifier}"
 
     def managed(self) -> dict[str, Any]:
         """The fields this file manages (the settable ones and tags), as request values."""
@@ -239,6 +274,8 @@ class LiveMembership:
     # The payment responsibilities the collaboration's creator designated for this member (ListMembers),
     # read only when a file manages payment settings.
     designatedPayment: dict[str, Any] | None = None
+    # Settable only by CreateMembership; None when the service does not say.
+    metricsEnabled: bool | None = None
 
     @property
     def accountId(self) -> str:
@@ -259,6 +296,7 @@ class LiveMembership:
                 k: membership[LIVE_NAMES.get(k, k)] for k in SETTABLE_FIELDS if LIVE_NAMES.get(k, k) in membership
             },
             collaborationId=membership.get("collaborationId", ""),
+            metricsEnabled=membership.get("isMetricsEnabled"),
         )
 
     def with_tags(self, tags: Mapping[str, Any]) -> LiveMembership:

@@ -33,7 +33,8 @@ class Outcome:
 
     def describe(self) -> str:
         m = self.change
-        head = f"{self.status.value}: {m.membershipIdentifier} ({m.source}, {m.region})"
+        name = m.membershipIdentifier or f"join of {m.join.collaborationIdentifier if m.join else ''}"
+        head = f"{self.status.value}: {name} ({m.source}, {m.region})"
         if self.sent:
             head += f" fields {', '.join(self.sent)}"
         detail = self.message or (str(self.error) if self.error else "")

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .api import Where
+from .invitation import Invitation
 
 FORMAT_VERSION = 1
 
@@ -111,6 +112,18 @@ class MembershipChange:
     # The membership's ARN as this run read it, which tag calls name it by. Never saved: a saved plan's
     # tags go to the ARN its pre-apply read finds, so nothing in the file chooses where a write goes.
     arn: str = field(default="", compare=False)
+    # A join: no membership yet (membershipIdentifier is ""); apply creates it in this collaboration.
+    join: Invitation | None = None
+
+    @property
+    def selected_by(self) -> str:
+        """What --membership names it by: the membership id, or for a join the collaboration id."""
+        return self.join.collaborationIdentifier if self.join else self.membershipIdentifier
+
+    @property
+    def key(self) -> str:
+        """What names this change in a plan: the membership id, or for a join `collaboration:ID`."""
+        return f"collaboration:{self.join.collaborationIdentifier}" if self.join else self.membershipIdentifier
 
     @property
     def where(self) -> Where:
@@ -118,7 +131,7 @@ class MembershipChange:
 
     @property
     def changed(self) -> bool:
-        return bool(self.fields)
+        return bool(self.fields) or self.join is not None
 
     def settings_after(self) -> dict[str, Any]:
         """Every managed field as it will be once this change is written: the live values it was planned
@@ -140,6 +153,7 @@ class MembershipChange:
             "fingerprint": self.fingerprint,
             "desiredSha256": self.desiredSha256,
             "liveSettings": dict(self.liveSettings),
+            **({"join": self.join.to_json()} if self.join else {}),
         }
 
     @classmethod
@@ -160,6 +174,7 @@ class MembershipChange:
             fingerprint=data["fingerprint"],
             desiredSha256=data["desiredSha256"],
             liveSettings=data.get("liveSettings", {}),
+            join=Invitation(**data["join"]) if data.get("join") else None,
         )
 
 
@@ -208,23 +223,28 @@ class Unmanaged(_Flat):
 class Plan:
     memberships: tuple[MembershipChange, ...]
     errors: tuple[PlanError, ...] = ()
-    # Only filled by `drift --report-unmanaged`.
+    # Only filled by `drift --report-unmanaged`: the memberships and the invitations no file names.
     unmanaged: tuple[Unmanaged, ...] | None = None
     # The account and region a `--target` run covered: how a report names its part of a PR comment.
     target: Where | None = None
+    invitations: tuple[Invitation, ...] | None = None
 
     @classmethod
     def build(cls, memberships: Sequence[MembershipChange], errors: Sequence[PlanError] = ()) -> Plan:
         return cls(
-            tuple(sorted(memberships, key=lambda m: (m.source, m.membershipIdentifier))),
+            tuple(sorted(memberships, key=lambda m: (m.source, m.key))),
             tuple(sorted(errors, key=lambda e: (e.source, e.membershipIdentifier, e.message))),
         )
 
     def with_errors(self, errors: Sequence[PlanError]) -> Plan:
         return replace(self, errors=Plan.build((), [*self.errors, *errors]).errors)
 
-    def with_unmanaged(self, unmanaged: Sequence[Unmanaged]) -> Plan:
-        return replace(self, unmanaged=tuple(sorted(unmanaged, key=lambda u: (u.region, u.arn))))
+    def with_unmanaged(self, unmanaged: Sequence[Unmanaged], invitations: Sequence[Invitation] = ()) -> Plan:
+        return replace(
+            self,
+            unmanaged=tuple(sorted(unmanaged, key=lambda u: (u.region, u.arn))),
+            invitations=tuple(sorted(invitations, key=lambda i: (i.region, i.accountId or "", i.collaborationName))),
+        )
 
     @property
     def changes(self) -> tuple[MembershipChange, ...]:
@@ -254,10 +274,12 @@ class Plan:
                         f.name: {"before": normalize(f.name, f.before), "after": normalize(f.name, f.after)}
                         for f in m.fields
                     },
+                    # Only a join has the key, so every plan hashed before joins existed keeps its hash.
+                    **({"join": m.join.collaborationIdentifier} if m.join else {}),
                 }
                 for m in self.changes
             ),
-            key=lambda c: (c["accountId"] or "", c["region"], c["membershipIdentifier"]),
+            key=lambda c: (c["accountId"] or "", c["region"], c["membershipIdentifier"], c.get("join", "")),
         )
         return fingerprint({"changes": changes})
 
@@ -266,7 +288,7 @@ class Plan:
 
         def fields(plan: Plan) -> dict[str, tuple[MembershipChange, dict[str, tuple[Any, Any]]]]:
             return {
-                m.membershipIdentifier: (
+                m.key: (
                     m,
                     {f.name: (normalize(f.name, f.before), normalize(f.name, f.after)) for f in m.fields},
                 )
@@ -280,14 +302,14 @@ class Plan:
             was_change, before = then.get(mid, (None, {}))
             where = next(c.where.label for c in (change, was_change) if c is not None)
             if was_change is None:
-                lines.append(f"membership {mid} ({where}): not in the reviewed plan; now {_fields(after)}")
+                lines.append(f"{_named(mid)} ({where}): not in the reviewed plan; now {_fields(after)}")
             elif change is None:
-                lines.append(f"membership {mid} ({where}): reviewed {_fields(before)}; nothing to change now")
+                lines.append(f"{_named(mid)} ({where}): reviewed {_fields(before)}; nothing to change now")
             elif change.where != was_change.where or before != after:
                 names = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
                 reviewed_part = _fields({n: before[n] for n in names if n in before}) or "no change"
                 now_part = _fields({n: after[n] for n in names if n in after}) or "no change"
-                lines.append(f"membership {mid} ({where}): reviewed {reviewed_part}; now {now_part}")
+                lines.append(f"{_named(mid)} ({where}): reviewed {reviewed_part}; now {now_part}")
         return lines
 
     def summary(self) -> dict[str, int]:
@@ -301,6 +323,7 @@ class Plan:
             "summary": self.summary(),
             "errors": [e.to_json() for e in self.errors],
             **({} if self.unmanaged is None else {"unmanaged": [u.to_json() for u in self.unmanaged]}),
+            **({} if self.invitations is None else {"invitations": [i.to_json() for i in self.invitations]}),
             **({} if self.target is None else {"target": self.target.label}),
         }
 
@@ -315,16 +338,29 @@ class Plan:
             [MembershipChange.from_json(c) for c in data["changes"]],
             [PlanError(**e) for e in data.get("errors", ())],
         )
-        unmanaged = data.get("unmanaged")
+        unmanaged, invitations = data.get("unmanaged"), data.get("invitations")
         return replace(
             plan,
             unmanaged=None if unmanaged is None else tuple(Unmanaged(**u) for u in unmanaged),
+            invitations=None if invitations is None else tuple(Invitation(**i) for i in invitations),
             target=Where.parse(data["target"]) if data.get("target") else None,
         )
 
     def selected(self, selection: Selection) -> Plan:
-        kept = [m for m in self.memberships if selection.admits(m.membershipIdentifier, m.where)]
+        kept = [m for m in self.memberships if selection.admits(m.selected_by, m.where)]
         return replace(self, memberships=tuple(kept))
+
+
+def describe(change: MembershipChange) -> str:
+    """How messages name a change: `membership ID`, or for a join `the join of collaboration NAME (ID)`."""
+    if change.join is None:
+        return f"membership {change.membershipIdentifier}"
+    return f"the join of collaboration {change.join.collaborationName!r} ({change.join.collaborationIdentifier})"
+
+
+def _named(key: str) -> str:
+    collaboration = key.removeprefix("collaboration:")
+    return f"the join of collaboration {collaboration}" if collaboration != key else f"membership {key}"
 
 
 def _fields(changes: Mapping[str, tuple[Any, Any]]) -> str:

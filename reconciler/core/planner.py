@@ -13,7 +13,9 @@ from typing import Any
 
 from .api import Where
 from .desired import DesiredFile
+from .invitation import Invitation
 from .models import MANAGED_FIELDS, LiveMembership
+from .payment import payment_problems
 from .plan import (
     PARTIAL_FIELDS,
     FieldChange,
@@ -30,10 +32,13 @@ from .plan import (
 
 @dataclass(frozen=True)
 class ResolvedFile:
-    """A desired file with the region it resolves to: what planning reads and diffs."""
+    """A desired file with the region it resolves to: what planning reads and diffs. A file that names its
+    collaboration also gets what ListCollaborations said: the account's membership in it, or an invitation."""
 
     file: DesiredFile
     region: str
+    found: str | None = None
+    invitation: Invitation | None = None
 
     @property
     def where(self) -> Where:
@@ -41,7 +46,8 @@ class ResolvedFile:
 
     @property
     def membership_id(self) -> str:
-        return self.file.membership.membershipIdentifier
+        """The id reading and planning know this file by: its membership's, else `collaboration:ID`."""
+        return self.file.membership.membershipIdentifier or self.found or self.file.membership.key
 
 
 def same(name: str, one: Any, other: Any) -> bool:
@@ -162,7 +168,14 @@ def check(target: ResolvedFile, live: LiveMembership, allowed: frozenset[str] | 
             f"collaborationName guard is {desired.collaborationName!r} "
             f"but the membership belongs to {live.collaborationName!r}"
         )
-    problems += _payment_problems(desired.managed().get("membershipPaymentConfiguration"), live)
+    payment = desired.managed().get("membershipPaymentConfiguration")
+    problems += payment_problems(payment, live.designatedPayment or {}, live.accountId)
+    if desired.isMetricsEnabled is not None and desired.isMetricsEnabled != bool(live.metricsEnabled):
+        problems.append(
+            f"isMetricsEnabled is {str(desired.isMetricsEnabled).lower()} but the membership has "
+            f"{str(bool(live.metricsEnabled)).lower()}: it is settable only when joining (CreateMembership), and "
+            "UpdateMembership cannot change it"
+        )
     if "defaultResultConfiguration" in desired.model_fields_set and "CAN_RECEIVE_RESULTS" not in live.memberAbilities:
         problems.append(
             "defaultResultConfiguration is managed but this member cannot receive results "
@@ -170,44 +183,6 @@ def check(target: ResolvedFile, live: LiveMembership, allowed: frozenset[str] | 
             "CAN_RECEIVE_RESULTS has a query result configuration"
         )
     return problems
-
-
-_PAYMENTS = {
-    ("queryCompute",): "query compute",
-    ("jobCompute",): "job compute",
-    ("machineLearning", "modelTraining"): "model training",
-    ("machineLearning", "modelInference"): "model inference",
-    ("machineLearning", "syntheticDataGeneration"): "synthetic data generation",
-}
-
-
-def _payment_problems(managed: Mapping[str, Any] | None, live: LiveMembership) -> list[str]:
-    """A managed isResponsible must accept what the collaboration's creator designated: the service refuses
-    `false` from a designated payer and `true` from anyone else."""
-    if managed is None:
-        return []
-    problems = []
-    for path, kind in _PAYMENTS.items():
-        wanted = _dig(managed, path)
-        if wanted is None:
-            continue
-        designated = bool((_dig(live.designatedPayment or {}, path) or {}).get("isResponsible", False))
-        if wanted["isResponsible"] != designated:
-            field_path = ".".join(("membershipPaymentConfiguration", *path, "isResponsible"))
-            who = "designated" if designated else "did not designate"
-            problems.append(
-                f"{field_path} is {str(wanted['isResponsible']).lower()}, but the collaboration's creator {who} "
-                f"this member (account {live.accountId}) to pay for {kind}: the creator designates payers, a "
-                "member can only accept that, and changing the payer is a change request to the collaboration "
-                "that its members approve"
-            )
-    return problems
-
-
-def _dig(value: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
-    return value
 
 
 def plan_one(
@@ -223,17 +198,30 @@ def build_plan(
     targets: Iterable[ResolvedFile],
     live: Mapping[str, LiveMembership | PlanError],
     allowed: frozenset[str] | None = None,
+    designated: Mapping[str, Mapping[str, Any] | PlanError] | None = None,
 ) -> Plan:
     """`live` maps each membership id to what was read, or to why it could not be read; `allowed` is
-    reconciler.yaml's account allow-list, if any."""
+    reconciler.yaml's account allow-list, if any; `designated`, for each join, the payments the creator
+    designated for the joining account (or why they could not be read)."""
+    from .joining import plan_join
+
     changes: list[MembershipChange] = []
     errors: list[PlanError] = []
     for target in targets:
-        found = live[target.membership_id]
-        if isinstance(found, PlanError):
-            errors.append(found)
+        result: MembershipChange | list[PlanError] | PlanError
+        if target.invitation is not None:
+            payers = (designated or {})[target.membership_id]
+            result = (
+                payers
+                if isinstance(payers, PlanError)
+                else plan_join(target.file, target.region, target.invitation, payers)
+            )
+        else:
+            found = live[target.membership_id]
+            result = found if isinstance(found, PlanError) else plan_one(target, found, allowed)
+        if isinstance(result, PlanError):
+            errors.append(result)
             continue
-        result = plan_one(target, found, allowed)
         if isinstance(result, MembershipChange):
             changes.append(result)
         else:
@@ -252,7 +240,7 @@ def resolve_regions(
         if region is None:
             errors.append(
                 PlanError(
-                    file.membership.membershipIdentifier,
+                    file.membership.key,
                     file.path,
                     "no region: set `region` in the file, pass --region, or configure AWS_DEFAULT_REGION",
                     "NoRegion",

@@ -52,12 +52,15 @@ def build(
 ) -> dict[str, Any]:
     by_membership: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
-        by_membership.setdefault(str(record["membershipIdentifier"]), []).append(record)
-    outcome_of = {o.change.membershipIdentifier: o for o in outcomes}
+        # A join's records name its collaboration: there is no membership until it is created.
+        key = str(record["membershipIdentifier"]) or f"collaboration:{record.get('collaborationIdentifier')}"
+        by_membership.setdefault(key, []).append(record)
+    outcome_of = {o.change.key: o for o in outcomes}
     memberships = []
     for change in plan.changes if plan is not None else ():
-        writes = by_membership.get(change.membershipIdentifier, [])
-        outcome = outcome_of.get(change.membershipIdentifier)
+        writes = by_membership.get(change.key, [])
+        outcome = outcome_of.get(change.key)
+        joined = [str(r["createdMembershipIdentifier"]) for r in writes if r.get("createdMembershipIdentifier")]
         memberships.append(
             {
                 "membershipIdentifier": change.membershipIdentifier,
@@ -72,6 +75,11 @@ def build(
                 "requestIds": [str(r["requestId"]) for r in writes if r.get("requestId")],
                 "firstWriteAt": writes[0]["time"] if writes else None,
                 "lastWriteAt": writes[-1]["time"] if writes else None,
+                **(
+                    {"join": change.join.to_json(), "createdMembershipIdentifier": joined[-1] if joined else None}
+                    if change.join
+                    else {}
+                ),
             }
         )
     return {

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 from .escape import code, code_block, inert, printable
-from .outcome import Outcome, Status
 from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
 from .retry import THROTTLE_CODES
 
@@ -47,7 +46,7 @@ def plain(text: str, _colour: str) -> str:
     return text
 
 
-def _one_line(style: Style) -> Style:
+def one_line(style: Style) -> Style:
     return lambda text, colour: style(printable(text), colour)
 
 
@@ -101,17 +100,20 @@ def _field_lines(change: FieldChange, style: Style, indent: str = "    ") -> lis
 
 
 def _heading(membership: MembershipChange) -> str:
+    where = f"({membership.source}, {membership.where})"
+    if membership.join is not None:
+        return f"+ join collaboration {membership.collaborationName} ({membership.join.invited_by}) {where}"
     name = f" {membership.collaborationName}" if membership.collaborationName else ""
-    return f"~ membership {membership.membershipIdentifier}{name} ({membership.source}, {membership.where})"
+    return f"~ membership {membership.membershipIdentifier}{name} {where}"
 
 
 def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
     # Each line shows one item: a line break or control character in a file name, a key or a collaboration
     # name is shown escaped, so it can never draw a line of its own (a fake change, say).
-    style = _one_line(style)
+    style = one_line(style)
     lines: list[str] = []
     for membership in plan.changes:
-        lines.append(style(_heading(membership), "yellow"))
+        lines.append(style(_heading(membership), "green" if membership.join else "yellow"))
         for change in membership.fields:
             lines.extend(_field_lines(change, style))
         lines.append("")
@@ -121,6 +123,10 @@ def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
     if plan.unmanaged is not None:
         lines.append(f"Unmanaged: {len(plan.unmanaged)} ACTIVE membership(s) no file manages")
         lines += [printable(f"? {u.membershipIdentifier} {u.collaborationName} ({u.region})") for u in plan.unmanaged]
+        lines.append("")
+    if plan.invitations is not None:
+        lines.append(f"Invitations: {len(plan.invitations)} pending invitation(s) no file joins")
+        lines += [printable(f"? {i!s}") for i in plan.invitations]
         lines.append("")
     if not plan.changes and not plan.errors:
         lines.append(words.nothing)
@@ -218,15 +224,20 @@ def _target_row(section: Section, words: Words) -> str:
     return row + (f" `{short_hash(p)}` |" if words.hashed else "")
 
 
+_LIST_NAMES = {
+    "errors": "error(s)",
+    "changes": "change(s)",
+    "unmanaged": "unmanaged membership(s)",
+    "invitations": "pending invitation(s)",
+}
+
+
 @dataclass
 class _Chosen:
     """The part of one section that fits: how many of each of its lists are shown."""
 
     section: Section
-    shown: dict[str, int] = field(default_factory=lambda: {"errors": 0, "changes": 0, "unmanaged": 0})
-
-
-_LIST_NAMES = {"errors": "error(s)", "changes": "change(s)", "unmanaged": "unmanaged membership(s)"}
+    shown: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_LIST_NAMES, 0))
 
 
 def _blocks(plan: Plan | None, link: Link) -> dict[str, list[list[str]]]:
@@ -237,6 +248,7 @@ def _blocks(plan: Plan | None, link: Link) -> dict[str, list[list[str]]]:
         "errors": [[_error_line(e, link)] for e in plan.errors],
         "changes": [[_membership_row(m, link), *_membership_details(m)] for m in plan.changes],
         "unmanaged": [[_unmanaged_line(u)] for u in plan.unmanaged or ()],
+        "invitations": [[f"- {inert(str(i))}"] for i in plan.invitations or ()],
     }
 
 
@@ -315,6 +327,11 @@ def _section_lines(pick: _Chosen, link: Link, words: Words, heading: bool, frame
         if not frame_only:
             out += [_unmanaged_line(u) for u in plan.unmanaged[: pick.shown["unmanaged"]]]
         out.append("")
+    if plan.invitations is not None:
+        out += [f"**Invitations**: {len(plan.invitations)} pending invitation(s) no file joins", ""]
+        if not frame_only:
+            out += [f"- {inert(str(i))}" for i in plan.invitations[: pick.shown["invitations"]]]
+        out.append("")
     return out
 
 
@@ -332,14 +349,14 @@ def _unmanaged_line(u: Unmanaged) -> str:
 def _membership_row(m: MembershipChange, link: Link) -> str:
     names = ", ".join(code(f.name) for f in m.fields)
     return (
-        f"| {code(m.membershipIdentifier)} | {inert(m.collaborationName)} | {_source(m.source, link)} "
+        f"| {code(m.membershipIdentifier or '+ join')} | {inert(m.collaborationName)} | {_source(m.source, link)} "
         f"| {inert(str(m.where))} | {names} |"
     )
 
 
 def _membership_details(m: MembershipChange) -> list[str]:
     return [
-        f"<details><summary><code>{inert(m.membershipIdentifier)}</code> {inert(m.collaborationName)}: "
+        f"<details><summary><code>{inert(m.membershipIdentifier or '+ join')}</code> {inert(m.collaborationName)}: "
         f"{len(m.fields)} field(s)</summary>",
         "",
         *code_block("diff", [line for change in m.fields for line in _field_lines(change, plain, indent="")]),
@@ -368,31 +385,3 @@ def render(
     if fmt == "markdown":
         return markdown(plan, link, words, limit, more)
     return text(plan, style, words)
-
-
-# -- apply outcomes ------------------------------------------------------------------------------------
-
-_OUTCOME_COLOURS = {Status.APPLIED: "green", Status.CONVERGED: "green", Status.NOT_STARTED: "yellow"}
-_OUTCOME_ICONS = {Status.APPLIED: ":white_check_mark:", Status.CONVERGED: ":white_check_mark:"}
-
-
-def _in_order(outcomes: Sequence[Outcome]) -> list[Outcome]:
-    return sorted(outcomes, key=lambda o: (o.change.source, o.change.membershipIdentifier))
-
-
-def outcomes_text(outcomes: Sequence[Outcome], style: Style = plain) -> str:
-    style = _one_line(style)
-    lines = [style(o.describe(), _OUTCOME_COLOURS.get(o.status, "red")) for o in _in_order(outcomes)]
-    counts = {status: sum(1 for o in outcomes if o.status is status) for status in Status}
-    lines.append(
-        f"Apply: {counts[Status.APPLIED]} applied, {counts[Status.CONVERGED]} already converged, "
-        f"{counts[Status.FAILED] + counts[Status.STALE]} failed, {counts[Status.NOT_STARTED]} not started."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def outcomes_markdown(outcomes: Sequence[Outcome]) -> str:
-    lines = ["#### Apply result", ""]
-    # An outcome carries AWS error messages and file names: inert, like every untrusted value in Markdown.
-    lines += [f"- {_OUTCOME_ICONS.get(o.status, ':x:')} {inert(o.describe())}" for o in _in_order(outcomes)]
-    return "\n".join(lines) + "\n"

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .documents import MAX_DEPTH, explain, shape_problem, too_deep
 from .errors import InvalidSavedPlan
-from .models import MANAGED_FIELDS, AccountId, DesiredMembership, MembershipId, Region
+from .joining import JOIN_ONLY_FIELDS
+from .models import MANAGED_FIELDS, AccountId, CollaborationId, DesiredMembership, MembershipId, Region
 from .plan import PARTIAL_FIELDS, FieldChange, MembershipChange, Plan, laid_over
 from .planner import leaves, live_fingerprint, same
 
@@ -37,8 +38,19 @@ class _SavedField(_Closed):
     origin: str = "file"
 
 
+class _SavedJoin(_Closed):
+    collaborationIdentifier: CollaborationId
+    collaborationName: str
+    creatorAccountId: str
+    creatorDisplayName: str
+    region: Region
+    accountId: AccountId | None = None
+    invitedAt: str = ""
+
+
 class _SavedChange(_Closed):
-    membershipIdentifier: MembershipId
+    # Empty for a join: there is no membership until apply creates it.
+    membershipIdentifier: MembershipId | Literal[""]
     source: str
     region: Region
     accountId: AccountId | None = None
@@ -47,6 +59,11 @@ class _SavedChange(_Closed):
     fingerprint: str
     desiredSha256: str
     liveSettings: dict[str, Any] = {}
+    join: _SavedJoin | None = None
+
+    @property
+    def key(self) -> str:
+        return self.membershipIdentifier or f"collaboration:{self.join.collaborationIdentifier if self.join else ''}"
 
 
 class _SavedPlan(_Closed):
@@ -55,6 +72,7 @@ class _SavedPlan(_Closed):
     summary: dict[str, int] | None = None
     errors: list[Any] = Field(default=[], max_length=0)
     unmanaged: list[Any] | None = None
+    invitations: list[Any] | None = None
     changesHash: str | None = None
     target: str | None = None
 
@@ -84,6 +102,7 @@ class _Report(_SavedPlan):
 
     errors: list[_Error] = []
     unmanaged: list[_Unmanaged] | None = None
+    invitations: list[_SavedJoin] | None = None
 
 
 _SHAPES = {
@@ -176,18 +195,48 @@ def _values(saved: _SavedPlan) -> list[str]:
     seen: dict[str, int] = {}
     for index, change in enumerate(saved.changes):
         at = f"changes[{index}]"
-        first = seen.setdefault(change.membershipIdentifier, index)
+        first = seen.setdefault(change.key, index)
         if first != index:
-            problems.append(f"{at}: membership {change.membershipIdentifier} is already planned in changes[{first}]")
-        unknown = [name for name in change.fields if name not in MANAGED_FIELDS]
+            label = f"membership {change.membershipIdentifier}" if change.membershipIdentifier else f"the {change.key}"
+            problems.append(f"{at}: {label} is already planned in changes[{first}]")
+        problems += _join_problems(at, change)
+        settable = (*MANAGED_FIELDS, *JOIN_ONLY_FIELDS) if change.join else MANAGED_FIELDS
+        unknown = [name for name in change.fields if name not in settable]
         problems += [f"{at}.fields.{name}: not a field UpdateMembership or tagging can change" for name in unknown]
         after = {name: f.after for name, f in change.fields.items() if name not in unknown}
+        named = (
+            {"collaborationIdentifier": change.join.collaborationIdentifier}
+            if change.join
+            else {"membershipIdentifier": change.membershipIdentifier}
+        )
         try:
-            DesiredMembership.model_validate({"membershipIdentifier": change.membershipIdentifier, **after})
+            DesiredMembership.model_validate({**named, **after})
         except ValidationError as exc:
             for err in exc.errors():
                 loc = tuple(err["loc"])
                 problems.append(f"{at}.fields.{loc[0]}.after{_where(loc[1:], dotted=True)}: {explain(loc, err)}")
+    return problems
+
+
+def _join_problems(at: str, change: _SavedChange) -> list[str]:
+    """A join is a join everywhere: no membership id, its place the change's, every setting new."""
+    join = change.join
+    if join is None:
+        return [] if change.membershipIdentifier else [f"{at}.membershipIdentifier: empty only in a join"]
+    problems = []
+    if change.membershipIdentifier:
+        problems.append(f"{at}.membershipIdentifier: a join has no membership yet: must be empty")
+    if (join.region, join.accountId) != (change.region, change.accountId) or change.accountId is None:
+        problems.append(f"{at}.join: must be in the change's region and account (and a join names its account)")
+    if "queryLogStatus" not in change.fields:
+        problems.append(f"{at}.fields.queryLogStatus: a join must set it (CreateMembership requires it)")
+    if change.liveSettings:
+        problems.append(f"{at}.liveSettings: a join is planned from no membership: must be empty")
+    problems += [
+        f"{at}.fields.{name}.before: a join creates the membership: must be absent"
+        for name, field in change.fields.items()
+        if field.before is not None
+    ]
     return problems
 
 
@@ -211,7 +260,9 @@ def _hashed_only(saved: _SavedPlan) -> list[str]:
                     "after (what the changes hash covers and the plan shows)"
                 )
         for name, field in change.fields.items():
-            if name not in change.liveSettings or not same(name, change.liveSettings[name], field.before):
+            if change.join is None and (
+                name not in change.liveSettings or not same(name, change.liveSettings[name], field.before)
+            ):
                 problems.append(
                     f"{at}.liveSettings.{name}: must equal the field's before (the live value it was planned from)"
                 )

@@ -171,6 +171,44 @@ class CleanRoomsSandbox:
             membership.status = status
             return str(membership.id)
 
+    def invite(
+        self,
+        collaboration_name: str = "invited-collaboration",
+        *,
+        account_id: str | None = None,
+        region: str = DEFAULT_REGION,
+        creator_account: str = "999988887777",
+        creator_name: str = "Globex",
+        payment: Mapping[str, Any] | None = None,
+    ) -> str:
+        """An invitation to another account's collaboration: ListCollaborations shows it INVITED until the
+        account joins (CreateMembership); `payment` is what the creator designated this member to pay for
+        (ListMembers). Returns the collaboration id."""
+        account = account_id or self.account_id
+        with self._lock:
+            collaboration = self.backend(region, account).create_collaboration(
+                name=collaboration_name,
+                description=f"{collaboration_name} (sandbox invitation)",
+                creator_display_name=creator_name,
+                creator_member_abilities=["CAN_QUERY"],
+                query_log_status="ENABLED",
+                members=[{"accountId": account, "memberAbilities": list(ABILITIES_ALL), "displayName": "us"}],
+                data_encryption_metadata=None,
+                analytics_engine="SPARK",
+                tags=None,
+            )
+            emulation.invited(collaboration, creator_account, creator_name)
+            self._designations.set(collaboration.id, account, payment or {"queryCompute": {"isResponsible": False}})
+            return str(collaboration.id)
+
+    def collaboration(
+        self, collaboration_id: str, region: str = DEFAULT_REGION, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """The collaboration as the account sees it (ListCollaborations' summary): memberStatus, membershipId."""
+        with self._lock:
+            summary = self.backend(region, account_id).get_collaboration(collaboration_id).to_summary_dict()
+            return dict(summary)
+
     def membership(
         self, membership_id: str, region: str = DEFAULT_REGION, account_id: str | None = None
     ) -> dict[str, Any]:

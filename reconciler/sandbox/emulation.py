@@ -11,6 +11,11 @@ catches up. Each function names the gap it fills:
 * payment: UpdateMembership ignores membershipPaymentConfiguration, ListMembers gives every member
   {queryCompute: true}, and nothing checks a member accepts what the creator designated
                                                             -> `apply_fields`, `Designations`
+* no cross-account invitations: a collaboration exists only in its creator's account
+                                                            -> `invited` (the invitation is the collaboration
+                                                               in the invitee's backend, with the creator's
+                                                               account; moto lists it INVITED until joined)
+* CreateMembership joins twice, ignores `isMetricsEnabled`  -> `refuse_second_join`, `apply_fields`
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from moto.cleanrooms.models import Membership
+from moto.cleanrooms.models import Collaboration, Membership
 from moto.core.utils import unix_time
 
 from .faults import ERROR_NAMES
@@ -39,6 +44,7 @@ SETTABLE = (
 )
 # moto keeps each field as the snake_case attribute of its camelCase name, but for the payment settings.
 _ATTRIBUTES = {"membershipPaymentConfiguration": "payment_configuration"}
+CREATE_ONLY = ("isMetricsEnabled",)
 PAYMENTS = (
     ("queryCompute",),
     ("jobCompute",),
@@ -70,7 +76,7 @@ def service_error(status: int, message: str, code: str | None = None, **extra: A
 def apply_fields(membership: Membership, fields: Mapping[str, Any]) -> None:
     # PATCH semantics: a field left out (or None here) stays as it is; a nested object is replaced whole.
     changed = False
-    for name in SETTABLE:
+    for name in (*SETTABLE, *CREATE_ONLY):
         if fields.get(name) is not None:
             attribute = _ATTRIBUTES.get(name) or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
             setattr(membership, attribute, copy(fields[name]))
@@ -82,6 +88,7 @@ def apply_fields(membership: Membership, fields: Mapping[str, Any]) -> None:
 def full(membership: Membership) -> dict[str, Any]:
     data: dict[str, Any] = membership.to_dict()
     extra = {
+        "isMetricsEnabled": getattr(membership, "is_metrics_enabled", None),
         "jobLogStatus": getattr(membership, "job_log_status", None),
         "defaultJobResultConfiguration": getattr(membership, "default_job_result_configuration", None),
     }
@@ -107,6 +114,24 @@ def check_update(body: Mapping[str, Any]) -> None:
     job_format = ((job or {}).get("outputConfiguration") or {}).get("s3", {}).get("resultFormat")
     if job_format is not None and job_format not in RESULT_FORMATS:
         raise service_error(400, f"Invalid resultFormat: {job_format!r}", reason="FIELD_VALIDATION_FAILED")
+
+
+def invited(collaboration: Collaboration, creator_account: str, creator_name: str) -> None:
+    """Make a collaboration created in the invitee's backend the creator's, as the invitee sees it."""
+    collaboration.creator_account_id = creator_account
+    collaboration.creator_display_name = creator_name
+    collaboration.arn = re.sub(r":\d{12}:", f":{creator_account}:", collaboration.arn, count=1)
+
+
+def refuse_second_join(collaboration: Collaboration) -> None:
+    if collaboration.membership_id is not None:
+        # Assumption: the service answers a second CreateMembership with a 409 (one membership per account).
+        raise service_error(
+            409,
+            f"This account is already a member of collaboration {collaboration.id}",
+            resourceId=collaboration.id,
+            resourceType="COLLABORATION",
+        )
 
 
 def refuse_inactive(membership: Membership) -> None:
@@ -144,12 +169,11 @@ class Designations:
             )
         return page
 
-    def refuse_contrary(self, membership: Membership, account: str, body: Mapping[str, Any]) -> None:
+    def refuse_contrary(self, collaboration_id: str, account: str, wanted: Mapping[str, Any] | None) -> None:
         """The service refuses `false` from a designated payer and `true` from anyone else."""
-        wanted = body.get("membershipPaymentConfiguration")
         if not wanted:
             return
-        designated = self.of(membership.collaboration_id, account, {"queryCompute": {"isResponsible": True}})
+        designated = self.of(collaboration_id, account, {"queryCompute": {"isResponsible": True}})
         for path in PAYMENTS:
             asked, payer = _dig(wanted, path), _dig(designated, path)
             if asked is not None and bool(asked.get("isResponsible")) != bool((payer or {}).get("isResponsible")):

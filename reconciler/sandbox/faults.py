@@ -40,7 +40,7 @@ class Fault:
 
 THROTTLE = Fault(429)
 # The calls a quota or a throttling burst applies to, besides every *Membership one.
-LIMITED = frozenset({"ListMemberships", "ListTagsForResource", "TagResource", "UntagResource"})
+LIMITED = frozenset({"ListMemberships", "ListCollaborations", "ListTagsForResource", "TagResource", "UntagResource"})
 CONFLICT = Fault(409, reason="INVALID_STATE")
 SERVER_ERROR = Fault(500)
 

@@ -36,6 +36,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("PATCH", re.compile(r"^/memberships/(?P<id>[^/]+)$"), "UpdateMembership"),
     ("DELETE", re.compile(r"^/memberships/(?P<id>[^/]+)$"), "DeleteMembership"),
     ("POST", re.compile(r"^/collaborations/?$"), "CreateCollaboration"),
+    ("GET", re.compile(r"^/collaborations/?$"), "ListCollaborations"),
     ("GET", re.compile(r"^/collaborations/(?P<id>[^/]+)/members$"), "ListMembers"),
     # The membership id at the end of the ARN, so that faults can be aimed at one membership's tag calls.
     ("GET", re.compile(r"^/tags/arn:[^/]*:membership/(?P<id>[^/]+)$"), "ListTagsForResource"),
@@ -171,18 +172,16 @@ class Endpoint:
                 membership = self.membership(region, account, membership_id)
                 emulation.refuse_inactive(membership)
                 emulation.check_update(body or {})
-                self.designations.refuse_contrary(membership, account, body or {})
+                wanted = (body or {}).get("membershipPaymentConfiguration")
+                self.designations.refuse_contrary(membership.collaboration_id, account, wanted)
                 self.propagation.remember(membership, body or {})
                 emulation.apply_fields(membership, body or {})
                 return _ok({"membership": self.propagation.as_seen(membership)})
+        if operation == "CreateMembership":
+            return self._join(environ, body or {}, region, account)
         status, headers, payload = self._forward(environ)
         if status >= 300:
             return status, headers, payload
-        if operation == "CreateMembership":
-            with self.lock:
-                created = self.membership(region, account, json.loads(payload)["membership"]["id"])
-                emulation.apply_fields(created, {k: (body or {}).get(k) for k in emulation.JOB_FIELDS})
-                return _ok({"membership": emulation.full(created)})
         if operation == "ListMembers" and membership_id:  # the route's id is the collaboration's here
             with self.lock:
                 return _ok(self.designations.members(json.loads(payload), membership_id))
@@ -191,6 +190,24 @@ class Endpoint:
             if wanted:
                 return _ok(emulation.filter_by_status(json.loads(payload), wanted))
         return status, headers, payload
+
+    def _join(
+        self, environ: dict[str, Any], body: dict[str, Any], region: str, account: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        with self.lock:
+            collaboration = cleanrooms_backends[account][region].collaborations.get(
+                str(body.get("collaborationIdentifier"))
+            )
+            if collaboration is not None:
+                emulation.refuse_second_join(collaboration)
+                self.designations.refuse_contrary(collaboration.id, account, body.get("paymentConfiguration"))
+            status, headers, payload = self._forward(environ)
+            if status >= 300:
+                return status, headers, payload
+            created = self.membership(region, account, json.loads(payload)["membership"]["id"])
+            later = (*emulation.JOB_FIELDS, *emulation.CREATE_ONLY)
+            emulation.apply_fields(created, {k: body.get(k) for k in later})
+            return _ok({"membership": emulation.full(created)})
 
     def _forward(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         captured: dict[str, Any] = {}

@@ -11,20 +11,22 @@ Retries follow the one policy in retry.py, with the rules that make a write safe
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.api import AwsError, Gateway, OnSend
 from ..core.errors import EndpointUnavailable
+from ..core.joining import create_request
 from ..core.models import TAGS, LiveMembership
 from ..core.outcome import Outcome, Status
-from ..core.plan import MembershipChange
+from ..core.plan import MembershipChange, describe
 from ..core.planner import remaining, stale_fields
-from ..core.retry import Retrier, Retry, classify
+from ..core.retry import Retrier, Retry, Tries, classify
 from .reader import fetch
 
 # Turning logging on or off takes minutes to show: a membership returned or read right after the write may
@@ -33,6 +35,7 @@ SLOW_TO_SHOW = frozenset({"queryLogStatus", "jobLogStatus"})
 
 
 AuditSink = Callable[[Mapping[str, Any]], None]
+T = TypeVar("T")
 
 
 class StopRequestedError(Exception):
@@ -55,9 +58,12 @@ class Applier:
         writable refuses the whole plan, as Terraform refuses a saved plan whose state moved: a reviewer
         approved the plan as a whole, not whichever parts of it still hold."""
 
-        def check(change: MembershipChange) -> LiveMembership | str:
-            where = f"{change.source}: membership {change.membershipIdentifier}"
+        def check(change: MembershipChange) -> LiveMembership | str | None:
+            where = f"{change.source}: {describe(change)}"
             try:
+                if change.join is not None:
+                    refusal = _join_refusal(change, self._collaboration(change))
+                    return f"{where}: {refusal[1]}" if refusal else None
                 live = self._read(change)
             except AwsError as error:
                 return f"{where}: cannot be read: {error}"
@@ -95,8 +101,10 @@ class Applier:
         state = _Progress(arn=live.arn if live else change.arn)
         state.tags = (live.settings if live else change.liveSettings).get(TAGS)
         # A saved plan's tags are sent to the ARN a read finds, never to one the file names (it names none).
-        state.must_read = TAGS in change.body() and not state.arn
+        state.must_read = TAGS in change.body() and not state.arn and change.join is None
         try:
+            if change.join is not None:
+                return self._join(change, state)
             return self._converge(change, state, change.body() if live is None else remaining(change, live))
         except StopRequestedError:
             status = Status.NOT_STARTED if state.requests == 0 else Status.FAILED
@@ -136,43 +144,11 @@ class Applier:
             if self.stop.is_set():
                 raise StopRequestedError
             operation, payload, names = _next_request(body, state.tags)
-            attempt = state.attempts + 1
-            requests = state.requests
-
-            def sending(
-                operation: str = operation, payload: Mapping[str, Any] = payload, attempt: int = attempt
-            ) -> None:
-                # Logged as the request goes out (after any wait for a turn, and never for a call the breaker
-                # refuses): if the process dies mid-call, the log still shows the write may have landed.
-                state.requests += 1
-                self._audit(change, operation, payload, attempt, "sent", None, None)
-
-            try:
-                with tries.bounded():
-                    returned, request_id = self._send(change, state.arn, operation, payload, sending)
-            except EndpointUnavailable as down:
-                if state.requests > requests:
-                    # This request was in flight when the endpoint was found dead: it may have landed.
-                    cause = down.__cause__
-                    code = cause.code if isinstance(cause, AwsError) else "EndpointUnavailable"
-                    self._audit(change, operation, payload, attempt, code, None, "outcome unknown: " + down.message)
-                    state.unconfirmed += tuple(n for n in names if n not in state.unconfirmed)
-                raise
-            except AwsError as error:
-                state.attempts += 1
-                self._audit(change, operation, payload, state.attempts, error.code, error.request_id, error.reason)
-                tries.raise_cause(error)
-                kind = classify(error)
-                if kind is Retry.NEVER:
-                    raise
-                # After a refusal (429, IAM delay) the same body is safe to resend; after a conflict or an
-                # unknown outcome it is not: read first.
-                state.must_read = kind is Retry.CONFLICT or error.outcome_unknown
-                if error.outcome_unknown:
-                    state.unconfirmed += tuple(n for n in names if n not in state.unconfirmed)
-                tries.failed(error, kind)
+            send = functools.partial(self._send, change, state.arn, operation, payload)
+            result = self._attempt(change, state, tries, operation, payload, names, send)
+            if result is None:
                 continue
-            state.attempts += 1
+            returned, request_id = result
             self._audit(change, operation, payload, state.attempts, "ok", request_id, None)
             if returned is None:
                 state.tags = _tagged(state.tags or {}, operation, payload)
@@ -202,6 +178,94 @@ class Applier:
                     f"{', '.join(slow)} accepted but not showing yet: logging changes take minutes to propagate",
                 )
             return state.outcome(change, Status.APPLIED)
+
+    def _join(self, change: MembershipChange, state: _Progress) -> Outcome:
+        """CreateMembership with every planned field, once: a refusal (429) is resent as it was; after a
+        conflict or an unknown outcome, ListCollaborations says whether the account joined, and by whom."""
+        request = create_request(change)
+        names = tuple(f.name for f in change.fields)
+        tries = self.retrier.start()
+        while True:
+            if state.must_read:
+                summary = self._collaboration(change)
+                joined = str((summary or {}).get("membershipId") or "")
+                if joined and state.unconfirmed:
+                    state.sent = names
+                    self._audit(change, "read", request, state.attempts, "confirmed", None, None, joined)
+                    message = f"joined: membership {joined} (confirmed by a read after an unknown outcome)"
+                    return state.outcome(change, Status.APPLIED, message)
+                refusal = _join_refusal(change, summary)
+                if refusal:
+                    return state.outcome(change, *refusal)
+                state.must_read = False
+            if self.stop.is_set():
+                raise StopRequestedError
+            send = functools.partial(self.gateway.create_membership, change.where, request)
+            result = self._attempt(change, state, tries, "CreateMembership", request, names, send)
+            if result is None:
+                continue
+            created, request_id = result
+            joined = str(created.get("id", ""))
+            state.sent = names
+            self._audit(change, "CreateMembership", request, state.attempts, "ok", request_id, None, joined)
+            return state.outcome(change, Status.APPLIED, f"joined: membership {joined}")
+
+    def _attempt(
+        self,
+        change: MembershipChange,
+        state: _Progress,
+        tries: Tries,
+        operation: str,
+        payload: Mapping[str, Any],
+        names: tuple[str, ...],
+        call: Callable[[OnSend], T],
+    ) -> T | None:
+        """One request, by `call` (given the hook that logs it as it goes out); None when it failed in a way
+        that is retried, with `state.must_read` set when a read must come first. Raises when it is not."""
+        attempt = state.attempts + 1
+        requests = state.requests
+
+        def sending() -> None:
+            # Logged as the request goes out (after any wait for a turn, and never for a call the breaker
+            # refuses): if the process dies mid-call, the log still shows the write may have landed.
+            state.requests += 1
+            self._audit(change, operation, payload, attempt, "sent", None, None)
+
+        try:
+            with tries.bounded():
+                result = call(sending)
+        except EndpointUnavailable as down:
+            if state.requests > requests:
+                # This request was in flight when the endpoint was found dead: it may have landed.
+                cause = down.__cause__
+                code = cause.code if isinstance(cause, AwsError) else "EndpointUnavailable"
+                self._audit(change, operation, payload, attempt, code, None, "outcome unknown: " + down.message)
+                state.unconfirmed += tuple(n for n in names if n not in state.unconfirmed)
+            raise
+        except AwsError as error:
+            state.attempts += 1
+            self._audit(change, operation, payload, state.attempts, error.code, error.request_id, error.reason)
+            tries.raise_cause(error)
+            kind = classify(error)
+            if kind is Retry.NEVER:
+                raise
+            # After a refusal (429, IAM delay) the same body is safe to resend; after a conflict or an
+            # unknown outcome it is not: read first.
+            state.must_read = kind is Retry.CONFLICT or error.outcome_unknown
+            if error.outcome_unknown:
+                state.unconfirmed += tuple(n for n in names if n not in state.unconfirmed)
+            tries.failed(error, kind)
+            return None
+        state.attempts += 1
+        return result
+
+    def _collaboration(self, change: MembershipChange) -> Mapping[str, Any] | None:
+        """The join's collaboration as ListCollaborations shows it now (None: not listed)."""
+        from .collaborations import list_collaborations
+
+        assert change.join is not None
+        listing = list_collaborations(self.gateway, self.retrier, change.where)
+        return listing.get(change.join.collaborationIdentifier)
 
     def _send(
         self, change: MembershipChange, arn: str, operation: str, payload: Mapping[str, Any], sending: OnSend
@@ -234,9 +298,14 @@ class Applier:
         outcome: str,
         request_id: str | None,
         reason: str | None,
+        joined: str | None = None,
     ) -> None:
         if self.audit is None:
             return
+        # A join's records name its collaboration (there is no membership yet) and, once known, the membership.
+        join = change.join
+        extra = {"collaborationIdentifier": join.collaborationIdentifier} if join else {}
+        extra |= {"createdMembershipIdentifier": joined} if joined else {}
         self.audit(
             {
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -250,8 +319,23 @@ class Applier:
                 "outcome": outcome,
                 "reason": reason,
                 "requestId": request_id,
+                **extra,
             }
         )
+
+
+def _join_refusal(change: MembershipChange, summary: Mapping[str, Any] | None) -> tuple[Status, str] | None:
+    """Why the account can no longer join as planned, if it cannot: someone joined, or the invitation went."""
+    assert change.join is not None
+    title = f"collaboration {change.join.collaborationIdentifier} ({change.join.collaborationName})"
+    if summary is None:
+        return Status.FAILED, f"the account is no longer invited to {title}: ListCollaborations does not list it"
+    if summary.get("membershipId"):
+        joined = summary["membershipId"]
+        return Status.STALE, f"the account joined {title} meanwhile (membership {joined}); run plan again"
+    if summary.get("memberStatus") != "INVITED":
+        return Status.FAILED, f"the account's status in {title} is now {summary.get('memberStatus')}"
+    return None
 
 
 def _next_request(

@@ -213,7 +213,7 @@ def _now() -> str:
 def select_saved(plan: Plan, selection: Selection, plan_file: Path) -> Plan:
     """The saved plan's part that --membership / --target keep; a selection that keeps nothing is an error."""
     chosen = plan.selected(selection)
-    unknown = selection.memberships - {m.membershipIdentifier for m in plan.memberships}
+    unknown = selection.memberships - {m.selected_by for m in plan.memberships}
     if (selection.memberships or selection.where) and (unknown or not chosen.memberships):
         named = " ".join(f"--membership {m}" for m in sorted(unknown)) if unknown else selection.describe()
         raise NothingSelected(f"{named} selects no membership in the saved plan {plan_file}")

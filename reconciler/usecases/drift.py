@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.api import AwsError, MembershipReader, ReadOnly, Where
 from ..core.errors import AwsCallFailed, ExitStatus
+from ..core.invitation import Invitation
 from ..core.plan import Plan, Selection, Unmanaged
 from .plan import read_plan, resolve, select_files
 from .runtime import Runtime
@@ -41,22 +42,41 @@ def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: 
     reader = ReadOnly(runtime.gateway())
     report = replace(read_plan(runtime, resolved, errors, reader), target=selection.where)
     if report_unmanaged:
-        managed = {f.membership.membershipIdentifier for f in files}
-        report = report.with_unmanaged(find_unmanaged(runtime, reader, {r.where for r in resolved}, managed))
+        # By id, or by collaboration for files that name theirs (an account has one membership in each).
+        named = [(f.membership.membershipIdentifier, f.membership.collaborationIdentifier) for f in files]
+        managed: set[str | None] = {i for pair in named for i in pair if i is not None}
+        places = {r.where for r in resolved}
+        unmanaged = find_unmanaged(runtime, reader, places, managed)
+        report = report.with_unmanaged(unmanaged, find_invitations(runtime, reader, places, managed))
     return DriftResult(report)
 
 
 def find_unmanaged(
-    runtime: Runtime, reader: MembershipReader, places: set[Where], managed: set[str]
+    runtime: Runtime, reader: MembershipReader, places: set[Where], managed: set[str | None]
 ) -> list[Unmanaged]:
     found: list[Unmanaged] = []
     retrier = runtime.retrier()
-    for where in sorted(places):
+    for where in sorted(places, key=lambda place: place.label):
         found += [
             Unmanaged(s["id"], s.get("collaborationName", ""), where.region, s.get("arn", ""))
             for s in active_memberships(reader, where, retrier)
-            if s["id"] not in managed and s.get("status", "ACTIVE") == "ACTIVE"
+            if not {s["id"], s.get("collaborationId")} & managed and s.get("status", "ACTIVE") == "ACTIVE"
         ]
+    return found
+
+
+def find_invitations(
+    runtime: Runtime, reader: MembershipReader, places: set[Where], named: set[str | None]
+) -> list[Invitation]:
+    """The invitations in these accounts and regions that no file joins."""
+    from .collaborations import pending_invitations
+
+    joined = {i for i in named if i is not None}
+    found, problems = pending_invitations(
+        reader, runtime.retrier(), sorted(places, key=lambda p: p.label), joined, runtime.parallelism
+    )
+    if problems:
+        raise AwsCallFailed(problems[0], problems[1:])
     return found
 
 

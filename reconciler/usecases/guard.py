@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..core.api import ReadOnly, Where
 from ..core.desired import DesiredFile
 from ..core.errors import ApplyRefused, InvalidDesiredState
-from ..core.plan import Plan
+from ..core.plan import Plan, describe
 from ..core.planner import resolve_regions
 from .plan import read_plan
 from .runtime import Runtime
@@ -53,7 +53,7 @@ def guard(
         return
     refusals = []
     for change in planned.changes:
-        found = live.get(change.membershipIdentifier)
+        found = live.get(change.membershipIdentifier)  # none for a join, which names its account
         account = change.accountId or (found.accountId if found is not None else None)
         effective = {
             "membershipIdentifier": change.membershipIdentifier,
@@ -63,7 +63,7 @@ def guard(
             **change.settings_after(),
         }
         refusals += [
-            f"error: {change.source}: membership {change.membershipIdentifier}: {refusal}"
+            f"error: {change.source}: {describe(change)}: {refusal}"
             for refusal in guardrails.refusals(effective, account)
         ]
     if refusals:
@@ -89,9 +89,9 @@ def census(runtime: Runtime, path: Path, planned: Plan, files: list[DesiredFile]
     for plan in (whole, planned):
         for m in plan.memberships:
             if m.where in places:
-                members[m.where].add(m.membershipIdentifier)
+                members[m.where].add(m.key)
                 if m.changed:
-                    changing[m.where].add(m.membershipIdentifier)
+                    changing[m.where].add(m.key)
     return Census(
         len(files),
         {where: frozenset(ids) for where, ids in members.items()},

@@ -33,7 +33,12 @@ class ImportResult:
 
 
 def import_memberships(
-    runtime: Runtime, memberships: Sequence[str], import_all: bool, out_dir: Path, overwrite: bool
+    runtime: Runtime,
+    memberships: Sequence[str],
+    import_all: bool,
+    out_dir: Path,
+    overwrite: bool,
+    by_collaboration: bool = False,
 ) -> ImportResult:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
     from ..core import importer
@@ -54,7 +59,13 @@ def import_memberships(
         present = load(out_dir, guardrails)
         if present.problems:
             raise InvalidDesiredState(present.problems)
-        existing = {f.membership.membershipIdentifier: Path(f.path) for f in present.files}
+        # By membership id, and by collaboration id for files that name theirs.
+        existing = {
+            identifier: Path(f.path)
+            for f in present.files
+            for identifier in (f.membership.membershipIdentifier, f.membership.collaborationIdentifier)
+            if identifier is not None
+        }
     where = Where(region)
     reader = ReadOnly(runtime.gateway())
     retrier = runtime.retrier()
@@ -77,12 +88,12 @@ def import_memberships(
         if live.status != "ACTIVE":
             failures.append(f"{membership_id}: status is {live.status}; only ACTIVE memberships are imported")
             continue
-        target = existing.get(membership_id) or out_dir / importer.file_name(live)
+        target = existing.get(membership_id) or existing.get(live.collaborationId) or out_dir / importer.file_name(live)
         shared = _shared_defaults(guardrails, target, out_dir)
         if isinstance(shared, str):
             failures.append(f"{membership_id}: {shared}")
             continue
-        written.append(_write_imported(live, target, overwrite, shared))
+        written.append(_write_imported(live, target, overwrite, shared, by_collaboration))
     return ImportResult(out_dir, len(ids), tuple(written), tuple(failures))
 
 
@@ -94,7 +105,9 @@ def _shared_defaults(guardrails: Guardrails | None, target: Path, out_dir: Path)
     return "; ".join(layers.problems) if layers.problems else layers.under({})
 
 
-def _write_imported(live: LiveMembership, path: Path, overwrite: bool, shared: Mapping[str, Any]) -> str:
+def _write_imported(
+    live: LiveMembership, path: Path, overwrite: bool, shared: Mapping[str, Any], by_collaboration: bool
+) -> str:
     from ..core import importer
 
     if path.exists() and not overwrite:
@@ -103,5 +116,5 @@ def _write_imported(live: LiveMembership, path: Path, overwrite: bool, shared: M
         write_text(path, importer.render_update(path.read_text(encoding="utf-8"), live), "the file")
         return f"updated {path}"
     schema = os.path.relpath(Path("schema") / "membership.schema.json", path.parent)
-    write_text(path, importer.render_new(live, schema, shared), "the file")
+    write_text(path, importer.render_new(live, schema, shared, by_collaboration), "the file")
     return f"wrote {path}"

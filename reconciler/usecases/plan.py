@@ -18,11 +18,20 @@ from .validate import load_desired
 
 
 def select_files(files: Sequence[DesiredFile], selection: Selection, path: Path) -> list[DesiredFile]:
+    """The files --membership names, by membership id or, for a file that names its collaboration, by that."""
+
+    def names(file: DesiredFile) -> set[str]:
+        membership = file.membership
+        return {i for i in (membership.membershipIdentifier, membership.collaborationIdentifier) if i is not None}
+
     if selection.memberships:
-        unknown = sorted(selection.memberships - {f.membership.membershipIdentifier for f in files})
+        unknown = sorted(selection.memberships - {i for f in files for i in names(f)})
         if unknown:
-            raise NothingSelected(f"--membership names no file under {path}: {', '.join(unknown)}")
-    return [f for f in files if selection.admits_id(f.membership.membershipIdentifier)]
+            raise NothingSelected(
+                f"--membership names no file under {path}: {', '.join(unknown)} (a file that names its "
+                "collaboration is selected by the collaboration's id)"
+            )
+    return [f for f in files if not selection.memberships or names(f) & selection.memberships]
 
 
 def resolve(
@@ -32,7 +41,7 @@ def resolve(
     resolved, errors = resolve_regions(files, runtime.default_region())
     if selection.where is None:
         return resolved, errors
-    kept = [r for r in resolved if selection.admits(r.membership_id, r.where)]
+    kept = [r for r in resolved if r.where == selection.where]  # the files are --membership's already
     if not kept:
         covered = ", ".join(sorted({r.where.label for r in resolved})) or "none"
         raise NothingSelected(
@@ -48,14 +57,20 @@ def read_plan(
     reader: MembershipReader,
     label: str = "Reading memberships",
 ) -> Plan:
+    from .collaborations import join_designations, resolve_collaborations
     from .reader import read_live, with_designations
 
-    with runtime.progress(len(resolved), label) as advance:
-        live = read_live(reader, resolved, runtime.retrier(), runtime.parallelism, advance)
-    live = with_designations(reader, runtime.retrier(), resolved, live, runtime.parallelism)
+    retrier = runtime.retrier()
+    found, unresolved = resolve_collaborations(reader, retrier, resolved, runtime.parallelism)
+    existing = [r for r in found if r.invitation is None]
+    joins = [r for r in found if r.invitation is not None]
+    with runtime.progress(len(existing), label) as advance:
+        live = read_live(reader, existing, retrier, runtime.parallelism, advance)
+    live = with_designations(reader, retrier, existing, live, runtime.parallelism)
+    designated = join_designations(reader, retrier, joins, runtime.parallelism)
     guardrails, _problems = runtime.guardrails()  # loaded, and found sound, with the files
     allowed = guardrails.accounts if guardrails is not None else None
-    return build_plan(resolved, live, allowed).with_errors(errors)
+    return build_plan(found, live, allowed, designated).with_errors([*errors, *unresolved])
 
 
 def cannot_plan(errors: Sequence[PlanError]) -> str:

@@ -75,15 +75,7 @@ def with_designations(
         if "membershipPaymentConfiguration" in t.file.membership.model_fields_set
         and isinstance(read := live[t.membership_id], LiveMembership)
     ]
-    keys = sorted({(t.where, m.collaborationId) for t, m in wanted})
-
-    def members(key: tuple[Where, str]) -> list[Any] | AwsError:
-        try:
-            return list_members(gateway, retrier, *key)
-        except AwsError as error:
-            return error
-
-    listed = dict(zip(keys, in_parallel(keys, members, parallelism), strict=True))
+    listed = members_of(gateway, retrier, {(t.where, m.collaborationId) for t, m in wanted}, parallelism)
     result = dict(live)
     for target, membership in wanted:
         found = listed[(target.where, membership.collaborationId)]
@@ -95,6 +87,21 @@ def with_designations(
         designated = dict(mine.get("paymentConfiguration") or {}) if mine else {}
         result[target.membership_id] = replace(membership, designatedPayment=designated)
     return result
+
+
+def members_of(
+    gateway: MembershipReader, retrier: Retrier, keys: set[tuple[Where, str]], parallelism: int
+) -> dict[tuple[Where, str], list[Any] | AwsError]:
+    """The members of each (account and region, collaboration), or why they could not be listed."""
+    ordered = sorted(keys, key=lambda key: (key[0].label, key[1]))  # an account of None does not compare
+
+    def members(key: tuple[Where, str]) -> list[Any] | AwsError:
+        try:
+            return list_members(gateway, retrier, *key)
+        except AwsError as error:
+            return error
+
+    return dict(zip(ordered, in_parallel(ordered, members, parallelism), strict=True))
 
 
 def read_one(gateway: MembershipReader, retrier: Retrier, target: ResolvedFile) -> LiveMembership | PlanError:

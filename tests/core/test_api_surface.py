@@ -43,6 +43,8 @@ OURS = {
     "accountId": "a guard: must equal the account of the live membership's ARN",
     "collaborationName": "a guard: must equal the live membership's collaboration",
     "tags": "sent by TagResource / UntagResource, not UpdateMembership: checked against their TagMap below",
+    "collaborationIdentifier": "names the membership by its collaboration; CreateMembership's (checked below)",
+    "isMetricsEnabled": "CreateMembership's only (checked below); on an existing membership a plan-time check",
 }
 # GetMembership fields that UpdateMembership cannot change, and what the reconciler does with them.
 READ_ONLY = {
@@ -58,7 +60,7 @@ READ_ONLY = {
     "status": "checked at plan time: only ACTIVE memberships are planned",
     "memberAbilities": "checked at plan time: the query result configuration needs CAN_RECEIVE_RESULTS",
     "mlMemberAbilities": "set when the member is invited; not part of UpdateMembership",
-    "isMetricsEnabled": "set at CreateMembership; not part of UpdateMembership",
+    "isMetricsEnabled": "set at CreateMembership (a join); checked, never updated, on an existing membership",
 }
 
 _TYPES = {"string": "string", "boolean": "boolean", "structure": "object", "integer": "integer", "list": "array"}
@@ -131,8 +133,9 @@ def test_every_settable_leaf_of_update_membership_is_ours_with_the_same_constrai
             continue
         differs = {k: (v, ours[path][k]) for k, v in constraints.items() if ours[path][k] != v}
         if path == "membershipIdentifier":
-            differs.pop("required", None)  # required of the request, and of every file too
-            assert ours[path]["required"]
+            # Required of the request; a file names it, or its collaboration (the schema's anyOf).
+            differs.pop("required", None)
+            assert {"required": ["membershipIdentifier"]} in desired_json_schema()["anyOf"]
         if differs and path not in DELIBERATELY_DIFFERENT:
             problems.append(f"{path}: botocore says / we say {differs}")
     for path in ours.keys() - theirs.keys():
@@ -169,3 +172,26 @@ def test_tags_have_the_constraints_of_the_tag_operations_and_of_create_membershi
     assert (key["minLength"], key["maxLength"]) == (tag_map.key.metadata["min"], tag_map.key.metadata["max"])
     assert (value["minLength"], value["maxLength"]) == (tag_map.value.metadata["min"], tag_map.value.metadata["max"])
     assert key["not"] == {"pattern": "^[Aa][Ww][Ss]:"}  # AWS's own keys, which no file may manage
+
+
+def test_every_leaf_of_create_membership_is_ours_with_the_same_constraints() -> None:
+    """A join sends CreateMembership with the file's settings: every leaf it takes must be one a file can give,
+    with the same constraints. Required-ness differs on purpose: CreateMembership's required members are a
+    join's plan-time checks (queryLogStatus; queryCompute, which the plan fills), not every file's."""
+    theirs = dict(botocore_leaves(_model().operation_model("CreateMembership").input_shape))
+    schema = desired_json_schema()
+    ours = dict(our_leaves(schema, schema["$defs"]))
+    renamed = {"paymentConfiguration": "membershipPaymentConfiguration"}
+    problems = []
+    for path, constraints in theirs.items():
+        head, _, rest = path.partition(".")
+        mine = ".".join(part for part in (renamed.get(head, head), rest) if part)
+        if mine not in ours:
+            problems.append(f"CreateMembership has {path}, which a join file cannot give")
+            continue
+        if mine == "tags":
+            continue  # a map: its constraints are TagResource's TagMap, checked above
+        differs = {k: v for k, v in constraints.items() if k != "required" and ours[mine][k] != v}
+        if differs and mine not in DELIBERATELY_DIFFERENT:
+            problems.append(f"{path}: botocore says {differs}, we say {ours[mine]}")
+    assert problems == []

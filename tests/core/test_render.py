@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.core import render
+from reconciler.core import render, render_outcomes
 from reconciler.core.outcome import Outcome, Status
 from reconciler.core.plan import FieldChange, LeafChange, MembershipChange, Plan, PlanError
 
@@ -84,13 +84,13 @@ def test_apply_outcomes_in_text_and_markdown() -> None:
         Outcome(change(), Status.APPLIED, ("queryLogStatus",), 1),
         Outcome(change("00000000-0000-4000-8000-000000000001"), Status.NOT_STARTED),
     ]
-    text = render.outcomes_text(outcomes)
+    text = render_outcomes.outcomes_text(outcomes)
     assert text.splitlines() == [
         "not started: 00000000-0000-4000-8000-000000000001 (d/a.yaml, us-east-1)",
         f"applied: {MID} (d/a.yaml, us-east-1) fields queryLogStatus",
         "Apply: 1 applied, 0 already converged, 0 failed, 1 not started.",
     ]
-    markdown = render.outcomes_markdown(outcomes)
+    markdown = render_outcomes.outcomes_markdown(outcomes)
     assert markdown.splitlines()[0] == "#### Apply result"
     assert f"- :white_check_mark: applied: {MID} (d/a.yaml, us-east-1) fields queryLogStatus" in markdown
     assert "- :x: not started: 00000000-0000-4000-8000-000000000001" in markdown
@@ -115,7 +115,7 @@ def test_untrusted_text_cannot_reshape_the_markdown() -> None:
 
 def test_apply_outcomes_in_markdown_are_inert() -> None:
     failed = Outcome(change(), Status.FAILED, message=f"service said: {HOSTILE}")
-    out = render.outcomes_markdown([failed])
+    out = render_outcomes.outcomes_markdown([failed])
     for forbidden in ("<img", "@octocat", "**@", "](https://evil", "</details>"):
         assert forbidden not in out, forbidden
 

@@ -74,6 +74,14 @@ class Breaker:
     def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
         return self._call(lambda: self._inner.list_tags(where, arn))
 
+    def list_collaborations(self, where: Where, next_token: str | None) -> Page:
+        return self._call(lambda: self._inner.list_collaborations(where, next_token))
+
+    def create_membership(
+        self, where: Where, request: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        return self._call(lambda: self._inner.create_membership(where, request, on_send))
+
     def tag_resource(self, where: Where, arn: str, tags: Mapping[str, str], on_send: OnSend = None) -> str | None:
         return self._call(lambda: self._inner.tag_resource(where, arn, tags, on_send))
 

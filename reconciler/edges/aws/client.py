@@ -145,6 +145,18 @@ class AwsGateway:
         answer = _translated("ListMembers", None, lambda: self._client(where).list_members(**arguments))
         return Page(_part(answer, "memberSummaries", "ListMembers", None, list), answer.get("nextToken"))
 
+    def list_collaborations(self, where: Where, next_token: str | None) -> Page:
+        arguments: dict[str, Any] = {"nextToken": next_token} if next_token else {}
+        answer = _translated("ListCollaborations", None, lambda: self._client(where).list_collaborations(**arguments))
+        return Page(_part(answer, "collaborationList", "ListCollaborations", None, list), answer.get("nextToken"))
+
+    def create_membership(
+        self, where: Where, request: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        send = self._write(where, on_send, lambda client: client.create_membership(**request))
+        response = _translated("CreateMembership", None, send)
+        return _part(response, "membership", "CreateMembership", None), _request_id(response)
+
     def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
         answer = _translated(
             "ListTagsForResource",

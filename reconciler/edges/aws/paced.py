@@ -62,6 +62,14 @@ class LimitedGateway:
             membership_id,
         )
 
+    def list_collaborations(self, where: Where, next_token: str | None) -> Page:
+        return self._paced(where, "ListCollaborations", lambda: self._inner.list_collaborations(where, next_token))
+
+    def create_membership(
+        self, where: Where, request: Mapping[str, Any], on_send: OnSend = None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        return self._paced(where, "CreateMembership", lambda: self._inner.create_membership(where, request, on_send))
+
     def list_tags(self, where: Where, arn: str) -> Mapping[str, str]:
         return self._paced(where, "ListTagsForResource", lambda: self._inner.list_tags(where, arn), membership_of(arn))
 
