@@ -346,17 +346,25 @@ def _unmanaged_line(u: Unmanaged) -> str:
     return f"- {code(u.membershipIdentifier)} {inert(u.collaborationName)} ({inert(u.region)})"
 
 
+def _named(m: MembershipChange) -> tuple[str, str]:
+    """The id and collaboration columns: a join has no id yet, and says who invited the account."""
+    if m.join is None:
+        return m.membershipIdentifier, m.collaborationName
+    return "join", f"{m.collaborationName} ({m.join.invited_by})"
+
+
 def _membership_row(m: MembershipChange, link: Link) -> str:
     names = ", ".join(code(f.name) for f in m.fields)
+    identifier, collaboration = _named(m)
     return (
-        f"| {code(m.membershipIdentifier or '+ join')} | {inert(m.collaborationName)} | {_source(m.source, link)} "
-        f"| {inert(str(m.where))} | {names} |"
+        f"| {code(identifier)} | {inert(collaboration)} | {_source(m.source, link)} | {inert(str(m.where))} | {names} |"
     )
 
 
 def _membership_details(m: MembershipChange) -> list[str]:
+    identifier, collaboration = _named(m)
     return [
-        f"<details><summary><code>{inert(m.membershipIdentifier or '+ join')}</code> {inert(m.collaborationName)}: "
+        f"<details><summary><code>{inert(identifier)}</code> {inert(collaboration)}: "
         f"{len(m.fields)} field(s)</summary>",
         "",
         *code_block("diff", [line for change in m.fields for line in _field_lines(change, plain, indent="")]),

@@ -135,3 +135,37 @@ def test_memberships_the_service_throttled_to_their_deadline_are_one_line() -> N
     # One throttled membership is said as any other error; JSON always lists each.
     assert "! d/m0.yaml: membership m0: cannot be read: Rate exceeded" in render.text(Plan((), (throttled[0],)))
     assert len(json.loads(render.render(Plan((), (*throttled, other)), "json"))["errors"]) == 6
+
+
+def test_a_join_reads_as_one_in_text_and_markdown_and_its_outside_names_stay_inert() -> None:
+    from reconciler.core.invitation import Invitation
+    from reconciler.core.plan import FieldChange, MembershipChange, Plan
+
+    invitation = Invitation(
+        "0b7e4c1a-1111-4222-8333-444455556666",
+        "Retail </details> **x**",
+        "999988887777",
+        "Globex\n~ membership",
+        "us-east-1",
+    )
+    join = MembershipChange(
+        "",
+        "d/join.yaml",
+        "us-east-1",
+        (FieldChange("queryLogStatus", None, "ENABLED"),),
+        "f",
+        "0" * 64,
+        collaborationName=invitation.collaborationName,
+        accountId="111122223333",
+        join=invitation,
+    )
+    plan = Plan.build([join])
+    text = render.text(plan)
+    assert text.splitlines()[:2] == [
+        "+ join collaboration Retail </details> **x** (invited by Globex\\n~ membership, account 999988887777) "
+        "(d/join.yaml, 111122223333/us-east-1)",
+        '    + queryLogStatus: "ENABLED"',
+    ]
+    markdown = render.markdown(plan)
+    assert "</details> **x**" not in markdown and "Globex\n~" not in markdown
+    assert "| `join` | Retail &#60;/details&#62; &#42;&#42;x&#42;&#42; (invited by Globex" in markdown
