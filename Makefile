@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_guardrails.py
 	$(BIN)/python benchmarks/bench_throttled.py --max-seconds 2100
 	$(BIN)/python benchmarks/bench_storms.py
+	$(BIN)/python benchmarks/bench_tags.py
 
 schema: $(STAMP)
 	$(BIN)/reconciler schema > schema/membership.schema.json
