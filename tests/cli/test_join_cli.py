@@ -196,3 +196,13 @@ def test_import_by_collaboration_names_the_collaboration_and_plans_no_change(
     assert f"\ncollaborationIdentifier: {collaboration}\n" in text and "membershipIdentifier" not in text
     again = cli(sandbox, "plan", "--detailed-exitcode", str(out))
     assert again.code == 0 and "No changes." in again.stdout, again.stdout
+
+
+def test_joins_count_against_max_changes_like_any_change(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        join_file(tmp_path / name, sandbox.invite(name), queryLogStatus="ENABLED")
+        (tmp_path / name / "join.yaml").rename(tmp_path / f"{name}.yaml")
+    refused = cli(sandbox, "apply", "--auto-approve", "--max-changes", "1", str(tmp_path))
+    assert refused.code == 1
+    assert "2 memberships would change, more than --max-changes 1; nothing was applied" in refused.stderr
+    assert sandbox.requests("CreateMembership") == []
