@@ -136,7 +136,7 @@ class Applier:
                         # Our write whose answer was lost (a timeout or a 5xx after applying) took effect.
                         state.sent += tuple(n for n in state.unconfirmed if n not in state.sent)
                         confirmed = {f.name: f.after for f in change.fields if f.name in state.unconfirmed}
-                        self._audit(change, "confirmed", confirmed, state.attempts, "confirmed", None, None)
+                        self._audit(change, "read", confirmed, state.attempts, "confirmed", None, None)
                         return state.outcome(change, Status.APPLIED, "confirmed by a read after an unknown outcome")
                     status = Status.APPLIED if state.sent else Status.CONVERGED
                     return state.outcome(change, status, "live state already matches the plan")

@@ -249,7 +249,7 @@ def test_an_unknown_tag_outcome_is_read_before_anything_is_resent() -> None:
     outcome = applier(gateway, audit=audit).apply_one(change)
     assert (outcome.status, outcome.message) == (Status.APPLIED, "confirmed by a read after an unknown outcome")
     assert gateway.operations() == ["UntagResource", "GetMembership", "ListTagsForResource"]
-    assert audit[-1]["outcome"] == "confirmed" and audit[-1]["fields"] == {"tags": {}}
+    assert (audit[-1]["operation"], audit[-1]["outcome"], audit[-1]["fields"]) == ("read", "confirmed", {"tags": {}})
 
 
 def test_a_saved_plans_tags_go_to_the_arn_a_read_finds_never_one_from_the_file() -> None:
