@@ -73,6 +73,7 @@ for command in (
     commands.plan,
     commands.apply,
     commands.drift,
+    commands.adopt,
     commands.targets,
     commands.import_,
     commands.render_,

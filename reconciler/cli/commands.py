@@ -228,6 +228,26 @@ def drift(
 
 @click.command()
 @path_argument
+@membership_option
+@target_option
+@retry_options
+@click.pass_obj
+def adopt(shell: Shell, path: Path, memberships: tuple[str, ...], target: Where | None) -> ExitStatus:
+    """Rewrite drifted files to the live values, so a plan shows no change (the other way out of drift)."""
+    from ..usecases import adopt
+
+    result = adopt.adopt(shell.runtime, path, selection(memberships, target))
+    for line in result.adopted:
+        shell.out(printable(line))
+    shell.errors([*result.refused, *result.errors])
+    if not (result.adopted or result.refused or result.errors):
+        shell.out("Nothing to adopt: live settings match the desired state.")
+    shell.out(f"Adopt: {len(result.adopted)} file(s) rewritten, {len(result.refused)} value(s) not adopted.")
+    return result.status
+
+
+@click.command()
+@path_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "github-matrix"]), default="text", show_default=True)
 @click.pass_obj
 def targets(shell: Shell, path: Path, fmt: str) -> None:

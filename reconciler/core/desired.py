@@ -217,10 +217,23 @@ def defaults_base(root: Path) -> Path:
 def load_file(
     path: Path, loaders: _Loaders | None = None, guardrails: Rules | None = None, base: Path | None = None
 ) -> tuple[DesiredFile | None, list[Problem]]:
-    name = str(path)
     raw, text, problems = read_text(path)
     if text is None:
         return None, problems
+    return load_text(path, raw, text, loaders, guardrails, base)
+
+
+def load_text(
+    path: Path,
+    raw: bytes,
+    text: str,
+    loaders: _Loaders | None = None,
+    guardrails: Rules | None = None,
+    base: Path | None = None,
+) -> tuple[DesiredFile | None, list[Problem]]:
+    """The file at `path` as if it held `text` (`raw` its bytes): how a rewrite is checked before it is
+    written, with the same defaults, allow-list and policies as the file."""
+    name = str(path)
     loaders = loaders or _Loaders()
     sha256 = hashlib.sha256(raw).hexdigest()
     layers = guardrails.layers(path, base or path.parent) if guardrails is not None else None

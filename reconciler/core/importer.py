@@ -133,6 +133,22 @@ def render_update(existing_text: str, live: LiveMembership) -> str:
     return stream.getvalue()
 
 
+def render_adopted(existing_text: str, values: Mapping[str, Any]) -> str:
+    """The existing file with these top-level fields set to these values, comments and key order kept; a
+    field the file did not hold (it came from reconciler.yaml's defaults) is added at its end."""
+    yaml = _yaml()
+    document = yaml.load(existing_text)
+    for key, value in _ordered(values).items():
+        current = document.get(key)
+        if isinstance(current, CommentedMap) and isinstance(value, Mapping):
+            _merge(current, value)
+        else:
+            document[key] = value
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
 def _merge(target: CommentedMap, source: Mapping[str, Any], removable: tuple[str, ...] | None = None) -> None:
     """Bring `target` to `source` in place; keys in both keep their position and comments."""
     for key, value in source.items():
