@@ -10,6 +10,7 @@ import copy
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from reconciler.core.api import AwsError, OnSend, Page, Where, membership_of
@@ -56,6 +57,8 @@ class FakeGateway:
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     # collaboration id -> its ListCollaborations summary (memberStatus, membershipId once joined).
     collaborations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # CloudTrail's Clean Rooms events, newest first (LookupEvents), one page.
+    events: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -208,3 +211,10 @@ class FakeGateway:
         if answer.error is not None:
             raise answer.error
         return copy.deepcopy(self.memberships[membership_id]), f"request-{len(self.calls)}"
+
+    def lookup_events(self, where: Where, start: datetime, end: datetime, next_token: str | None) -> Page:
+        self.calls.append(("LookupEvents", None, None))
+        answer = self._answer("LookupEvents", None)
+        if answer.error is not None:
+            raise answer.error
+        return Page(copy.deepcopy(self.events))

@@ -234,6 +234,7 @@ def test_iam_policies_parse_and_the_read_only_one_cannot_write() -> None:
         "cleanrooms:ListMembers",
         "cleanrooms:ListTagsForResource",  # only for files that manage tags
         "cleanrooms:ListCollaborations",  # only for files that name their collaboration, and pending invitations
+        "cloudtrail:LookupEvents",  # drift's attribution: who wrote a drifted membership
     }
     assert read_only == reads | {"sts:AssumeRole"}  # the member accounts' read roles, by the template
     for name, role in [("read-only.json", "read"), ("apply.json", "apply")]:

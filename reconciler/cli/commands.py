@@ -202,6 +202,14 @@ def confirm(env: Environment, auto_approve: bool, count: int) -> None:
     is_flag=True,
     help="Also list ACTIVE memberships in the covered accounts and regions that no file manages.",
 )
+@click.option(
+    "--attribution-days",
+    type=click.IntRange(1, 90),
+    default=7,
+    show_default=True,
+    help="Say who wrote each drifted membership in this many days (CloudTrail LookupEvents, 90 days kept).",
+)
+@click.option("--no-attribution", is_flag=True, help="Do not look up who wrote drifted memberships.")
 @markdown_limit_option
 @membership_option
 @target_option
@@ -212,6 +220,8 @@ def drift(
     path: Path,
     fmt: str,
     report_unmanaged: bool,
+    attribution_days: int,
+    no_attribution: bool,
     markdown_limit: int | None,
     memberships: tuple[str, ...],
     target: Where | None,
@@ -220,7 +230,8 @@ def drift(
     from ..core import render
     from ..usecases import drift
 
-    result = drift.drift(shell.runtime, path, selection(memberships, target), report_unmanaged)
+    days = None if no_attribution else attribution_days
+    result = drift.drift(shell.runtime, path, selection(memberships, target), report_unmanaged, days)
     shell.emit(result.report, fmt, render.DRIFT, markdown_limit)
     shell.errors(result.messages)
     return result.status

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 # Called right before a write's request goes out (see Gateway.update_membership).
@@ -16,6 +17,9 @@ OnSend = Callable[[], None] | None
 # ASCII only (see models.py): a label is printed, hashed and put in hidden Markdown markers.
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+
+# CloudTrail's name for the Clean Rooms API: what drift's attribution looks events up by.
+EVENT_SOURCE = "cleanrooms.amazonaws.com"
 
 # How --target, `targets` and saved plans name the account of files that carry no accountId (the caller's).
 DEFAULT_ACCOUNT = "default"
@@ -111,6 +115,10 @@ class MembershipReader(Protocol):
         """One ListCollaborations page: the collaborations the account is invited to or a member of."""
         ...
 
+    def lookup_events(self, where: Where, start: datetime, end: datetime, next_token: str | None) -> Page:
+        """One CloudTrail LookupEvents page (at most 50) of the Clean Rooms events between start and end."""
+        ...
+
 
 class Gateway(MembershipReader, Protocol):
     """Clean Rooms membership calls. Implementations raise AwsError only."""
@@ -158,6 +166,9 @@ class ReadOnly:
 
     def list_collaborations(self, where: Where, next_token: str | None) -> Page:
         return self._inner.list_collaborations(where, next_token)
+
+    def lookup_events(self, where: Where, start: datetime, end: datetime, next_token: str | None) -> Page:
+        return self._inner.lookup_events(where, start, end, next_token)
 
 
 def membership_of(arn: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .api import Where
+from .attribution import Attribution
 from .invitation import Invitation
 
 FORMAT_VERSION = 1
@@ -228,6 +229,8 @@ class Plan:
     # The account and region a `--target` run covered: how a report names its part of a PR comment.
     target: Where | None = None
     invitations: tuple[Invitation, ...] | None = None
+    # Only filled by `drift`: who wrote each drifted membership (CloudTrail), by membership id.
+    attribution: Mapping[str, Attribution] | None = None
 
     @classmethod
     def build(cls, memberships: Sequence[MembershipChange], errors: Sequence[PlanError] = ()) -> Plan:
@@ -319,13 +322,17 @@ class Plan:
         return {
             "formatVersion": FORMAT_VERSION,
             "changesHash": self.changes_hash(),
-            "changes": [m.to_json() for m in self.changes],
+            "changes": [self._change_json(m) for m in self.changes],
             "summary": self.summary(),
             "errors": [e.to_json() for e in self.errors],
             **({} if self.unmanaged is None else {"unmanaged": [u.to_json() for u in self.unmanaged]}),
             **({} if self.invitations is None else {"invitations": [i.to_json() for i in self.invitations]}),
             **({} if self.target is None else {"target": self.target.label}),
         }
+
+    def _change_json(self, change: MembershipChange) -> dict[str, Any]:
+        found = (self.attribution or {}).get(change.membershipIdentifier)
+        return {**change.to_json(), **({"attribution": found.to_json()} if found is not None else {})}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
@@ -339,10 +346,12 @@ class Plan:
             [PlanError(**e) for e in data.get("errors", ())],
         )
         unmanaged, invitations = data.get("unmanaged"), data.get("invitations")
+        attributed = {c["membershipIdentifier"]: c["attribution"] for c in data["changes"] if c.get("attribution")}
         return replace(
             plan,
             unmanaged=None if unmanaged is None else tuple(Unmanaged(**u) for u in unmanaged),
             invitations=None if invitations is None else tuple(Invitation(**i) for i in invitations),
+            attribution={m: Attribution.from_json(a) for m, a in attributed.items()} or None,
             target=Where.parse(data["target"]) if data.get("target") else None,
         )
 

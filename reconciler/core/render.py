@@ -5,17 +5,15 @@ The same plan reads as a plan ("to change") or as a drift report ("drifted"): on
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote
 
 from .escape import code, code_block, inert, printable
-from .plan import FieldChange, MembershipChange, Plan, PlanError, Unmanaged
+from .plan import MembershipChange, Plan, PlanError, Unmanaged
+from .render_change import Style, field_lines, heading
 from .retry import THROTTLE_CODES
 
-Style = Callable[[str, str], str]
 Link = Callable[[str], str] | None
 
 
@@ -77,45 +75,16 @@ def summary_line(plan: Plan, words: Words = PLAN) -> str:
     return line + (f", {len(plan.errors)} error(s)." if plan.errors else ".")
 
 
-def _value(value: Any) -> str:
-    return "(absent)" if value is None else json.dumps(value, sort_keys=False)
-
-
-def _field_lines(change: FieldChange, style: Style, indent: str = "    ") -> list[str]:
-    # A value the file does not set itself says where it came from (reconciler.yaml's shared defaults).
-    origin = "" if change.origin == "file" else f"   # from {change.origin}"
-    if not change.leaves:
-        if change.before is None:
-            return [style(f"{indent}+ {change.name}: {_value(change.after)}{origin}", "green")]
-        return [style(f"{indent}~ {change.name}: {_value(change.before)} -> {_value(change.after)}{origin}", "yellow")]
-    lines = [style(f"{indent}~ {change.name}:{origin}", "yellow")]
-    for leaf in change.leaves:
-        if leaf.kind == "added":
-            lines.append(style(f"{indent}    + {leaf.path}: {_value(leaf.after)}", "green"))
-        elif leaf.kind == "removed":
-            lines.append(style(f"{indent}    - {leaf.path}: {_value(leaf.before)}", "red"))
-        else:
-            lines.append(style(f"{indent}    ~ {leaf.path}: {_value(leaf.before)} -> {_value(leaf.after)}", "yellow"))
-    return lines
-
-
-def _heading(membership: MembershipChange) -> str:
-    where = f"({membership.source}, {membership.where})"
-    if membership.join is not None:
-        return f"+ join collaboration {membership.collaborationName} ({membership.join.invited_by}) {where}"
-    name = f" {membership.collaborationName}" if membership.collaborationName else ""
-    return f"~ membership {membership.membershipIdentifier}{name} {where}"
-
-
 def text(plan: Plan, style: Style = plain, words: Words = PLAN) -> str:
     # Each line shows one item: a line break or control character in a file name, a key or a collaboration
     # name is shown escaped, so it can never draw a line of its own (a fake change, say).
     style = one_line(style)
     lines: list[str] = []
     for membership in plan.changes:
-        lines.append(style(_heading(membership), "green" if membership.join else "yellow"))
+        lines.append(style(heading(membership), "green" if membership.join else "yellow"))
         for change in membership.fields:
-            lines.extend(_field_lines(change, style))
+            lines.extend(field_lines(change, style))
+        lines += [style(f"    {line}", "cyan") for line in _attributed(plan, membership)]
         lines.append("")
     lines += [style(line, "red") for line in _error_lines(plan.errors)]
     if plan.errors:
@@ -246,7 +215,7 @@ def _blocks(plan: Plan | None, link: Link) -> dict[str, list[list[str]]]:
         return {}
     return {
         "errors": [[_error_line(e, link)] for e in plan.errors],
-        "changes": [[_membership_row(m, link), *_membership_details(m)] for m in plan.changes],
+        "changes": [[_membership_row(m, link), *_membership_details(m, _attributed(plan, m))] for m in plan.changes],
         "unmanaged": [[_unmanaged_line(u)] for u in plan.unmanaged or ()],
         "invitations": [[f"- {inert(str(i))}"] for i in plan.invitations or ()],
     }
@@ -319,7 +288,7 @@ def _section_lines(pick: _Chosen, link: Link, words: Words, heading: bool, frame
         changes = () if frame_only else plan.changes[: pick.shown["changes"]]
         out += [_CHANGES_TABLE[0], _CHANGES_TABLE[1], *(_membership_row(m, link) for m in changes), ""]
         for m in changes:
-            out += _membership_details(m)
+            out += _membership_details(m, _attributed(plan, m))
     elif not plan.errors:
         out += [words.nothing, ""]
     if plan.unmanaged is not None:
@@ -361,13 +330,21 @@ def _membership_row(m: MembershipChange, link: Link) -> str:
     )
 
 
-def _membership_details(m: MembershipChange) -> list[str]:
+def _attributed(plan: Plan, change: MembershipChange) -> list[str]:
+    """Who wrote a drifted membership (drift's CloudTrail attribution), a line each; none in a plan."""
+    found = (plan.attribution or {}).get(change.membershipIdentifier)
+    return found.lines() if found is not None and change.membershipIdentifier else []
+
+
+def _membership_details(m: MembershipChange, attributed: Sequence[str] = ()) -> list[str]:
     identifier, collaboration = _named(m)
     return [
         f"<details><summary><code>{inert(identifier)}</code> {inert(collaboration)}: "
         f"{len(m.fields)} field(s)</summary>",
         "",
-        *code_block("diff", [line for change in m.fields for line in _field_lines(change, plain, indent="")]),
+        *code_block("diff", [line for change in m.fields for line in field_lines(change, plain, indent="")]),
+        *[f"- {inert(line)}" for line in attributed],
+        *([""] if attributed else []),
         "</details>",
         "",
     ]

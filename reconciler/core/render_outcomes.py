@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from .escape import inert
 from .outcome import Outcome, Status
-from .render import Style, one_line, plain
+from .render import one_line, plain
+from .render_change import Style
 
 _OUTCOME_COLOURS = {Status.APPLIED: "green", Status.CONVERGED: "green", Status.NOT_STARTED: "yellow"}
 _OUTCOME_ICONS = {Status.APPLIED: ":white_check_mark:", Status.CONVERGED: ":white_check_mark:"}

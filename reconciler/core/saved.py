@@ -60,6 +60,8 @@ class _SavedChange(_Closed):
     desiredSha256: str
     liveSettings: dict[str, Any] = {}
     join: _SavedJoin | None = None
+    # A drift report's: who wrote the membership. Shown, never sent.
+    attribution: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:

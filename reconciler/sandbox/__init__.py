@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from . import emulation
-from .emulation import Designations, LogPropagation
+from .emulation import CloudTrail, Designations, LogPropagation
 from .faults import CONFLICT, SERVER_ERROR, THROTTLE, Fault, Faults
 from .requestlog import LoggedRequest, RequestLog
 from .server import DEFAULT_REGION, Endpoint, Server
@@ -59,8 +59,9 @@ class CleanRoomsSandbox:
         self._log = RequestLog()
         self._propagation = LogPropagation()
         self._designations = Designations()
+        self._trail = CloudTrail()
         self._endpoint = Endpoint(
-            account_id, self._faults, self._log, self._propagation, self._lock, self._designations
+            account_id, self._faults, self._log, self._propagation, self._lock, self._designations, self._trail
         )
         self._server: Server | None = None
         # Faults, latency and the rate limit (see faults.py), and the request log, as the facade's own:
@@ -129,6 +130,7 @@ class CleanRoomsSandbox:
             self._faults.reset()
             self._propagation.reset()
             self._designations.reset()
+            self._trail.reset()
             self._log.clear()
 
     def create_membership(
@@ -265,6 +267,16 @@ class CleanRoomsSandbox:
         fields: Mapping[str, Any],
         region: str = DEFAULT_REGION,
         account_id: str | None = None,
+        by: str | None = None,
+        user_agent: str = "AWS Internal",
+        source_ip: str = "203.0.113.7",
     ) -> None:
-        """An out-of-band change (the console, another tool): not logged as a request."""
-        self._endpoint.write(region, account_id or self.account_id, membership_id, dict(fields))
+        """An out-of-band change (the console, another tool): not logged as a request. With `by` (a principal
+        ARN), CloudTrail records it as that principal's UpdateMembership, from `source_ip` with `user_agent`."""
+        account = account_id or self.account_id
+        self._endpoint.write(region, account, membership_id, dict(fields))
+        if by is not None:
+            with self._lock:
+                arn = self.backend(region, account).get_membership(membership_id).arn
+                parameters = {"membershipIdentifier": membership_id, **fields}
+                self._trail.record("UpdateMembership", account, region, arn, by, user_agent, source_ip, parameters)

@@ -16,6 +16,8 @@ catches up. Each function names the gap it fills:
                                                                in the invitee's backend, with the creator's
                                                                account; moto lists it INVITED until joined)
 * CreateMembership joins twice, ignores `isMetricsEnabled`  -> `refuse_second_join`, `apply_fields`
+* CloudTrail: no events for Clean Rooms calls, LookupEvents not implemented
+                                                            -> `CloudTrail`
 """
 
 from __future__ import annotations
@@ -227,3 +229,80 @@ class LogPropagation:
 
 def copy(value: Any) -> Any:
     return json.loads(json.dumps(value)) if value is not None else None
+
+
+class CloudTrail:
+    """The management events CloudTrail would record for the Clean Rooms writes the sandbox serves (and for
+    out-of-band writes, with an identity the test chooses), answered by LookupEvents, which moto 5.2.5 does
+    not implement. Requests the sandbox serves are recorded as made by `arn:aws:iam::ACCOUNT:user/sandbox`,
+    or, signed with an assumed role's keys, by that account's `cleanrooms-reconciler` role session."""
+
+    def __init__(self) -> None:
+        self._events: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        self._events.clear()
+
+    def record(
+        self,
+        name: str,
+        account: str,
+        region: str,
+        membership_arn: str,
+        identity: str,
+        user_agent: str,
+        source_ip: str = "127.0.0.1",
+        parameters: Mapping[str, Any] | None = None,
+    ) -> None:
+        session = identity.rsplit("/", 1)[-1] if ":assumed-role/" in identity else None
+        detail = {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "AssumedRole" if session else "IAMUser",
+                "arn": identity,
+                "accountId": account,
+                **({"sessionContext": {"sessionIssuer": {"arn": identity}}} if session else {}),
+            },
+            "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "eventSource": "cleanrooms.amazonaws.com",
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": source_ip,
+            "userAgent": user_agent,
+            "requestParameters": dict(parameters or {}),
+        }
+        self._events.append(
+            {
+                "EventId": f"{len(self._events) + 1:08d}-0000-4000-8000-000000000000",
+                "EventName": name,
+                "ReadOnly": "false",
+                "EventTime": time.time(),
+                "EventSource": "cleanrooms.amazonaws.com",
+                "Username": session or identity.rsplit("/", 1)[-1],
+                "Resources": [{"ResourceType": "AWS::CleanRooms::Membership", "ResourceName": membership_arn}],
+                "CloudTrailEvent": json.dumps(detail),
+                "_where": (account, region),
+            }
+        )
+
+    def lookup(self, account: str, region: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """One LookupEvents page: newest first, one lookup attribute (EventSource only), 1 to 50 a page."""
+        attributes = body.get("LookupAttributes") or []
+        if len(attributes) > 1:
+            raise service_error(400, "Only one lookup attribute is allowed", "InvalidLookupAttributesException")
+        wanted = {(a.get("AttributeKey"), a.get("AttributeValue")) for a in attributes}
+        start, end = float(body.get("StartTime") or 0), float(body.get("EndTime") or time.time() + 1)
+        size = int(body.get("MaxResults") or 50)
+        if not 1 <= size <= 50:
+            raise service_error(400, "MaxResults must be 1 to 50", "InvalidMaxResultsException")
+        found = [
+            {k: v for k, v in event.items() if k != "_where"}
+            for event in reversed(self._events)
+            if event["_where"] == (account, region)
+            and start <= event["EventTime"] <= end
+            and all(key != "EventSource" or value == event["EventSource"] for key, value in wanted)
+        ]
+        offset = int(body.get("NextToken") or 0)
+        page = found[offset : offset + size]
+        more = offset + size < len(found)
+        return {"Events": page, **({"NextToken": str(offset + size)} if more else {})}

@@ -16,11 +16,12 @@ from moto.cleanrooms.models import Membership, cleanrooms_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sts.models import sts_backends
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 from . import emulation
-from .emulation import Designations, LogPropagation, ServiceError, service_error
+from .emulation import CloudTrail, Designations, LogPropagation, ServiceError, service_error
 from .faults import Fault, Faults
 from .requestlog import LoggedRequest, RequestLog
 
@@ -43,6 +44,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"^/tags/arn:[^/]*:membership/(?P<id>[^/]+)$"), "TagResource"),
     ("DELETE", re.compile(r"^/tags/arn:[^/]*:membership/(?P<id>[^/]+)$"), "UntagResource"),
 )
+# The writes CloudTrail records (the sandbox's emulation of it).
+_RECORDED = frozenset({"UpdateMembership", "CreateMembership", "TagResource", "UntagResource"})
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/\d+/(?P<region>[^/]+)/")
 _FAULT_MESSAGES = {429: "Rate exceeded", 409: "The membership was modified concurrently; retry", 500: "Internal error"}
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
@@ -61,10 +64,12 @@ class Endpoint:
         propagation: LogPropagation,
         lock: threading.RLock,
         designations: Designations,
+        trail: CloudTrail,
     ) -> None:
         self._moto: WsgiApp = DomainDispatcherApplication(create_backend_app)
         self.account_id = account_id
         self.designations = designations
+        self.trail = trail
         self.faults = faults
         self.log = log
         self.propagation = propagation
@@ -93,6 +98,8 @@ class Endpoint:
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
         operation, membership_id = _route(method, path)
+        if method == "POST" and environ.get("HTTP_X_AMZ_TARGET", "").endswith(".LookupEvents"):
+            operation = "LookupEvents"
         body = _json_or_none(raw)
         region, account = self._caller(environ)
 
@@ -105,6 +112,8 @@ class Endpoint:
                 self._concurrent_write(fault, membership_id, region, account)
                 raise _fault_answer(fault, membership_id)
             status, headers, payload = self._handle(operation, membership_id, environ, body, query, region, account)
+            if status < 300 and operation in _RECORDED:
+                self._record(operation, environ, body, payload, region, account)
             if fault is not None:
                 self._concurrent_write(fault, membership_id, region, account)
                 if fault.status >= 400:
@@ -117,7 +126,9 @@ class Endpoint:
         except ServiceError as answer:
             status = answer.status
             headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", answer.code or "")]
-            payload = json.dumps(answer.body).encode()
+            # CloudTrail speaks AWS's JSON protocol, whose clients read the error's name from the body.
+            named = {"__type": answer.code} if operation == "LookupEvents" else {}
+            payload = json.dumps({**answer.body, **named}).encode()
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers += [("Content-Length", str(len(payload))), ("x-amzn-RequestId", str(uuid.uuid4()))]
         self.log.append(
@@ -137,6 +148,21 @@ class Endpoint:
         )
         start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
         return [payload]
+
+    def _record(
+        self, operation: str, environ: dict[str, Any], body: Any, payload: bytes, region: str, account: str
+    ) -> None:
+        """The CloudTrail event of a write the sandbox served, made by whoever signed it."""
+        path = environ.get("PATH_INFO", "")
+        arn = path.removeprefix("/tags/") if path.startswith("/tags/") else json.loads(payload)["membership"]["arn"]
+        parameters = {"membershipIdentifier": arn.rsplit("/", 1)[-1], **(body if isinstance(body, dict) else {})}
+        if operation == "UntagResource":
+            parameters["tagKeys"] = parse_qs(environ.get("QUERY_STRING", "")).get("tagKeys", [])
+        key = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        assumed = sts_backends[account]["global"].get_assumed_role_from_access_key(key.group("key")) if key else None
+        identity = assumed.arn if assumed else f"arn:aws:iam::{account}:user/sandbox"
+        agent = environ.get("HTTP_USER_AGENT", "")
+        self.trail.record(operation, account, region, arn, identity, agent, parameters=parameters)
 
     def _concurrent_write(self, fault: Fault, membership_id: str | None, region: str, account: str) -> None:
         if fault.concurrent_write and membership_id:
@@ -164,6 +190,9 @@ class Endpoint:
         region: str,
         account: str,
     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if operation == "LookupEvents":
+            with self.lock:
+                return _ok(self.trail.lookup(account, region, body or {}))
         if operation == "GetMembership" and membership_id:
             with self.lock:
                 return _ok({"membership": self.propagation.as_seen(self.membership(region, account, membership_id))})

@@ -34,13 +34,20 @@ class DriftResult:
         return (f"{len(self.report.errors)} error(s) while checking drift",) if self.report.errors else ()
 
 
-def drift(runtime: Runtime, path: Path, selection: Selection, report_unmanaged: bool) -> DriftResult:
-    """A plan through a reader with no update method: drift cannot write, and runs under a read-only role."""
+def drift(
+    runtime: Runtime, path: Path, selection: Selection, report_unmanaged: bool, attribution_days: int | None = None
+) -> DriftResult:
+    """A plan through a reader with no update method: drift cannot write, and runs under a read-only role.
+    With `attribution_days`, each drifted membership says who wrote it in that many days (CloudTrail)."""
     files = load_desired(path, runtime.guardrails())
     chosen = select_files(files, selection, path)
     resolved, errors = resolve(runtime, chosen, selection, path)
     reader = ReadOnly(runtime.gateway())
     report = replace(read_plan(runtime, resolved, errors, reader), target=selection.where)
+    if attribution_days and report.changes:
+        from .attribution import attribute_drift
+
+        report = attribute_drift(reader, runtime.retrier(), report, attribution_days)
     if report_unmanaged:
         # By id, or by collaboration for files that name theirs (an account has one membership in each).
         named = [(f.membership.membershipIdentifier, f.membership.collaborationIdentifier) for f in files]

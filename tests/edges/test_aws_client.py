@@ -69,3 +69,22 @@ def test_listing_is_one_call_per_page_and_pages_to_the_end_with_the_status_filte
     listed = list_active(edge, Retrier(), HERE)
     assert {m["id"] for m in listed} == active and not active & set(removed)
     assert len(sandbox.requests("ListMemberships")) == 1 + 2
+
+
+def test_lookups_are_paced_per_account_and_region_under_two_a_second() -> None:
+    from reconciler.core.api import Where
+    from reconciler.edges.aws.paced import LOOKUP_INTERVAL, Interval
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    interval = Interval(LOOKUP_INTERVAL, clock=lambda: now[0], sleep=sleep)
+    here, there = Where("us-east-1"), Where("eu-west-1", "111122223333")
+    for where in (here, here, there, here):
+        interval.wait(where)
+    assert slept == pytest.approx([LOOKUP_INTERVAL, LOOKUP_INTERVAL])  # the 2nd and 4th call here; there: its own
+    assert LOOKUP_INTERVAL > 0.5

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ...core.api import AwsError, Gateway, OnSend, Page, Where
@@ -76,6 +77,9 @@ class Breaker:
 
     def list_collaborations(self, where: Where, next_token: str | None) -> Page:
         return self._call(lambda: self._inner.list_collaborations(where, next_token))
+
+    def lookup_events(self, where: Where, start: datetime, end: datetime, next_token: str | None) -> Page:
+        return self._call(lambda: self._inner.lookup_events(where, start, end, next_token))
 
     def create_membership(
         self, where: Where, request: Mapping[str, Any], on_send: OnSend = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
@@ -18,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.loaders import Loader, create_loader
 
-from ...core.api import AwsError, Gateway, OnSend, Page, Where, membership_of
+from ...core.api import EVENT_SOURCE, AwsError, Gateway, OnSend, Page, Where, membership_of
 from ...core.errors import ConfigurationError
 from ...core.retry import DEADLINE_CODE, time_left
 from .breaker import Breaker
@@ -69,7 +70,7 @@ class AwsGateway:
             user_agent_extra="cleanrooms-reconciler",
         )
         self._credentials: dict[str, dict[str, str]] = {}
-        self._clients: dict[Where, CleanRoomsServiceClient] = {}
+        self._clients: dict[tuple[str, Where], Any] = {}
         self._sts: Any = None  # the STS client, made on the first role to assume
         # Clients come from the one session (a new session per account would build its client classes
         # again, ~12 ms each), and making them is not thread-safe: one lock. Assuming a role is a call, so
@@ -101,15 +102,19 @@ class AwsGateway:
             return self._credentials[account]
 
     def _client(self, where: Where) -> CleanRoomsServiceClient:
+        client: CleanRoomsServiceClient = self._service_client("cleanrooms", where)
+        return client
+
+    def _service_client(self, service: str, where: Where) -> Any:
         key = where if self._template else Where(where.region)
-        client = self._clients.get(key)
+        client = self._clients.get((service, key))
         if client is not None:
             return client
         credentials = self._credentials_for(key.account) if key.account else {}
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = self._session.client(
-                    "cleanrooms",
+            if (service, key) not in self._clients:
+                self._clients[(service, key)] = self._session.client(
+                    service,  # type: ignore[call-overload]  # cleanrooms, or cloudtrail for attribution
                     region_name=key.region,
                     config=self._config,
                     endpoint_url=self._endpoint_url,
@@ -117,7 +122,19 @@ class AwsGateway:
                     aws_secret_access_key=credentials.get("aws_secret_access_key"),
                     aws_session_token=credentials.get("aws_session_token"),
                 )
-            return self._clients[key]
+            return self._clients[(service, key)]
+
+    def lookup_events(self, where: Where, start: datetime, end: datetime, next_token: str | None) -> Page:
+        arguments: dict[str, Any] = {
+            "LookupAttributes": [{"AttributeKey": "EventSource", "AttributeValue": EVENT_SOURCE}],
+            "StartTime": start,
+            "EndTime": end,
+            "MaxResults": 50,
+            **({"NextToken": next_token} if next_token else {}),
+        }
+        trail = self._service_client("cloudtrail", where)
+        answer = _translated("LookupEvents", None, lambda: trail.lookup_events(**arguments))
+        return Page(_part(answer, "Events", "LookupEvents", None, list), answer.get("NextToken"))
 
     def get_membership(self, where: Where, membership_id: str) -> Mapping[str, Any]:
         return _translated(

@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ...core.api import AwsError, Gateway, OnSend, Page, Where, membership_of
 from .ratelimit import RateController
 
 T = TypeVar("T")
+
+# CloudTrail's LookupEvents allows two requests per second per account and region (its model says so): a
+# pace of its own, apart from the Clean Rooms calls' controller, a little under the limit.
+LOOKUP_INTERVAL = 0.55
+
+
+class Interval:
+    """At most one call per `seconds` per account and region: each caller waits for its own slot."""
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._seconds = seconds
+        self._clock, self._sleep = clock, sleep
+        self._next: dict[Where, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, where: Where) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next.get(where, now))
+            self._next[where] = slot + self._seconds
+        if slot > now:
+            self._sleep(slot - now)
 
 
 class LimitedGateway:
@@ -20,6 +49,7 @@ class LimitedGateway:
         self._make = make_controller
         self._controllers: dict[Where, RateController] = {}
         self._lock = threading.Lock()
+        self.lookups = Interval(LOOKUP_INTERVAL)
 
     def controller(self, where: Where) -> RateController:
         with self._lock:
@@ -82,3 +112,7 @@ class LimitedGateway:
         return self._paced(
             where, "UntagResource", lambda: self._inner.untag_resource(where, arn, keys, on_send), membership_of(arn)
         )
+
+    def lookup_events(self, where: Where, start: datetime, end: datetime, next_token: str | None) -> Page:
+        self.lookups.wait(where)
+        return self._inner.lookup_events(where, start, end, next_token)
