@@ -288,8 +288,8 @@ def _duplicate_memberships(files: list[DesiredFile]) -> list[Problem]:
         lines = {loaded.path: _key_line(loaded.path, name) for loaded in group}
         what = (
             f"membership {identifier}"
-            if account is None and name == "membershipIdentifier"
-            else (f"the membership in collaboration {identifier} (account {account or 'of the credentials'})")
+            if name == "membershipIdentifier"
+            else f"the membership in collaboration {identifier} (account {account or 'of the credentials'})"
         )
         for loaded in group:
             others = ", ".join(f"{o.path}:{lines[o.path]}" for o in group if o is not loaded)

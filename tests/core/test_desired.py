@@ -243,6 +243,20 @@ def test_same_membership_in_two_files_names_both(tmp_path: Path) -> None:
     assert f"{second}:2:1: membershipIdentifier: membership {MID} is also declared in {first}:2" in output
 
 
+def test_same_collaboration_in_one_account_in_two_files_names_both(tmp_path: Path) -> None:
+    collaboration = "0b7e4c1a-1111-4222-8333-444455556666"
+    first = write(tmp_path, "one.yaml", f'accountId: "111122223333"\ncollaborationIdentifier: {collaboration}\n')
+    second = write(tmp_path, "two.yaml", f'collaborationIdentifier: {collaboration}\naccountId: "111122223333"\n')
+    # The credentials' account may be another: if it is the same, the plan finds it (one membership, two files).
+    elsewhere = write(tmp_path, "three.yaml", f"collaborationIdentifier: {collaboration}\n")
+    code, output = validate(tmp_path)
+    assert code == 1
+    named = f"the membership in collaboration {collaboration} (account 111122223333)"
+    assert f"{first}:2:1: collaborationIdentifier: {named} is also declared in {second}:1" in output
+    assert f"{second}:1:1: collaborationIdentifier: {named} is also declared in {first}:2" in output
+    assert str(elsewhere) not in output
+
+
 def test_billion_laughs_fails_fast_without_expanding(tmp_path: Path) -> None:
     levels = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     levels += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
