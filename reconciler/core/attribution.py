@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 # This tool's user agent (edges/aws/client.py): its own writes are told from everyone else's by it.
@@ -56,16 +57,30 @@ class Attribution:
 
     writes: tuple[Write, ...] = ()
     unknown: str | None = None
+    # The drift.ignoreChangesBy globs every write matched: expected drift, which opens no issue.
+    expected: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         if self.unknown is not None:
             return [f"changed by: unknown ({self.unknown})"]
         if not self.writes:
             return ["changed by: no write to it in CloudTrail's window (an older change, or one CloudTrail missed)"]
-        return [f"changed by: {write}" for write in self.writes]
+        lines = [f"changed by: {write}" for write in self.writes]
+        if self.expected:
+            listed = ", ".join(self.expected)
+            lines.append(f"expected: every write is by a principal drift.ignoreChangesBy lists ({listed})")
+        return lines
+
+    def judged(self, ignored: Sequence[str]) -> Attribution:
+        """Expected when every write found is by a principal one of `ignored` matches: judged on who wrote
+        it, never on the value, and never when who is unknown."""
+        matched = [next((g for g in ignored if fnmatchcase(w.principal, g)), None) for w in self.writes]
+        if not self.writes or None in matched:
+            return self
+        return replace(self, expected=tuple(sorted({g for g in matched if g is not None})))
 
     def to_json(self) -> dict[str, Any]:
-        return {"writes": [w.to_json() for w in self.writes], "unknown": self.unknown}
+        return {"writes": [w.to_json() for w in self.writes], "unknown": self.unknown, "expected": list(self.expected)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Attribution:
@@ -83,7 +98,7 @@ class Attribution:
             for w in data.get("writes", ())
             if isinstance(w, Mapping)
         )
-        return cls(writes, data.get("unknown"))
+        return cls(writes, data.get("unknown"), tuple(str(g) for g in data.get("expected", ())))
 
 
 def attribute(events: Iterable[Mapping[str, Any]], memberships: set[str]) -> dict[str, Attribution]:

@@ -51,6 +51,14 @@ class DefaultsModel(StrictModel):
     settings: dict[str, Any] = Field(description="Membership settings laid under each matching file's own.")
 
 
+class DriftModel(StrictModel):
+    ignoreChangesBy: list[Glob] = Field(
+        default_factory=list,
+        description="Principal ARN globs whose changes are expected: still reported, but they open no drift issue "
+        "and keep none open. Judged on who wrote the membership (CloudTrail), never on the value.",
+    )
+
+
 class ConfigModel(StrictModel):
     """reconciler.yaml. Every key is optional; an empty file changes nothing."""
 
@@ -62,6 +70,7 @@ class ConfigModel(StrictModel):
     maxChangesPercent: int | None = Field(
         default=None, ge=0, le=100, description="apply refuses a larger share of >= 10 memberships unless --force."
     )
+    drift: DriftModel | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,8 @@ class Guardrails:
     policies: tuple[Policy, ...]
     defaults: tuple[SharedDefaults, ...]
     max_changes_percent: int | None
+    # drift.ignoreChangesBy: principal ARN globs whose writes are expected drift.
+    ignore_changes_by: tuple[str, ...] = ()
 
     def layers(self, file: Path, base: Path) -> Layers:
         """The defaults that match `file` (its path relative to `base`), least specific first."""
@@ -253,7 +264,8 @@ def load_config(path: Path | None) -> tuple[Guardrails | None, list[Problem]]:
     if problems:
         return None, problems
     accounts = frozenset(model.accounts) if model.accounts is not None else None
-    return Guardrails(name, accounts, tuple(policies), tuple(defaults), model.maxChangesPercent), []
+    ignored = tuple(model.drift.ignoreChangesBy) if model.drift is not None else ()
+    return Guardrails(name, accounts, tuple(policies), tuple(defaults), model.maxChangesPercent, ignored), []
 
 
 def _config_problem(problem: Problem) -> Problem:

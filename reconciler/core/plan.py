@@ -254,6 +254,13 @@ class Plan:
         return tuple(m for m in self.memberships if m.changed)
 
     @property
+    def unexpected(self) -> tuple[MembershipChange, ...]:
+        """The changes not marked expected by drift's attribution (drift.ignoreChangesBy): what a drift issue
+        is opened and kept open for."""
+        found = self.attribution or {}
+        return tuple(m for m in self.changes if not (a := found.get(m.membershipIdentifier)) or not a.expected)
+
+    @property
     def unchanged(self) -> int:
         return len(self.memberships) - len(self.changes)
 

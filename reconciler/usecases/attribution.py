@@ -5,7 +5,7 @@ second, within a budget of pages. Denied, throttled out or absent, each membersh
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,8 +20,11 @@ DEFAULT_DAYS = 7
 MAX_PAGES = 20
 
 
-def attribute_drift(reader: MembershipReader, retrier: Retrier, report: Plan, days: int) -> Plan:
-    """The report with each drifted membership's most recent writes in the last `days` days."""
+def attribute_drift(
+    reader: MembershipReader, retrier: Retrier, report: Plan, days: int, ignored: Sequence[str] = ()
+) -> Plan:
+    """The report with each drifted membership's most recent writes in the last `days` days; drift written
+    only by principals `ignored` (drift.ignoreChangesBy) matches is marked expected."""
     places: dict[Where, set[str]] = {}
     for change in report.changes:
         if change.membershipIdentifier:  # a join has no membership to have been written
@@ -41,7 +44,7 @@ def attribute_drift(reader: MembershipReader, retrier: Retrier, report: Plan, da
             "most recent were read (try a shorter --attribution-days)"
         )
         for membership, attribution in attribute(events, memberships).items():
-            found[membership] = cut if not attribution.writes and not complete else attribution
+            found[membership] = cut if not attribution.writes and not complete else attribution.judged(ignored)
     return replace(report, attribution=found)
 
 

@@ -47,7 +47,9 @@ def drift(
     if attribution_days and report.changes:
         from .attribution import attribute_drift
 
-        report = attribute_drift(reader, runtime.retrier(), report, attribution_days)
+        guardrails, _problems = runtime.guardrails()  # loaded, and found sound, with the files
+        ignored = guardrails.ignore_changes_by if guardrails is not None else ()
+        report = attribute_drift(reader, runtime.retrier(), report, attribution_days, ignored)
     if report_unmanaged:
         # By id, or by collaboration for files that name theirs (an account has one membership in each).
         named = [(f.membership.membershipIdentifier, f.membership.collaborationIdentifier) for f in files]

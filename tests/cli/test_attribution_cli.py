@@ -91,3 +91,26 @@ def test_three_hundred_drifted_memberships_cost_one_paced_lookup_pass_not_a_call
     assert len(lookups) == 6  # 300 events, 50 a page
     gaps = [later - earlier for earlier, later in itertools.pairwise(lookups)]
     assert min(gaps) >= 0.5  # under CloudTrail's 2 requests a second
+
+
+def test_drift_by_a_principal_ignore_changes_by_lists_is_expected_judged_on_who_never_on_the_value(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "drift:\n  ignoreChangesBy: ['arn:aws:sts::*:assumed-role/BreakGlass/*']\n"
+    )
+    desired = tmp_path / "desired-state"
+    by_break_glass = sandbox.create_membership("acme", queryLogStatus="ENABLED")
+    by_alice = sandbox.create_membership("globex", queryLogStatus="ENABLED")
+    write_desired(desired, "acme.yaml", by_break_glass, queryLogStatus="ENABLED")
+    write_desired(desired, "globex.yaml", by_alice, queryLogStatus="ENABLED")
+    bob = "arn:aws:sts::111122223333:assumed-role/BreakGlass/bob"
+    sandbox.write(by_break_glass, {"queryLogStatus": "DISABLED"}, by=bob)
+    sandbox.write(by_alice, {"queryLogStatus": "DISABLED"}, by=ALICE)
+    result = run_cli(["drift", "--format", "json"], env=sandbox.client_env(), cwd=tmp_path)
+    assert result.code == 2  # still drift, still reported
+    attribution = {c["membershipIdentifier"]: c["attribution"] for c in json.loads(result.stdout)["changes"]}
+    assert attribution[by_break_glass]["expected"] == ["arn:aws:sts::*:assumed-role/BreakGlass/*"]
+    assert attribution[by_alice]["expected"] == []
+    text = run_cli(["drift"], env=sandbox.client_env(), cwd=tmp_path).stdout
+    assert "    expected: every write is by a principal drift.ignoreChangesBy lists (" in text

@@ -52,3 +52,15 @@ def test_an_attribution_round_trips_through_a_report_and_says_why_when_unknown()
         "changed by: unknown (AccessDeniedException: no)"
     ]
     assert Attribution().lines()[0].startswith("changed by: no write to it in CloudTrail's window")
+
+
+def test_expected_drift_is_judged_on_every_write_and_never_when_who_is_unknown() -> None:
+    bob = {"userIdentity": {"arn": "arn:aws:sts::1:assumed-role/BreakGlass/bob"}, "requestParameters": {"m": MID}}
+    alice = {"userIdentity": {"arn": "arn:aws:sts::1:assumed-role/Admin/alice"}, "requestParameters": {"m": MID}}
+    ignored = ["arn:aws:sts::*:assumed-role/BreakGlass/*"]
+    only_bob = attribute([event(detail=bob)], {MID})[MID].judged(ignored)
+    assert only_bob.expected == ("arn:aws:sts::*:assumed-role/BreakGlass/*",)
+    assert only_bob.lines()[-1].startswith("expected: every write is by a principal drift.ignoreChangesBy lists")
+    assert attribute([event(detail=bob), event(detail=alice)], {MID})[MID].judged(ignored).expected == ()
+    assert Attribution(unknown="AccessDeniedException").judged(ignored).expected == ()
+    assert Attribution().judged(ignored).expected == ()

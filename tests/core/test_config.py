@@ -144,7 +144,7 @@ def test_committed_config_schema_matches_the_model_and_the_command() -> None:
     printed = run_cli(["schema", "--config"])
     assert printed.code == 0 and json.loads(printed.stdout) == committed
     assert committed["additionalProperties"] is False
-    assert set(committed["properties"]) == {"accounts", "policies", "defaults", "maxChangesPercent"}
+    assert set(committed["properties"]) == {"accounts", "policies", "defaults", "maxChangesPercent", "drift"}
 
 
 # Leaves a file or a defaults entry may set: two top-level ones and three inside one nested field.

@@ -3,6 +3,7 @@ against the local fake of GitHub's REST API: per-target reports in, ONE comment 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -53,7 +54,7 @@ def desired(tmp_path: Path, targets: list[Where]) -> Path:
 def report(directory: Path, plan: Plan, where: Where) -> Path:
     path = directory / f"plan-{where.account}-{where.region}" / "plan.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(Plan(plan.memberships, plan.errors, plan.unmanaged, where).dumps())
+    path.write_text(dataclasses.replace(plan, target=where).dumps())
     return path
 
 
@@ -460,3 +461,25 @@ def test_the_gate_lets_through_only_a_reviewed_plan_that_changes_something_and_s
     ]
     by_hand = review.Reviewed(7, {b.label: drifted.changes_hash()}, by_hand=True)
     assert review.ready_to_apply(sections[:2], by_hand) == ([b], [f"{a.label}: not in this run"])
+
+
+def test_drift_that_ignore_changes_by_expects_is_shown_but_opens_no_issue(fake: FakeGitHub, tmp_path: Path) -> None:
+    from reconciler.core.attribution import Attribution, Write
+
+    path, reports = desired(tmp_path, TARGETS[:1]), tmp_path / "reports"
+    bob = "arn:aws:sts::111122223333:assumed-role/BreakGlass/bob"
+    write = Write("UpdateMembership", "2026-12-02T10:00:00Z", bob, "bob", "198.51.100.4", "the console", (), False)
+    expected = Attribution((write,), expected=("arn:aws:sts::*:assumed-role/BreakGlass/*",))
+    plan = dataclasses.replace(Plan.build([change(0, TARGETS[0])]), attribution={mid(0): expected})
+    report(reports, plan, TARGETS[0])
+    night = github(fake, ["drift-issue", "--reports", str(reports), str(path)], "1")
+    assert night.code == 0, night.stderr
+    assert night.stdout == "no drift; no drift issue open\n"
+    assert fake.issues_labelled("drift") == []
+
+    unexpected = dataclasses.replace(plan, attribution={mid(0): dataclasses.replace(expected, expected=())})
+    report(reports, unexpected, TARGETS[0])
+    opened = github(fake, ["drift-issue", "--reports", str(reports), str(path)], "2")
+    [issue] = fake.issues_labelled("drift")
+    assert opened.stdout == f"drift issue #{issue.number} opened: 1 drifted\n"
+    assert f"changed by: UpdateMembership by {bob} (session bob)" in issue.body.replace("&#58;", ":")
