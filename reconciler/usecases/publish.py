@@ -166,7 +166,14 @@ def drift_issue(
             note = f"Drift could not be checked for {', '.join(f'`{t}`' for t in failed)}{run}; the issue stays open."
             github.create_comment(issue.number, note)
             return Published(f"drift issue #{issue.number} kept open{unchecked}", status)
-        github.create_comment(issue.number, f"No drift any more{run}: every target matches its desired state.")
+        expected = sum(len(s.plan.changes) for s in sections if s.plan is not None)
+        said = (
+            f"No unexpected drift any more{run}: {expected} membership(s) differ only by principals "
+            "drift.ignoreChangesBy lists (shown above)."
+            if expected
+            else f"No drift any more{run}: every target matches its desired state."
+        )
+        github.create_comment(issue.number, said)
         github.update_issue(issue.number, close=True)
         return Published(f"drift issue #{issue.number} closed: no drift")
     if drifted:

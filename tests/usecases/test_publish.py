@@ -483,3 +483,12 @@ def test_drift_that_ignore_changes_by_expects_is_shown_but_opens_no_issue(fake: 
     [issue] = fake.issues_labelled("drift")
     assert opened.stdout == f"drift issue #{issue.number} opened: 1 drifted\n"
     assert f"changed by: UpdateMembership by {bob} (session bob)" in issue.body.replace("&#58;", ":")
+
+    # The drift becomes expected (the principal is listed): the issue closes, saying what is left and why.
+    report(reports, plan, TARGETS[0])
+    closed = github(fake, ["drift-issue", "--reports", str(reports), str(path)], "3")
+    assert closed.stdout == f"drift issue #{issue.number} closed: no drift\n"
+    assert fake.comments_on(issue.number)[-1].body == (
+        "No unexpected drift any more ([run](https://github.localhost/acme/cleanrooms/actions/runs/3)): 1 "
+        "membership(s) differ only by principals drift.ignoreChangesBy lists (shown above)."
+    )
