@@ -5,6 +5,7 @@ second, within a budget of pages. Denied, throttled out or absent, each membersh
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,8 @@ from typing import Any
 from ..core.api import AwsError, MembershipReader, Where
 from ..core.attribution import Attribution, attribute
 from ..core.plan import Plan
-from ..core.retry import READ_RETRIES, Retrier
+from ..core.retry import Retrier
+from .reader import pages
 
 DEFAULT_DAYS = 7
 # LookupEvents pages read per account and region, 50 events each: the call budget of attribution.
@@ -54,11 +56,12 @@ def _events(
     """The Clean Rooms events of one account and region, newest first, until each membership in `wanted` has
     its most recent write (or the window or the budget ends); and whether nothing was left unread."""
     events: list[Mapping[str, Any]] = []
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        page = retrier.call(functools.partial(reader.lookup_events, where, start, end, token), READ_RETRIES)
+    missing = set(wanted)
+    listing = functools.partial(reader.lookup_events, where, start, end)
+    for page in itertools.islice(pages(retrier, listing), MAX_PAGES):
         events += page.summaries
-        token = page.next_token
-        if not token or all(a.writes for a in attribute(events, wanted).values()):
+        # Each page is read for the memberships still without a write, once: not every event again.
+        missing -= {m for m, found in attribute(page.summaries, missing).items() if found.writes}
+        if not page.next_token or not missing:
             return events, True
     return events, False

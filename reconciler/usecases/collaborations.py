@@ -12,34 +12,22 @@ from ..core.api import AwsError, MembershipReader, Where
 from ..core.invitation import Invitation
 from ..core.plan import PlanError
 from ..core.planner import ResolvedFile
-from ..core.retry import READ_RETRIES, Retrier
-from .reader import in_parallel, members_of
+from ..core.retry import Retrier
+from .reader import designation, each, members_of, pages
 
 Listing = dict[str, Mapping[str, Any]]
 
 
 def list_collaborations(reader: MembershipReader, retrier: Retrier, where: Where) -> Listing:
     """Every collaboration the account is invited to or a member of, by id, paged to the end."""
-    found: Listing = {}
-    token: str | None = None
-    while True:
-        page = retrier.call(functools.partial(reader.list_collaborations, where, token), READ_RETRIES)
-        found |= {str(summary["id"]): summary for summary in page.summaries}
-        token = page.next_token
-        if not token:
-            return found
+    listing = functools.partial(reader.list_collaborations, where)
+    return {str(summary["id"]): summary for page in pages(retrier, listing) for summary in page.summaries}
 
 
 def listings(
     reader: MembershipReader, retrier: Retrier, places: Sequence[Where], parallelism: int
 ) -> dict[Where, Listing | AwsError]:
-    def one(where: Where) -> Listing | AwsError:
-        try:
-            return list_collaborations(reader, retrier, where)
-        except AwsError as error:
-            return error
-
-    return dict(zip(places, in_parallel(places, one, parallelism), strict=True))
+    return each(places, lambda where: list_collaborations(reader, retrier, where), parallelism)
 
 
 def resolve_collaborations(
@@ -126,13 +114,8 @@ def join_designations(
     result: dict[str, Mapping[str, Any] | PlanError] = {}
     for join in joins:
         assert join.invitation is not None
-        found = listed[(join.where, join.invitation.collaborationIdentifier)]
-        if isinstance(found, AwsError):
-            message = f"cannot read who pays in collaboration {join.invitation.collaborationIdentifier}: {found}"
-            result[join.membership_id] = PlanError(join.membership_id, join.file.path, message, found.code)
-            continue
-        mine = next((m for m in found if m.get("accountId") == join.file.membership.accountId), None)
-        result[join.membership_id] = dict((mine or {}).get("paymentConfiguration") or {})
+        collaboration = join.invitation.collaborationIdentifier
+        result[join.membership_id] = designation(listed, join, collaboration, join.file.membership.accountId)
     return result
 
 

@@ -42,7 +42,7 @@ def import_memberships(
 ) -> ImportResult:
     """Write desired-state files from live memberships, so a plan right after shows no changes."""
     from ..core import importer
-    from .reader import fetch, in_parallel
+    from .reader import each, fetch
 
     if import_all == bool(memberships):
         raise UsageError("choose either --all or --membership ID (repeatable)")
@@ -73,15 +73,11 @@ def import_memberships(
     written: list[str] = []
     failures: list[str] = []
 
-    def read(membership_id: str) -> LiveMembership | AwsError:
-        try:
-            # With its tags: an import writes them (one more read per membership).
-            return fetch(reader, retrier, where, membership_id, tags=True)
-        except AwsError as error:
-            return error
-
+    # With its tags: an import writes them (one more read per membership).
+    read = each(ids, lambda membership_id: fetch(reader, retrier, where, membership_id, tags=True), runtime.parallelism)
     # Read in parallel, write the files in order: the output reads the same at any parallelism.
-    for membership_id, live in zip(ids, in_parallel(ids, read, runtime.parallelism), strict=True):
+    for membership_id in ids:
+        live = read[membership_id]
         if isinstance(live, AwsError):
             failures.append(f"{membership_id}: {live}")
             continue

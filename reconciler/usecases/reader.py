@@ -6,12 +6,12 @@ ListMemberships summaries lack the settings, so planning cannot be done from a l
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from ..core.api import AwsError, MembershipReader, Where
+from ..core.api import AwsError, MembershipReader, Page, Where
 from ..core.models import TAGS, LiveMembership
 from ..core.plan import PlanError
 from ..core.planner import ResolvedFile
@@ -33,31 +33,28 @@ def fetch(
     return live.with_tags(retrier.call(lambda: gateway.list_tags(where, live.arn), READ_RETRIES))
 
 
-def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> list[Mapping[str, Any]]:
-    """Every ACTIVE membership summary, paged to the end, each page under the read retry policy.
-
-    The service may answer a short (even empty) page with a next token: only a missing token ends it.
-    """
-    summaries: list[Mapping[str, Any]] = []
+def pages(retrier: Retrier, call: Callable[[str | None], Page]) -> Iterator[Page]:
+    """Every page of a listing, `call(next_token)` each under the read retry policy. The service may answer a
+    short (even empty) page with a next token: only a missing token ends it."""
     token: str | None = None
     while True:
-        page = retrier.call(functools.partial(gateway.list_memberships, where, "ACTIVE", token), READ_RETRIES)
-        summaries += page.summaries
+        page = retrier.call(functools.partial(call, token), READ_RETRIES)
+        yield page
         token = page.next_token
         if not token:
-            return summaries
+            return
+
+
+def list_active(gateway: MembershipReader, retrier: Retrier, where: Where) -> list[Mapping[str, Any]]:
+    """Every ACTIVE membership summary, paged to the end."""
+    listing = functools.partial(gateway.list_memberships, where, "ACTIVE")
+    return [summary for page in pages(retrier, listing) for summary in page.summaries]
 
 
 def list_members(gateway: MembershipReader, retrier: Retrier, where: Where, collaboration_id: str) -> list[Any]:
     """Every member of a collaboration (ListMembers), paged to the end."""
-    members: list[Any] = []
-    token: str | None = None
-    while True:
-        page = retrier.call(functools.partial(gateway.list_members, where, collaboration_id, token), READ_RETRIES)
-        members += page.summaries
-        token = page.next_token
-        if not token:
-            return members
+    listing = functools.partial(gateway.list_members, where, collaboration_id)
+    return [member for page in pages(retrier, listing) for member in page.summaries]
 
 
 def with_designations(
@@ -78,30 +75,46 @@ def with_designations(
     listed = members_of(gateway, retrier, {(t.where, m.collaborationId) for t, m in wanted}, parallelism)
     result = dict(live)
     for target, membership in wanted:
-        found = listed[(target.where, membership.collaborationId)]
-        if isinstance(found, AwsError):
-            message = f"cannot read who pays in collaboration {membership.collaborationId}: {found}"
-            result[target.membership_id] = PlanError(target.membership_id, target.file.path, message, found.code)
-            continue
-        mine = next((m for m in found if m.get("accountId") == membership.accountId), None)
-        designated = dict(mine.get("paymentConfiguration") or {}) if mine else {}
-        result[target.membership_id] = replace(membership, designatedPayment=designated)
+        found = designation(listed, target, membership.collaborationId, membership.accountId)
+        done = found if isinstance(found, PlanError) else replace(membership, designatedPayment=found)
+        result[target.membership_id] = done
     return result
 
 
-def members_of(
-    gateway: MembershipReader, retrier: Retrier, keys: set[tuple[Where, str]], parallelism: int
-) -> dict[tuple[Where, str], list[Any] | AwsError]:
+Members = dict[tuple[Where, str], list[Any] | AwsError]
+
+
+def members_of(gateway: MembershipReader, retrier: Retrier, keys: set[tuple[Where, str]], parallelism: int) -> Members:
     """The members of each (account and region, collaboration), or why they could not be listed."""
     ordered = sorted(keys, key=lambda key: (key[0].label, key[1]))  # an account of None does not compare
+    return each(ordered, lambda key: list_members(gateway, retrier, *key), parallelism)
 
-    def members(key: tuple[Where, str]) -> list[Any] | AwsError:
+
+def designation(
+    listed: Members, target: ResolvedFile, collaboration: str, account: str | None
+) -> dict[str, Any] | PlanError:
+    """What the collaboration's creator designated `account` to pay for (its ListMembers), or why unknown."""
+    found = listed[(target.where, collaboration)]
+    if isinstance(found, AwsError):
+        message = f"cannot read who pays in collaboration {collaboration}: {found}"
+        return PlanError(target.membership_id, target.file.path, message, found.code)
+    mine = next((m for m in found if m.get("accountId") == account), None)
+    return dict((mine or {}).get("paymentConfiguration") or {})
+
+
+K = TypeVar("K")
+
+
+def each(keys: Sequence[K], work: Callable[[K], R], parallelism: int) -> dict[K, R | AwsError]:
+    """`work` for each key in a bounded pool: its result, or the AwsError that says why there is none."""
+
+    def one(key: K) -> R | AwsError:
         try:
-            return list_members(gateway, retrier, *key)
+            return work(key)
         except AwsError as error:
             return error
 
-    return dict(zip(ordered, in_parallel(ordered, members, parallelism), strict=True))
+    return dict(zip(keys, in_parallel(keys, one, parallelism), strict=True))
 
 
 def read_one(gateway: MembershipReader, retrier: Retrier, target: ResolvedFile) -> LiveMembership | PlanError:
