@@ -310,16 +310,17 @@ class Plan:
         for mid in sorted(now.keys() | then.keys()):
             change, after = now.get(mid, (None, {}))
             was_change, before = then.get(mid, (None, {}))
-            where = next(c.where.label for c in (change, was_change) if c is not None)
+            known = next(c for c in (change, was_change) if c is not None)
+            named, where = describe(known), known.where.label
             if was_change is None:
-                lines.append(f"{_named(mid)} ({where}): not in the reviewed plan; now {_fields(after)}")
+                lines.append(f"{named} ({where}): not in the reviewed plan; now {_fields(after)}")
             elif change is None:
-                lines.append(f"{_named(mid)} ({where}): reviewed {_fields(before)}; nothing to change now")
+                lines.append(f"{named} ({where}): reviewed {_fields(before)}; nothing to change now")
             elif change.where != was_change.where or before != after:
                 names = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
                 reviewed_part = _fields({n: before[n] for n in names if n in before}) or "no change"
                 now_part = _fields({n: after[n] for n in names if n in after}) or "no change"
-                lines.append(f"{_named(mid)} ({where}): reviewed {reviewed_part}; now {now_part}")
+                lines.append(f"{named} ({where}): reviewed {reviewed_part}; now {now_part}")
         return lines
 
     def summary(self) -> dict[str, int]:
@@ -372,11 +373,6 @@ def describe(change: MembershipChange) -> str:
     if change.join is None:
         return f"membership {change.membershipIdentifier}"
     return f"the join of collaboration {change.join.collaborationName!r} ({change.join.collaborationIdentifier})"
-
-
-def _named(key: str) -> str:
-    collaboration = key.removeprefix("collaboration:")
-    return f"the join of collaboration {collaboration}" if collaboration != key else f"membership {key}"
 
 
 def _fields(changes: Mapping[str, tuple[Any, Any]]) -> str:

@@ -199,7 +199,8 @@ def _values(saved: _SavedPlan) -> list[str]:
         at = f"changes[{index}]"
         first = seen.setdefault(change.key, index)
         if first != index:
-            label = f"membership {change.membershipIdentifier}" if change.membershipIdentifier else f"the {change.key}"
+            join = change.join
+            label = f"the join of collaboration {join.collaborationIdentifier}" if join else f"membership {change.key}"
             problems.append(f"{at}: {label} is already planned in changes[{first}]")
         problems += _join_problems(at, change)
         settable = (*MANAGED_FIELDS, *JOIN_ONLY_FIELDS) if change.join else MANAGED_FIELDS
