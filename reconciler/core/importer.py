@@ -106,10 +106,7 @@ def _exact(value: Any) -> Any:
 def render_new(
     live: LiveMembership, schema_path: str, shared: Mapping[str, Any] | None = None, by_collaboration: bool = False
 ) -> str:
-    stream = io.StringIO()
-    stream.write(SCHEMA_COMMENT.format(schema=schema_path))
-    _yaml().dump(desired_document(live, shared, by_collaboration), stream)
-    return stream.getvalue()
+    return _dumped(_yaml(), desired_document(live, shared, by_collaboration), SCHEMA_COMMENT.format(schema=schema_path))
 
 
 def render_update(existing_text: str, live: LiveMembership) -> str:
@@ -128,9 +125,7 @@ def render_update(existing_text: str, live: LiveMembership) -> str:
         if guard not in document:
             del wanted[guard]
     _merge(document, wanted, removable=MANAGED_FIELDS)
-    stream = io.StringIO()
-    yaml.dump(document, stream)
-    return stream.getvalue()
+    return _dumped(yaml, document)
 
 
 def render_adopted(existing_text: str, values: Mapping[str, Any]) -> str:
@@ -138,19 +133,13 @@ def render_adopted(existing_text: str, values: Mapping[str, Any]) -> str:
     field the file did not hold (it came from reconciler.yaml's defaults) is added at its end."""
     yaml = _yaml()
     document = yaml.load(existing_text)
-    for key, value in _ordered(values).items():
-        current = document.get(key)
-        if isinstance(current, CommentedMap) and isinstance(value, Mapping):
-            _merge(current, value)
-        else:
-            document[key] = value
-    stream = io.StringIO()
-    yaml.dump(document, stream)
-    return stream.getvalue()
+    _merge(document, _ordered(values), removable=())  # only these fields: every other key stays
+    return _dumped(yaml, document)
 
 
 def _merge(target: CommentedMap, source: Mapping[str, Any], removable: tuple[str, ...] | None = None) -> None:
-    """Bring `target` to `source` in place; keys in both keep their position and comments."""
+    """Bring `target` to `source` in place; keys in both keep their position and comments. A key of `target`
+    not in `source` is removed if `removable` names it (None: any key)."""
     for key, value in source.items():
         current = target.get(key)
         if isinstance(current, CommentedMap) and isinstance(value, Mapping):
@@ -158,8 +147,15 @@ def _merge(target: CommentedMap, source: Mapping[str, Any], removable: tuple[str
         elif key not in target or current != value or isinstance(value, DoubleQuotedScalarString):
             # A string that needs quoting is set again even when equal: the file may hold it unquoted.
             target[key] = value
-    for key in [k for k in (removable or tuple(target)) if k in target and k not in source]:
+    for key in [k for k in (tuple(target) if removable is None else removable) if k in target and k not in source]:
         del target[key]
+
+
+def _dumped(yaml: YAML, document: Any, head: str = "") -> str:
+    stream = io.StringIO()
+    stream.write(head)
+    yaml.dump(document, stream)
+    return stream.getvalue()
 
 
 def _yaml() -> YAML:

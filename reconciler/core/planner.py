@@ -14,6 +14,7 @@ from typing import Any
 from .api import Where
 from .desired import DesiredFile
 from .invitation import Invitation
+from .joining import plan_join
 from .models import MANAGED_FIELDS, LiveMembership
 from .payment import payment_problems
 from .plan import (
@@ -203,8 +204,6 @@ def build_plan(
     """`live` maps each membership id to what was read, or to why it could not be read; `allowed` is
     reconciler.yaml's account allow-list, if any; `designated`, for each join, the payments the creator
     designated for the joining account (or why they could not be read)."""
-    from .joining import plan_join
-
     changes: list[MembershipChange] = []
     errors: list[PlanError] = []
     for target in targets:
