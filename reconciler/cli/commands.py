@@ -260,12 +260,22 @@ def adopt(shell: Shell, path: Path, memberships: tuple[str, ...], target: Where 
 @click.command()
 @path_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "github-matrix"]), default="text", show_default=True)
+@click.option(
+    "--membership",
+    "memberships",
+    multiple=True,
+    metavar="ID",
+    help="Only the pairs of the files naming this membership (repeatable); one no file names is said on "
+    "stderr and left out (a change event may be about a membership git does not manage).",
+)
 @click.pass_obj
-def targets(shell: Shell, path: Path, fmt: str) -> None:
+def targets(shell: Shell, path: Path, fmt: str, memberships: tuple[str, ...]) -> None:
     """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
     from ..usecases import targets
 
-    found = targets.targets(shell.runtime, path)
+    for unnamed in targets.unnamed(shell.runtime, path, memberships) if memberships else ():
+        shell.err(f"membership {unnamed} is in no file under {path}: not checked")
+    found = targets.targets(shell.runtime, path, memberships)
     if fmt == "github-matrix":
         shell.out(json.dumps(targets.github_matrix(found), separators=(",", ":")))
     else:

@@ -36,6 +36,12 @@ class DesiredFile:
     # (partners/**)" or "file + defaults[0] (partners/**)" (reconciler.yaml's shared defaults).
     origins: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def names(self) -> set[str]:
+        """What --membership selects it by: its membership id, or its collaboration's for a file naming that."""
+        found = (self.membership.membershipIdentifier, self.membership.collaborationIdentifier)
+        return {i for i in found if i is not None}
+
 
 @dataclass(frozen=True)
 class LoadResult:

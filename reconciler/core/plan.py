@@ -231,6 +231,9 @@ class Plan:
     invitations: tuple[Invitation, ...] | None = None
     # Only filled by `drift`: who wrote each drifted membership (CloudTrail), by membership id.
     attribution: Mapping[str, Attribution] | None = None
+    # The --membership ids a run was limited to (empty: every file): a report of a few memberships never
+    # passes for the whole picture (it closes no drift issue, rewrites no adopt pull request).
+    scope: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, memberships: Sequence[MembershipChange], errors: Sequence[PlanError] = ()) -> Plan:
@@ -336,6 +339,7 @@ class Plan:
             **({} if self.unmanaged is None else {"unmanaged": [u.to_json() for u in self.unmanaged]}),
             **({} if self.invitations is None else {"invitations": [i.to_json() for i in self.invitations]}),
             **({} if self.target is None else {"target": self.target.label}),
+            **({"scope": list(self.scope)} if self.scope else {}),
         }
 
     def _change_json(self, change: MembershipChange) -> dict[str, Any]:
@@ -361,7 +365,12 @@ class Plan:
             invitations=None if invitations is None else tuple(Invitation(**i) for i in invitations),
             attribution={m: Attribution.from_json(a) for m, a in attributed.items()} or None,
             target=Where.parse(data["target"]) if data.get("target") else None,
+            scope=tuple(data.get("scope") or ()),
         )
+
+    def made_for(self, selection: Selection) -> Plan:
+        """The report of a run with this --target and --membership: it says which part it covers."""
+        return replace(self, target=selection.where, scope=tuple(sorted(selection.memberships)))
 
     def selected(self, selection: Selection) -> Plan:
         kept = [m for m in self.memberships if selection.admits(m.selected_by, m.where)]

@@ -77,6 +77,7 @@ class _SavedPlan(_Closed):
     invitations: list[Any] | None = None
     changesHash: str | None = None
     target: str | None = None
+    scope: list[str] | None = None
 
     @field_validator("formatVersion", mode="before")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ def drift(
     chosen = select_files(files, selection, path)
     resolved, errors = resolve(runtime, chosen, selection, path)
     reader = ReadOnly(runtime.gateway())
-    report = replace(read_plan(runtime, resolved, errors, reader), target=selection.where)
+    report = read_plan(runtime, resolved, errors, reader).made_for(selection)
     if attribution_days and report.changes:
         from .attribution import attribute_drift
 

@@ -4,7 +4,7 @@ and region, read the live memberships and diff them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.api import MembershipReader
@@ -19,19 +19,14 @@ from .validate import load_desired
 
 def select_files(files: Sequence[DesiredFile], selection: Selection, path: Path) -> list[DesiredFile]:
     """The files --membership names, by membership id or, for a file that names its collaboration, by that."""
-
-    def names(file: DesiredFile) -> set[str]:
-        membership = file.membership
-        return {i for i in (membership.membershipIdentifier, membership.collaborationIdentifier) if i is not None}
-
     if selection.memberships:
-        unknown = sorted(selection.memberships - {i for f in files for i in names(f)})
+        unknown = sorted(selection.memberships - {i for f in files for i in f.names})
         if unknown:
             raise NothingSelected(
                 f"--membership names no file under {path}: {', '.join(unknown)} (a file that names its "
                 "collaboration is selected by the collaboration's id)"
             )
-    return [f for f in files if not selection.memberships or names(f) & selection.memberships]
+    return [f for f in files if not selection.memberships or f.names & selection.memberships]
 
 
 def resolve(
@@ -89,7 +84,7 @@ def fresh_plan(runtime: Runtime, path: Path, selection: Selection) -> Plan:
 
 def plan_files(runtime: Runtime, files: Sequence[DesiredFile], selection: Selection, path: Path) -> Plan:
     resolved, errors = resolve(runtime, select_files(files, selection, path), selection, path)
-    return replace(read_plan(runtime, resolved, errors, runtime.gateway()), target=selection.where)
+    return read_plan(runtime, resolved, errors, runtime.gateway()).made_for(selection)
 
 
 @dataclass(frozen=True)

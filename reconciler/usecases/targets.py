@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from ..core.api import DEFAULT_ACCOUNT, Where
@@ -11,12 +12,23 @@ from .runtime import Runtime
 from .validate import load_desired
 
 
-def targets(runtime: Runtime, path: Path) -> list[Where]:
-    """The account/region pairs the desired state covers, in a stable order."""
-    resolved, errors = resolve_regions(load_desired(path, runtime.guardrails()), runtime.default_region())
+def targets(runtime: Runtime, path: Path, memberships: Collection[str] = ()) -> list[Where]:
+    """The account/region pairs the desired state covers, in a stable order; with `memberships`, the pairs of
+    the files that name them (see `unnamed` for those no file names)."""
+    files = load_desired(path, runtime.guardrails())
+    if memberships:
+        files = [f for f in files if f.names & set(memberships)]
+    resolved, errors = resolve_regions(files, runtime.default_region())
     if errors:
         raise PlanHasErrors(f"{len(errors)} file(s) have no region", [f"error: {error}" for error in errors])
     return sorted({r.where for r in resolved}, key=lambda where: where.label)
+
+
+def unnamed(runtime: Runtime, path: Path, memberships: Collection[str]) -> list[str]:
+    """Of `memberships`, those no file names (by membership id, or by collaboration id for a file that
+    names its collaboration)."""
+    named = {i for f in load_desired(path, runtime.guardrails()) for i in f.names}
+    return sorted(set(memberships) - named)
 
 
 def github_matrix(found: list[Where]) -> dict[str, list[dict[str, str]]]:

@@ -17,6 +17,7 @@ from ...core.errors import ConfigurationError, GitHubCallFailed
 
 if TYPE_CHECKING:
     from github.Issue import Issue
+    from github.PullRequest import PullRequest
     from github.Repository import Repository
 
 T = TypeVar("T")
@@ -49,6 +50,21 @@ class Comment:
 class PullRef:
     number: int
     head_sha: str
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    number: int
+    body: str
+    author: str
+    url: str
+
+
+@dataclass(frozen=True)
+class BranchHead:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,79 @@ class GitHub:
                 issue.edit(state="closed", state_reason="completed")
 
         _called(f"update issue #{number}", edit)
+
+    # -- a branch of our own and its pull request (the adopt pull request) --------------------------------
+
+    def branch(self, name: str) -> BranchHead | None:
+        """The head commit of branch `name` (its tree and parents), or None when there is no such branch."""
+        from github import UnknownObjectException
+
+        def found() -> BranchHead | None:
+            try:
+                sha = self._repo().get_git_ref(f"heads/{name}").object.sha
+            except UnknownObjectException:
+                return None
+            commit = self._repo().get_git_commit(sha)
+            return BranchHead(sha, commit.tree.sha, tuple(p.sha for p in commit.parents))
+
+        return _called(f"read branch {name}", found)
+
+    def commit_files(self, parent: str, files: dict[str, str], message: str, unless_tree: str | None) -> str | None:
+        """A commit on `parent` that writes `files` (path: text), its sha; None when the tree it would have is
+        `unless_tree` (the branch holds these very files on this very parent already)."""
+        from github import InputGitTreeElement
+
+        def made() -> str | None:
+            repo = self._repo()
+            base = repo.get_git_commit(parent)
+            entries = [InputGitTreeElement(path, "100644", "blob", content=files[path]) for path in sorted(files)]
+            tree = repo.create_git_tree(entries, base_tree=base.tree)
+            if tree.sha == unless_tree:
+                return None
+            return str(repo.create_git_commit(message, tree, [base]).sha)
+
+        return _called(f"commit {len(files)} file(s) on {parent[:12]}", made)
+
+    def set_branch(self, name: str, sha: str, exists: bool) -> None:
+        """Point branch `name` at `sha` (made, or moved whatever it held: the branch is this tool's own)."""
+
+        def moved() -> None:
+            if exists:
+                self._repo().get_git_ref(f"heads/{name}").edit(sha, force=True)
+            else:
+                self._repo().create_git_ref(f"refs/heads/{name}", sha)
+
+        _called(f"point branch {name} at {sha[:12]}", moved)
+
+    def open_pulls(self, branch: str) -> list[PullInfo]:
+        """The open pull requests from `branch` of this repository, oldest first."""
+        owner = self._repository.split("/")[0]
+
+        def listed() -> list[PullInfo]:
+            found = self._repo().get_pulls(state="open", head=f"{owner}:{branch}", sort="created", direction="asc")
+            return [_pull_info(p) for p in found]
+
+        return _called(f"list the open pull requests from {branch}", listed)
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullInfo:
+        created = _called(
+            f"open a pull request from {branch}", lambda: self._repo().create_pull(base, branch, title=title, body=body)
+        )
+        return _pull_info(created)
+
+    def update_pull(self, number: int, *, body: str | None = None, close: bool = False) -> None:
+        def edit() -> None:
+            pull = self._repo().get_pull(number)
+            if body is not None:
+                pull.edit(body=body)
+            if close:
+                pull.edit(state="closed")
+
+        _called(f"update pull request #{number}", edit)
+
+
+def _pull_info(pull: PullRequest) -> PullInfo:
+    return PullInfo(pull.number, pull.body or "", pull.user.login if pull.user else "", pull.html_url)
 
 
 def _wait_message(what: str, seconds: float, header: str) -> str:
