@@ -4,6 +4,7 @@ workflow run)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -53,6 +54,13 @@ def _author(shell: Shell, author: str) -> str | None:
             f"--author @token: {error.message}; a GitHub App's installation token (or GITHUB_TOKEN) has no "
             "user: give the author as APP-SLUG[bot] (the action's `author` input)"
         ) from error
+
+
+def _workflow_file(value: str) -> str:
+    # It goes into a link in the issue: a file name and nothing else.
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+\.ya?ml", value):
+        raise click.BadParameter(f"{value!r} is not a workflow file name (NAME.yml)")
+    return value
 
 
 def head_sha_option(help_text: str) -> Callable[[FC], FC]:
@@ -107,18 +115,92 @@ def github_outdated(shell: Shell, pull_request: int, author: str, head_sha: str 
 @reports_option
 @click.option("--label", default="drift", show_default=True, help="The label of the one drift issue.")
 @author_option
+@click.option(
+    "--membership",
+    "memberships",
+    multiple=True,
+    metavar="ID",
+    help="The run checked only this membership (repeatable; a change event's): its targets alone are expected, "
+    "and the issue is commented on or opened, never rewritten or closed.",
+)
+@click.option("--adopt-pull-request", type=click.IntRange(1), metavar="NUMBER", help="The adopt pull request.")
+@click.option(
+    "--apply-workflow",
+    default="apply.yml",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _workflow_file(value),
+    help="The apply workflow's file, for the issue's link to revert the drift.",
+)
 @click.pass_obj
-def github_drift_issue(shell: Shell, path: Path, reports: Path, label: str, author: str) -> ExitStatus:
+def github_drift_issue(
+    shell: Shell,
+    path: Path,
+    reports: Path,
+    label: str,
+    author: str,
+    memberships: tuple[str, ...],
+    adopt_pull_request: int | None,
+    apply_workflow: str,
+) -> ExitStatus:
     """Open, update or close the ONE drift issue from the nightly reports; exit 1 if a target was not checked."""
     from ..edges.github import actions
     from ..usecases import publish, targets
 
     github, context = shell.github(), shell.env.github
-    sections = publish.gather(reports, targets.targets(shell.runtime, path))
+    sections = publish.gather(reports, targets.targets(shell.runtime, path, memberships))
     link = actions.source_link(context)
-    result = publish.drift_issue(github, sections, context.run_url, link, label, _author(shell, author), context.sha)
+    ways = publish.WaysOut(actions.workflow_link(context, apply_workflow), adopt_pull_request)
+    result = publish.drift_issue(
+        github, sections, context.run_url, link, label, _author(shell, author), context.sha, ways, memberships
+    )
     (shell.out if result.status is ExitStatus.OK else shell.err)(result.message)
     return result.status
+
+
+@github_group.command("adopt-pr")
+@path_argument
+@reports_option
+@click.option(
+    "--branch",
+    default="cleanrooms/adopt-live-settings",
+    show_default=True,
+    help="The pull request's own branch: moved by every run, whatever it holds.",
+)
+@click.option("--base", metavar="BRANCH", help="The branch to merge into (default: this run's, GITHUB_REF_NAME).")
+@click.option(
+    "--commit",
+    metavar="SHA",
+    callback=lambda _ctx, _param, value: parse_commit(value),
+    help="The commit the reports were made at, which the adoption goes on (default: this run's, GITHUB_SHA).",
+)
+@author_option
+@click.pass_obj
+def github_adopt_pr(
+    shell: Shell, path: Path, reports: Path, branch: str, base: str | None, commit: str | None, author: str
+) -> None:
+    """Keep ONE pull request that makes the desired state follow the live settings the drift reports found:
+    opened or moved, closed once nothing is left to adopt; untouched when a target was not checked. Prints
+    {"pullRequest": NUMBER or null}; says what it did on stderr."""
+    from ..usecases import adopt, adopt_pull, publish, targets
+
+    context = shell.env.github
+    at = commit or context.sha
+    if not at:
+        raise UsageError("give --commit SHA: the commit the drift reports were made at (GITHUB_SHA in a workflow)")
+    sections = publish.gather(reports, targets.targets(shell.runtime, path))
+    adopted = adopt.adopt_reports(shell.runtime, path, [s.plan for s in sections if s.plan is not None])
+    result = adopt_pull.adopt_pull(
+        shell.github(),
+        sections,
+        adopted,
+        branch,
+        base or context.ref_name or "main",
+        at,
+        context.run_url,
+        _author(shell, author),
+    )
+    shell.err(result.message)
+    shell.out(json.dumps({"pullRequest": result.number}))
 
 
 @github_group.command("reviewed")

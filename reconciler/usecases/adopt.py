@@ -98,4 +98,3 @@ def adoptions(path: Path, files: Sequence[DesiredFile], config: ConfigResult, re
     errors = [e for report in reports for e in report.errors]
     messages = (cannot_plan(errors), *(str(e) for e in errors)) if errors else ()
     return AdoptResult(tuple(adopted), tuple(refused), messages, tuple(rewrites))
-

@@ -56,6 +56,7 @@ def gather(directory: Path, expected: Sequence[Where]) -> list[render.Section]:
 class Published:
     message: str
     status: ExitStatus = ExitStatus.OK
+    number: int | None = None  # the issue or pull request it is about, when a workflow links to it
 
 
 def head(body: str) -> list[str]:
@@ -135,6 +136,30 @@ def mark_outdated(
     return Published(f"marked the plan comment {ours[-1].id} on #{number} outdated")
 
 
+@dataclass(frozen=True)
+class WaysOut:
+    """Where a drift issue sends its readers: the apply workflow's page (revert) and the adopt pull request."""
+
+    apply_url: str | None = None
+    adopt_pull: int | None = None
+
+    def lines(self, sections: Sequence[render.Section]) -> list[str]:
+        pairs = [f"{s.label}={s.plan.changes_hash()}" for s in sections if s.plan is not None and s.plan.changes]
+        apply = f"[apply]({self.apply_url})" if self.apply_url else "the apply workflow"
+        adopt = (
+            f"merge #{self.adopt_pull}"
+            if self.adopt_pull
+            else "run `reconciler adopt` and open a pull request (or run this workflow with `adopt` on)"
+        )
+        return [
+            "**Two ways out**",
+            "",
+            f"- **revert** (the live settings go back to the desired state): run {apply} with `approve` "
+            + (code(" ".join(pairs)) if pairs else "(no target to approve)"),
+            f"- **adopt** (the desired state follows the live settings): {adopt}",
+        ]
+
+
 def drift_issue(
     github: GitHub,
     sections: Sequence[render.Section],
@@ -143,19 +168,40 @@ def drift_issue(
     label: str,
     author: str | None,
     commit: str | None = None,
+    ways: WaysOut | None = None,
+    checked: Sequence[str] = (),
 ) -> Published:
     """ONE open issue labelled `label` while anything drifts: opened, then updated with a comment each night
-    the drift stays, and closed once every target was checked and none drifts. A target that could not be
-    checked keeps an open issue open and fails the step (it never closes one, nor opens one by itself)."""
+        the drift stays, and closed once every target was checked and none drifts. A target that could not be
+        checked keeps an open issue open and fails the step (it never closes one, nor opens one by itself). A
+        check of a few memberships (a change event's) comments on the issue, or opens it, but never rewrites its
+        body nor closes it: it does not know about the rest. Such a check is told by `checked` (the memberships
+    the run was limited to) or by its reports' scope, so that even a check that left no report is one."""
+    drifted = sum(len(s.plan.unexpected) for s in sections if s.plan is not None)
     made = byline("Checked", commit, run_url)
+    if drifted:
+        made += "\n\n" + "\n".join((ways or WaysOut()).lines(sections))
     body = render.report(sections, render.DRIFT, link, more=run_url, head=[f"<!-- {DRIFT_MARKER} -->"], byline=made)
     # Drift that drift.ignoreChangesBy expects is in the body, but opens no issue and keeps none open.
-    drifted = sum(len(s.plan.unexpected) for s in sections if s.plan is not None)
     failed = [s.label for s in sections if s.plan is None or s.plan.errors]
+    scope = sorted({*checked, *(m for s in sections if s.plan is not None for m in s.plan.scope)})
     run = f" ([run]({run_url}))" if run_url else ""
     ours = [i for i in github.open_issues(label) if is_ours(i.body, i.author, DRIFT_MARKER, author)]
     status = ExitStatus.ERROR if failed else ExitStatus.OK
     unchecked = f"; not checked: {', '.join(failed)}" if failed else ""
+    if ours and scope:
+        issue = ours[0]
+        checked = ", ".join(code(m) for m in scope)
+        if drifted:
+            github.create_comment(issue.number, body)
+            return Published(f"drift issue #{issue.number} told: {drifted} drifted of {len(scope)} checked", status)
+        said = (
+            f"Checked {checked} after a change{run}: it could not be checked ({', '.join(failed)})."
+            if failed
+            else f"Checked {checked} after a change{run}: no unexpected drift."
+        )
+        github.create_comment(issue.number, f"{said} The issue stays open until a check of every membership.")
+        return Published(f"drift issue #{issue.number} told: no drift in {len(scope)} checked{unchecked}", status)
     if ours:
         issue = ours[0]
         github.update_issue(issue.number, body=body)

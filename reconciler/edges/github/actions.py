@@ -42,3 +42,10 @@ def source_link(github: GitHubContext) -> Callable[[str], str] | None:
         return None
     base = f"{github.server_url}/{github.repository}/blob/{github.sha}"
     return lambda path: f"{base}/{path}"
+
+
+def workflow_link(github: GitHubContext, workflow: str) -> str | None:
+    """The page of one of this repository's workflows, where it is run by hand."""
+    if not (github.server_url and github.repository):
+        return None
+    return f"{github.server_url}/{github.repository}/actions/workflows/{workflow}"
