@@ -13,6 +13,7 @@ for it, and serves the OIDC token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`) only
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -42,6 +43,8 @@ WRITE_ISSUES: Needs = ((("issues", "write"),),)
 COMMIT_PULLS: Needs = ((("contents", "read"), ("pull-requests", "read")),)
 READ_PULLS: Needs = ((("pull-requests", "read"),),)
 READ_CONTENTS: Needs = ((("contents", "read"),),)
+WRITE_CONTENTS: Needs = ((("contents", "write"),),)
+WRITE_PULLS: Needs = ((("pull-requests", "write"),),)
 _NOT_ACCESSIBLE: tuple[int, Any, list[tuple[str, str]]] = (
     403,
     {"message": "Resource not accessible by integration"},
@@ -90,6 +93,18 @@ class Pull:
     merged: bool = False
     commits: list[str] = field(default_factory=list)
     base: str = "main"
+    head_ref: str = ""
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    """A commit made through the Git database API: its tree is its parent's with `files` written over it."""
+
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    files: dict[str, str]
 
 
 class FakeGitHub:
@@ -116,6 +131,10 @@ class FakeGitHub:
         self.jobs: dict[str, dict[str, str]] | None = None
         # The repository's git directory, for the commits between two (compare); None: no history.
         self.git_dir: str | None = None
+        # The Git database: commits made through the API, the trees they made, and the branches.
+        self.git_commits: dict[str, GitCommit] = {}
+        self.trees: dict[str, tuple[str, dict[str, str]]] = {}  # sha -> (base tree, files written over it)
+        self.refs: dict[str, str] = {}  # branch -> commit
 
     # -- the test's side -------------------------------------------------------------------------------
 
@@ -183,6 +202,23 @@ class FakeGitHub:
         with self._lock:
             self._failures.append((method, re.compile(path_pattern), status, headers or [], message))
 
+    def branch_files(self, branch: str) -> dict[str, str]:
+        """The files the commits made through the API wrote on `branch`, oldest first, over its history."""
+        with self._lock:
+            files: dict[str, str] = {}
+            sha: str | None = self.refs[branch]
+            chain = []
+            while sha in self.git_commits:
+                chain.append(self.git_commits[sha])
+                sha = self.git_commits[sha].parents[0] if self.git_commits[sha].parents else None
+            for commit in reversed(chain):
+                files.update(commit.files)
+            return files
+
+    def pulls_from(self, branch: str) -> list[Issue]:
+        with self._lock:
+            return [self.issues[p.number] for p in self.pulls.values() if p.head_ref == branch]
+
     def comments_on(self, number: int) -> list[Comment]:
         with self._lock:
             return [self.comments[c] for c in self.issues[number].comments]
@@ -242,7 +278,8 @@ class FakeGitHub:
             "state": issue.state,
             "title": issue.title,
             "user": self._user(issue.author),
-            "head": {"sha": pull.head_sha, "ref": f"pr-{pull.number}"},
+            "body": issue.body,
+            "head": {"sha": pull.head_sha, "ref": pull.head_ref or f"pr-{pull.number}"},
             "base": {"ref": pull.base},
             "merged_at": "2026-12-01T00:00:00Z" if pull.merged else None,  # as in GitHub's pull request lists
             "merge_commit_sha": pull.merge_commit_sha,
@@ -343,6 +380,15 @@ class FakeGitHub:
         yield "PATCH", r"/issues/(\d+)", WRITE_ISSUES, self._edit_issue
         yield "GET", r"/commits/([0-9a-f]{40})/pulls", COMMIT_PULLS, self._pulls_of_commit
         yield "GET", r"/pulls/(\d+)", READ_PULLS, self._get_pull
+        yield "GET", r"/pulls", READ_PULLS, self._list_pulls
+        yield "POST", r"/pulls", WRITE_PULLS, self._create_pull
+        yield "PATCH", r"/pulls/(\d+)", WRITE_PULLS, self._edit_pull
+        yield "GET", r"/git/ref/heads/(.+)", READ_CONTENTS, self._get_ref
+        yield "POST", r"/git/refs", WRITE_CONTENTS, self._create_ref
+        yield "PATCH", r"/git/refs/heads/(.+)", WRITE_CONTENTS, self._move_ref
+        yield "GET", r"/git/commits/([0-9a-f]{40})", READ_CONTENTS, self._get_git_commit
+        yield "POST", r"/git/trees", WRITE_CONTENTS, self._create_tree
+        yield "POST", r"/git/commits", WRITE_CONTENTS, self._create_git_commit
         yield "GET", r"/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})", READ_CONTENTS, self._compare
 
     def _page(self, items: list[Any], query: dict[str, str], path: str) -> tuple[int, Any, list[tuple[str, str]]]:
@@ -454,6 +500,115 @@ class FakeGitHub:
     def _get_pull(self, _query: dict[str, str], _body: Any, number: str) -> tuple[int, Any, list[Any]]:
         pull = self.pulls.get(int(number))
         return (200, self._pull_json(pull), []) if pull else (404, {"message": "Not Found"}, [])
+
+    def _list_pulls(self, query: dict[str, str], _body: Any) -> tuple[int, Any, list[Any]]:
+        state, head = query.get("state", "open"), query.get("head")
+        owner = self.repository.split("/")[0]
+        found = [
+            self._pull_json(p)
+            for p in sorted(self.pulls.values(), key=lambda p: p.number)
+            if state in ("all", self.issues[p.number].state) and (head is None or head == f"{owner}:{p.head_ref}")
+        ]
+        return self._page(found, query, f"/repos/{self.repository}/pulls")
+
+    def _create_pull(self, _query: dict[str, str], body: Any) -> tuple[int, Any, list[Any]]:
+        refused = self._too_long(body, "PullRequest")
+        if refused:
+            return refused
+        branch = body["head"]
+        if branch not in self.refs:
+            error = {"resource": "PullRequest", "field": "head", "code": "invalid"}
+            return 422, {"message": "Validation Failed", "errors": [error]}, []
+        number = self._new_issue(body["title"], body.get("body") or "", [], self._caller, is_pull=True)
+        sha = self.refs[branch]
+        self.pulls[number] = Pull(number, sha, commits=[sha], base=body["base"], head_ref=branch)
+        return 201, self._pull_json(self.pulls[number]), []
+
+    def _edit_pull(self, _query: dict[str, str], body: Any, number: str) -> tuple[int, Any, list[Any]]:
+        pull = self.pulls.get(int(number))
+        if pull is None:
+            return 404, {"message": "Not Found"}, []
+        refused = self._too_long(body, "PullRequest")
+        if refused:
+            return refused
+        issue = self.issues[pull.number]
+        issue.body = body.get("body", issue.body)
+        issue.state = body.get("state", issue.state)
+        return 200, self._pull_json(pull), []
+
+    def _ref_json(self, branch: str) -> dict[str, Any]:
+        sha = self.refs[branch]
+        url = f"{self._base()}/git/refs/heads/{branch}"  # plural, as GitHub answers: where a PATCH goes
+        return {"ref": f"refs/heads/{branch}", "object": {"sha": sha, "type": "commit"}, "url": url}
+
+    def _get_ref(self, _query: dict[str, str], _body: Any, branch: str) -> tuple[int, Any, list[Any]]:
+        return (200, self._ref_json(branch), []) if branch in self.refs else (404, {"message": "Not Found"}, [])
+
+    def _create_ref(self, _query: dict[str, str], body: Any) -> tuple[int, Any, list[Any]]:
+        branch = str(body["ref"]).removeprefix("refs/heads/")
+        if branch in self.refs:
+            return 422, {"message": "Reference already exists"}, []
+        self.refs[branch] = body["sha"]
+        return 201, self._ref_json(branch), []
+
+    def _move_ref(self, _query: dict[str, str], body: Any, branch: str) -> tuple[int, Any, list[Any]]:
+        if branch not in self.refs:
+            return 422, {"message": "Reference does not exist"}, []
+        if not body.get("force") and self.refs[branch] not in self.git_commits[body["sha"]].parents:
+            return 422, {"message": "Update is not a fast forward"}, []
+        self.refs[branch] = body["sha"]
+        for pull in self.pulls.values():
+            if pull.head_ref == branch and self.issues[pull.number].state == "open":
+                pull.head_sha = body["sha"]
+                pull.commits.append(body["sha"])
+        return 200, self._ref_json(branch), []
+
+    def _get_git_commit(self, _query: dict[str, str], _body: Any, sha: str) -> tuple[int, Any, list[Any]]:
+        made = self.git_commits.get(sha)
+        if made is not None:
+            tree, parents = made.tree, list(made.parents)
+        elif self.git_dir is not None:
+            # A commit of the repository's own history: its tree and parents, from git.
+            shown = subprocess.run(
+                ["git", "show", "--no-patch", "--format=%T %P", sha],
+                cwd=self.git_dir,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if shown.returncode != 0:
+                return 404, {"message": "Not Found"}, []
+            tree, *parents = shown.stdout.split()
+        else:
+            return 404, {"message": "Not Found"}, []
+        return (
+            200,
+            {
+                "sha": sha,
+                "url": f"{self._base()}/git/commits/{sha}",
+                "tree": {"sha": tree, "url": f"{self._base()}/git/trees/{tree}"},
+                "parents": [{"sha": p, "url": f"{self._base()}/git/commits/{p}"} for p in parents],
+                "message": made.message if made else "",
+            },
+            [],
+        )
+
+    def _create_tree(self, _query: dict[str, str], body: Any) -> tuple[int, Any, list[Any]]:
+        base = body.get("base_tree", "")
+        files = {entry["path"]: entry["content"] for entry in body["tree"]}
+        # Content-addressed, as git's: the same files over the same tree are the same tree.
+        sha = hashlib.sha1(json.dumps([base, sorted(files.items())]).encode()).hexdigest()
+        self.trees[sha] = (base, files)
+        return 201, {"sha": sha, "url": f"{self._base()}/git/trees/{sha}", "tree": []}, []
+
+    def _create_git_commit(self, _query: dict[str, str], body: Any) -> tuple[int, Any, list[Any]]:
+        if body["tree"] not in self.trees:
+            return 422, {"message": "Tree SHA does not exist"}, []
+        sha = hashlib.sha1(f"{len(self.git_commits)} {json.dumps(body)}".encode()).hexdigest()
+        files = self.trees[body["tree"]][1]
+        self.git_commits[sha] = GitCommit(sha, body["tree"], tuple(body["parents"]), body["message"], files)
+        _status, answer, _headers = self._get_git_commit({}, None, sha)
+        return 201, answer, []
 
 
 @contextmanager

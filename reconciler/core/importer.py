@@ -160,6 +160,7 @@ def _dumped(yaml: YAML, document: Any, head: str = "") -> str:
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # a rewrite keeps the file's own quoting: its diff shows the values alone
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 120
     return yaml

@@ -125,6 +125,39 @@ def test_targets_prints_a_github_matrix(sandbox: CleanRoomsSandbox, tmp_path: Pa
     assert sandbox.requests() == []
 
 
+def test_targets_of_one_membership_and_a_drift_report_that_says_it_covers_only_that(
+    sandbox: CleanRoomsSandbox, tmp_path: Path
+) -> None:
+    here, there = seed_two_accounts(sandbox, tmp_path)
+    args = ["targets", "--format", "github-matrix", "--membership", there, str(tmp_path)]
+    one = run_cli(args, env=sandbox.client_env())
+    assert (one.code, one.stderr) == (0, "")
+    assert json.loads(one.stdout) == {
+        "include": [{"account": OTHER_ACCOUNT, "region": "eu-west-1", "target": f"{OTHER_ACCOUNT}/eu-west-1"}]
+    }
+    # A change event may be about a membership git does not manage: said, and nothing to check.
+    stranger = "00000000-0000-4000-8000-0000000000aa"
+    none = run_cli([*args[:3], "--membership", stranger, str(tmp_path)], env=sandbox.client_env())
+    assert none.code == 0
+    assert none.stderr == f"membership {stranger} is in no file under {tmp_path}: not checked\n"
+    assert json.loads(none.stdout) == {"include": []}
+
+    drift = run_cli(
+        ["--assume-role-template", TEMPLATE, "drift", "--format", "json", "--no-attribution"]
+        + ["--target", f"{OTHER_ACCOUNT}/eu-west-1", "--membership", there, str(tmp_path)],
+        env=sandbox.client_env(),
+    )
+    assert drift.code == 2, drift.stderr
+    report = json.loads(drift.stdout)
+    assert (report["target"], report["scope"]) == (f"{OTHER_ACCOUNT}/eu-west-1", [there])
+    assert [c["membershipIdentifier"] for c in report["changes"]] == [there]
+    assert [r.membership_id for r in sandbox.requests("GetMembership")] == [there]
+    whole = json.loads(
+        run_cli(["drift", "--format", "json", "--no-attribution", str(tmp_path)], env=sandbox.client_env()).stdout
+    )
+    assert "scope" not in whole and here in [c["membershipIdentifier"] for c in whole["changes"]]
+
+
 def test_assume_role_reaches_each_account_and_target_filters(sandbox: CleanRoomsSandbox, tmp_path: Path) -> None:
     here, there = seed_two_accounts(sandbox, tmp_path)
     base = ["--assume-role-template", TEMPLATE]

@@ -228,7 +228,10 @@ class GitHub:
 
         def moved() -> None:
             if exists:
-                self._repo().get_git_ref(f"heads/{name}").edit(sha, force=True)
+                ref = self._repo().get_git_ref(f"heads/{name}")
+                # Read first: the answer's url is the one to PATCH (/git/refs/…), not the read's (/git/ref/…).
+                _ = ref.object
+                ref.edit(sha, force=True)
             else:
                 self._repo().create_git_ref(f"refs/heads/{name}", sha)
 
