@@ -51,14 +51,22 @@ def test_triggers() -> None:
     assert apply["push"] == {"branches": ["main"], "paths": watched}
     assert set(apply["workflow_dispatch"]["inputs"]) == {"approve", "pull-request"}  # a re-approved plan
     drift = workflow("drift.yml")["on"]
-    assert set(drift) == {"schedule", "workflow_dispatch"}
+    assert set(drift) == {"schedule", "workflow_dispatch", "repository_dispatch"}
     assert len(drift["schedule"]) == 1
+    assert drift["workflow_dispatch"]["inputs"]["adopt"] == {
+        "description": "Open or update ONE pull request that makes the desired state follow the live settings",
+        "type": "boolean",
+        "default": False,
+    }
+    # A change event (docs/drift-events.md): one type, sent by the EventBridge rule.
+    assert drift["repository_dispatch"] == {"types": ["cleanrooms-membership-updated"]}
 
 
 def test_applies_queue_in_order_in_their_own_group_and_drift_never_evicts_one() -> None:
     apply, drift = workflow("apply.yml")["concurrency"], workflow("drift.yml")["concurrency"]
     assert apply == {"group": "cleanrooms-apply", "cancel-in-progress": False, "queue": "max"}
-    assert drift == {"group": "cleanrooms-drift", "cancel-in-progress": False}
+    # Change events arriving together are each checked (none cancelled as a newer pending run's elder).
+    assert drift == {"group": "cleanrooms-drift", "cancel-in-progress": False, "queue": "max"}
 
 
 def test_the_harness_plays_githubs_concurrency_rules(tmp_path: Path) -> None:
@@ -156,13 +164,20 @@ def test_least_privilege_permissions() -> None:
         for job_name, job in flow["jobs"].items():
             permissions = job["permissions"]
             checks_out = any("actions/checkout" in s.get("uses", "") for s in steps(job))
+            if (name, job_name) == ("drift.yml", "adopt"):
+                continue  # the one job that writes to git: below
             assert permissions.get("contents") == ("read" if checks_out else None), (name, job_name)
             configures_aws = any("configure-aws-credentials" in s.get("uses", "") for s in steps(job))
             assert (permissions.get("id-token") == "write") == configures_aws, (name, job_name)
             writes = {k for k, v in permissions.items() if v == "write"} - {"id-token"}
             assert writes <= {"pull-requests", "issues"}, (name, job_name)
     assert workflow("plan.yml")["jobs"]["comment"]["permissions"] == {"contents": "read", "pull-requests": "write"}
-    assert workflow("drift.yml")["jobs"]["report"]["permissions"] == {"contents": "read", "issues": "write"}
+    drift = workflow("drift.yml")["jobs"]
+    assert drift["report"]["permissions"] == {"contents": "read", "issues": "write"}
+    # Adoption commits to its own branch and opens its pull request: no AWS credentials, no issues.
+    assert drift["adopt"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert not any("configure-aws-credentials" in s.get("uses", "") for s in steps(drift["adopt"]))
+    assert "github.event_name != 'repository_dispatch'" in drift["adopt"]["if"]
 
 
 def test_credentials_come_from_oidc_with_role_arns_from_repository_variables() -> None:
@@ -203,7 +218,7 @@ def test_apply_runs_the_reviewed_saved_plan_in_a_protected_environment_and_keeps
 @pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
 def test_aws_jobs_fan_out_over_the_targets_matrix(name: str) -> None:
     jobs = workflow(name)["jobs"]
-    assert {"command": "targets"} in [s.get("with") for s in steps(jobs["targets"])]
+    assert "targets" in [(s.get("with") or {}).get("command") for s in steps(jobs["targets"])]
     fanned = [job for job in jobs.values() if "strategy" in job]
     assert len(fanned) == (2 if name == "apply.yml" else 1)  # apply: plan on main, then apply
     for job in fanned:

@@ -79,7 +79,7 @@ def schema(shell: Shell, of_config: bool) -> None:
     help="Exit 1 unless the plan's changesHash is HASH (the one reviewed).",
 )
 @markdown_limit_option
-@membership_option
+@membership_option()
 @target_option
 @retry_options
 @click.pass_obj
@@ -132,7 +132,7 @@ def plan(
 )
 @click.option("--pull-request", type=click.IntRange(1), metavar="NUMBER", help="The pull request, for the receipt.")
 @click.option("--force", is_flag=True, help="Apply past reconciler.yaml's maxChangesPercent.")
-@membership_option
+@membership_option()
 @target_option
 @retry_options
 @click.pass_obj
@@ -211,7 +211,7 @@ def confirm(env: Environment, auto_approve: bool, count: int) -> None:
 )
 @click.option("--no-attribution", is_flag=True, help="Do not look up who wrote drifted memberships.")
 @markdown_limit_option
-@membership_option
+@membership_option()
 @target_option
 @retry_options
 @click.pass_obj
@@ -239,7 +239,7 @@ def drift(
 
 @click.command()
 @path_argument
-@membership_option
+@membership_option()
 @target_option
 @retry_options
 @click.pass_obj
@@ -260,13 +260,9 @@ def adopt(shell: Shell, path: Path, memberships: tuple[str, ...], target: Where 
 @click.command()
 @path_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "github-matrix"]), default="text", show_default=True)
-@click.option(
-    "--membership",
-    "memberships",
-    multiple=True,
-    metavar="ID",
-    help="Only the pairs of the files naming this membership (repeatable); one no file names is said on "
-    "stderr and left out (a change event may be about a membership git does not manage).",
+@membership_option(
+    "Only the pairs of the files naming this membership (repeatable; an id or its ARN); one no file names is "
+    "said on stderr and left out (a change event may be about a membership git does not manage)."
 )
 @click.pass_obj
 def targets(shell: Shell, path: Path, fmt: str, memberships: tuple[str, ...]) -> None:
@@ -285,7 +281,7 @@ def targets(shell: Shell, path: Path, fmt: str, memberships: tuple[str, ...]) ->
 
 @click.command("import")
 @click.option("--all", "import_all", is_flag=True, help="Every ACTIVE membership in the account and region.")
-@membership_option
+@membership_option()
 @click.option(
     "--out-dir",
     type=click.Path(path_type=Path, file_okay=False),

@@ -12,7 +12,7 @@ from typing import TypeVar
 import click
 
 from ..core.errors import ExitStatus, GitHubCallFailed, UsageError
-from .options import parse_commit, path_argument
+from .options import membership_option, parse_commit, path_argument
 from .shell import Shell
 
 FC = TypeVar("FC", bound=Callable[..., object])
@@ -115,13 +115,9 @@ def github_outdated(shell: Shell, pull_request: int, author: str, head_sha: str 
 @reports_option
 @click.option("--label", default="drift", show_default=True, help="The label of the one drift issue.")
 @author_option
-@click.option(
-    "--membership",
-    "memberships",
-    multiple=True,
-    metavar="ID",
-    help="The run checked only this membership (repeatable; a change event's): its targets alone are expected, "
-    "and the issue is commented on or opened, never rewritten or closed.",
+@membership_option(
+    "The run checked only this membership (repeatable, an id or its ARN; a change event's): its targets alone "
+    "are expected, and the issue is commented on or opened, never rewritten or closed."
 )
 @click.option("--adopt-pull-request", type=click.IntRange(1), metavar="NUMBER", help="The adopt pull request.")
 @click.option(

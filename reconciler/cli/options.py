@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +18,8 @@ from .shell import Shell
 
 if TYPE_CHECKING:
     from ..core.plan import Selection
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 DEFAULT_PATH = Path("desired-state")
@@ -113,9 +115,18 @@ def parse_commit(value: str | None) -> str | None:
 path_argument = click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
 
 
-membership_option = click.option(
-    "--membership", "memberships", multiple=True, metavar="ID", help="Only this membership (repeatable)."
-)
+_MEMBERSHIP_ARN = re.compile(r"arn:aws[a-z-]*:cleanrooms:[a-z0-9-]+:\d{12}:membership/([^/:\s]+)")
+
+
+def parse_memberships(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
+    """Membership ids, or their ARNs (what an EventBridge event's `resources` holds) taken to their ids."""
+    return tuple(m.group(1) if (m := _MEMBERSHIP_ARN.fullmatch(v)) else v for v in values)
+
+
+def membership_option(help_text: str = "Only this membership (repeatable; an id or its ARN).") -> Callable[[FC], FC]:
+    return click.option(
+        "--membership", "memberships", multiple=True, metavar="ID", callback=parse_memberships, help=help_text
+    )
 
 
 target_option = click.option(

@@ -135,6 +135,9 @@ def test_targets_of_one_membership_and_a_drift_report_that_says_it_covers_only_t
     assert json.loads(one.stdout) == {
         "include": [{"account": OTHER_ACCOUNT, "region": "eu-west-1", "target": f"{OTHER_ACCOUNT}/eu-west-1"}]
     }
+    arn = f"arn:aws:cleanrooms:eu-west-1:{OTHER_ACCOUNT}:membership/{there}"  # an event's resources[0]
+    by_arn = run_cli([*args[:3], "--membership", arn, str(tmp_path)], env=sandbox.client_env())
+    assert (by_arn.code, by_arn.stdout) == (0, one.stdout)
     # A change event may be about a membership git does not manage: said, and nothing to check.
     stranger = "00000000-0000-4000-8000-0000000000aa"
     none = run_cli([*args[:3], "--membership", stranger, str(tmp_path)], env=sandbox.client_env())
@@ -143,8 +146,10 @@ def test_targets_of_one_membership_and_a_drift_report_that_says_it_covers_only_t
     assert json.loads(none.stdout) == {"include": []}
 
     drift = run_cli(
-        ["--assume-role-template", TEMPLATE, "drift", "--format", "json", "--no-attribution"]
-        + ["--target", f"{OTHER_ACCOUNT}/eu-west-1", "--membership", there, str(tmp_path)],
+        [
+            *("--assume-role-template", TEMPLATE, "drift", "--format", "json", "--no-attribution"),
+            *("--target", f"{OTHER_ACCOUNT}/eu-west-1", "--membership", there, str(tmp_path)),
+        ],
         env=sandbox.client_env(),
     )
     assert drift.code == 2, drift.stderr
