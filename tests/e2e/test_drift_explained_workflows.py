@@ -86,7 +86,8 @@ def test_a_change_event_checks_only_its_membership_and_tells_the_issue_without_c
     acme, globex, initech = three(repository, sandbox)
     sandbox.write(acme, {"queryLogStatus": "DISABLED"})
     sandbox.write(globex, {"queryLogStatus": "DISABLED"})
-    assert repository.run("drift.yml", "schedule", NIGHTLY).code == 0
+    night = repository.run("drift.yml", "schedule", NIGHTLY)
+    assert night.code == 0, night.log
     [issue] = github.issues_labelled("drift")
     nightly = issue.body
 
