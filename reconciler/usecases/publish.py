@@ -143,9 +143,15 @@ class WaysOut:
     apply_url: str | None = None
     adopt_pull: int | None = None
 
-    def lines(self, sections: Sequence[render.Section]) -> list[str]:
+    def lines(self, sections: Sequence[render.Section], partial: bool) -> list[str]:
+        """`partial`: a check of a few memberships, whose hash is not the plan apply makes of the whole
+        target, so it offers no `approve` value."""
         pairs = [f"{s.label}={s.plan.changes_hash()}" for s in sections if s.plan is not None and s.plan.changes]
         apply = f"[apply]({self.apply_url})" if self.apply_url else "the apply workflow"
+        if partial:
+            approve = "(the value a check of every membership gives: this one checked only some)"
+        else:
+            approve = code(" ".join(pairs)) if pairs else "(no target to approve)"
         adopt = (
             f"merge #{self.adopt_pull}"
             if self.adopt_pull
@@ -154,8 +160,7 @@ class WaysOut:
         return [
             "**Two ways out**",
             "",
-            f"- **revert** (the live settings go back to the desired state): run {apply} with `approve` "
-            + (code(" ".join(pairs)) if pairs else "(no target to approve)"),
+            f"- **revert** (the live settings go back to the desired state): run {apply} with `approve` {approve}",
             f"- **adopt** (the desired state follows the live settings): {adopt}",
         ]
 
@@ -178,13 +183,13 @@ def drift_issue(
         body nor closes it: it does not know about the rest. Such a check is told by `checked` (the memberships
     the run was limited to) or by its reports' scope, so that even a check that left no report is one."""
     drifted = sum(len(s.plan.unexpected) for s in sections if s.plan is not None)
+    scope = sorted({*checked, *(m for s in sections if s.plan is not None for m in s.plan.scope)})
     made = byline("Checked", commit, run_url)
     if drifted:
-        made += "\n\n" + "\n".join((ways or WaysOut()).lines(sections))
+        made += "\n\n" + "\n".join((ways or WaysOut()).lines(sections, partial=bool(scope)))
     body = render.report(sections, render.DRIFT, link, more=run_url, head=[f"<!-- {DRIFT_MARKER} -->"], byline=made)
     # Drift that drift.ignoreChangesBy expects is in the body, but opens no issue and keeps none open.
     failed = [s.label for s in sections if s.plan is None or s.plan.errors]
-    scope = sorted({*checked, *(m for s in sections if s.plan is not None for m in s.plan.scope)})
     run = f" ([run]({run_url}))" if run_url else ""
     ours = [i for i in github.open_issues(label) if is_ours(i.body, i.author, DRIFT_MARKER, author)]
     status = ExitStatus.ERROR if failed else ExitStatus.OK

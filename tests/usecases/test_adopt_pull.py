@@ -206,3 +206,6 @@ def test_an_event_with_no_issue_open_opens_one_only_when_its_membership_drifts(
     opened = github(fake, root, issue_args)
     [issue] = fake.issues_labelled("drift")
     assert opened.stdout == f"drift issue #{issue.number} opened: 1 drifted\n"
+    # Its hash covers one membership, not the plan apply makes of the target: no value to approve.
+    assert "with `approve` (the value a check of every membership gives: this one checked only some)" in issue.body
+    assert "sha256:" not in issue.body.split("**Two ways out**")[1].split("| target |")[0]
