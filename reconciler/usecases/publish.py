@@ -177,10 +177,10 @@ def drift_issue(
     checked: Sequence[str] = (),
 ) -> Published:
     """ONE open issue labelled `label` while anything drifts: opened, then updated with a comment each night
-        the drift stays, and closed once every target was checked and none drifts. A target that could not be
-        checked keeps an open issue open and fails the step (it never closes one, nor opens one by itself). A
-        check of a few memberships (a change event's) comments on the issue, or opens it, but never rewrites its
-        body nor closes it: it does not know about the rest. Such a check is told by `checked` (the memberships
+    the drift stays, and closed once every target was checked and none drifts. A target that could not be
+    checked keeps an open issue open and fails the step (it never closes one, nor opens one by itself). A
+    check of a few memberships (a change event's) comments on the issue, or opens it, but never rewrites its
+    body nor closes it: it does not know about the rest. Such a check is told by `checked` (the memberships
     the run was limited to) or by its reports' scope, so that even a check that left no report is one."""
     drifted = sum(len(s.plan.unexpected) for s in sections if s.plan is not None)
     scope = sorted({*checked, *(m for s in sections if s.plan is not None for m in s.plan.scope)})
@@ -196,14 +196,14 @@ def drift_issue(
     unchecked = f"; not checked: {', '.join(failed)}" if failed else ""
     if ours and scope:
         issue = ours[0]
-        checked = ", ".join(code(m) for m in scope)
+        named = ", ".join(code(m) for m in scope)
         if drifted:
             github.create_comment(issue.number, body)
             return Published(f"drift issue #{issue.number} told: {drifted} drifted of {len(scope)} checked", status)
         said = (
-            f"Checked {checked} after a change{run}: it could not be checked ({', '.join(failed)})."
+            f"Checked {named} after a change{run}: it could not be checked ({', '.join(failed)})."
             if failed
-            else f"Checked {checked} after a change{run}: no unexpected drift."
+            else f"Checked {named} after a change{run}: no unexpected drift."
         )
         github.create_comment(issue.number, f"{said} The issue stays open until a check of every membership.")
         return Published(f"drift issue #{issue.number} told: no drift in {len(scope)} checked{unchecked}", status)
