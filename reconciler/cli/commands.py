@@ -269,9 +269,9 @@ def targets(shell: Shell, path: Path, fmt: str, memberships: tuple[str, ...]) ->
     """List the account/region pairs the desired state covers (a GitHub Actions matrix with github-matrix)."""
     from ..usecases import targets
 
-    for unnamed in targets.unnamed(shell.runtime, path, memberships) if memberships else ():
-        shell.err(f"membership {unnamed} is in no file under {path}: not checked")
-    found = targets.targets(shell.runtime, path, memberships)
+    found, unnamed = targets.named_targets(shell.runtime, path, memberships)
+    for membership in unnamed:
+        shell.err(f"membership {membership} is in no file under {path}: not checked")
     if fmt == "github-matrix":
         shell.out(json.dumps(targets.github_matrix(found), separators=(",", ":")))
     else:
