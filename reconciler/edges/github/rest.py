@@ -57,7 +57,6 @@ class PullInfo:
     number: int
     body: str
     author: str
-    url: str
 
 
 @dataclass(frozen=True)
@@ -265,7 +264,7 @@ class GitHub:
 
 
 def _pull_info(pull: PullRequest) -> PullInfo:
-    return PullInfo(pull.number, pull.body or "", pull.user.login if pull.user else "", pull.html_url)
+    return PullInfo(pull.number, pull.body or "", pull.user.login if pull.user else "")
 
 
 def _wait_message(what: str, seconds: float, header: str) -> str:
