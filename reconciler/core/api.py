@@ -64,6 +64,9 @@ class AwsError(Exception):
     status: int | None = None
     reason: str | None = None
     request_id: str | None = None
+    # A 429 the rate controller found among refusals that are not about our pace (they came as often when
+    # it slowed down): resending soon is as good as waiting, so the retry's backoff does not grow.
+    at_random: bool = False
 
     def __str__(self) -> str:
         parts = [f"{self.operation} {self.membership_id or ''}".strip() + f": {self.code}"]

@@ -69,12 +69,13 @@ class RetryPolicy:
         """Full jitter: uniform(0, min(cap, base * 2**attempt)), attempt counting from 0."""
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
-    def throttle_backoff(self, throttled: int, rng: random.Random) -> float:
-        """Full jitter before resending a call throttled `throttled` times in a row: from a tenth of the base,
-        doubling, to the base. The rate controller paces what the service's quota allows, so this only
-        spreads resends apart; short at first, since a refusal the service makes at random (shedding load)
-        costs the wait of one worker, and longer as the refusals go on (a burst)."""
-        scale = THROTTLE_FIRST_SHARE * 2 ** (throttled - 1)
+    def throttle_backoff(self, throttled: int, rng: random.Random, at_random: bool = False) -> float:
+        """Full jitter before resending a call throttled `throttled` times in a row: from THROTTLE_FIRST_SHARE
+        of the base, doubling, to the base. The rate controller paces what the service's quota allows, so this
+        only spreads resends apart; short at first, since a refusal the service makes at random (shedding
+        load) costs the wait of one worker, and longer as the refusals go on (a burst) unless the controller
+        found them `at_random` (a long run of them is then bad luck, not a reason to wait longer)."""
+        scale = THROTTLE_FIRST_SHARE * 2 ** ((1 if at_random else throttled) - 1)
         return rng.uniform(0, min(self.max_delay, self.base_delay * min(1.0, scale)))
 
 
@@ -96,7 +97,7 @@ RetryLog = Callable[[AwsError, Retry, int | None, float], None]
 # A throttled call's first backoff is at most this share of the base delay, and it doubles to the base delay
 # (never more: the rate controller paces the resend, so the backoff only has to spread resends apart, not
 # guess the service's rate; a longer one only idles the quota).
-THROTTLE_FIRST_SHARE = 0.1
+THROTTLE_FIRST_SHARE = 0.02
 
 
 @dataclass
@@ -162,7 +163,7 @@ class Tries:
         self.last = error
         if kind is Retry.THROTTLED:
             self.throttled += 1
-            attempt, delay = None, policy.throttle_backoff(self.throttled, self.retrier.rng)
+            attempt, delay = None, policy.throttle_backoff(self.throttled, self.retrier.rng, error.at_random)
         else:
             self.throttled = 0
             self.counted += 1

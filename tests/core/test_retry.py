@@ -102,11 +102,29 @@ def test_throttling_spends_time_not_attempts_and_its_backoff_stays_short() -> No
     retrier = Retrier(policy, clock.sleep, clock, random.Random(5), lambda e, k, attempt, d: retried.append(attempt))
     assert retrier.call(flaky, READ_RETRIES) == "ok"
     assert retried == [None] * 12 + [2]
-    # From a tenth of the base, doubling per throttle in a row, never past the base: the pace is the
+    # From a fiftieth of the base, doubling per throttle in a row, never past the base: the pace is the
     # controller's, the backoff only spreads resends.
-    bounds = [0.1, 0.2, 0.4, 0.8] + [1.0] * 8
+    bounds = [0.02, 0.04, 0.08, 0.16, 0.32, 0.64] + [1.0] * 6
     assert all(0 <= sleep <= bound for sleep, bound in zip(clock.sleeps[:12], bounds, strict=True))
     assert max(clock.sleeps[:12]) > 0.5  # the later ones do grow
+
+
+def test_refusals_the_rate_controller_found_at_random_are_resent_without_a_growing_backoff() -> None:
+    # A service shedding 60% of calls at random refuses one call ten times in a row now and then: waiting
+    # longer each time made the last few memberships of a run take seconds (the ideal retries at once).
+    clock = FakeClock()
+    answers: list[object] = [error("ThrottlingException", 429) for _ in range(10)] + ["ok"]
+
+    def shed() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, AwsError):
+            answer.at_random = True  # as the rate controller marks it
+            raise answer
+        return answer
+
+    retrier = Retrier(RetryPolicy(base_delay=1.0), clock.sleep, clock, random.Random(5))
+    assert retrier.call(shed, READ_RETRIES) == "ok"
+    assert len(clock.sleeps) == 10 and all(0 <= sleep <= 0.02 for sleep in clock.sleeps)
 
 
 def test_endless_throttling_ends_at_the_deadline() -> None:

@@ -126,7 +126,7 @@ class Storm:
                 self._at(self.now, next_job)
             else:
                 stats["throttled"] += 1
-                delay = self.policy.throttle_backoff(throttled + 1, self._rng)
+                delay = self.policy.throttle_backoff(throttled + 1, self._rng, error.at_random)
                 if self.now + delay > deadline:
                     stats["failed"] += 1
                     self._at(self.now, next_job)

@@ -16,10 +16,12 @@ It controls two things:
 
 Not every 429 is about our pace (TCP's lesson: loss that does not fall when you slow down is not
 congestion). Refusals before any call was answered (the service refuses everything for a while) teach
-nothing; and a change of pace made on many refusals is tested: if slowing down does not make them rarer,
-the calls go unpaced again and that share of refusals is tolerated (see TEST_STAGES). A 429 answering a
-call sent before the latest adjustment reports an overload already acted on: it is counted, not acted on
-again. Nothing here sleeps or reads the clock except through the injected functions.
+nothing, nor do scattered ones early in a run (see LEARN_ANSWERS); and a change of pace made on many
+refusals is tested: if a change of pace does not change how often calls are refused, the calls go unpaced
+again, that share of refusals is tolerated, and a refused call is resent without a growing backoff (see
+TESTED_SHARE). A 429 answering a call sent before the latest adjustment reports an overload already acted
+on: it is counted, not acted on again. Nothing here sleeps or reads the clock except through the injected
+functions.
 """
 
 from __future__ import annotations
@@ -56,28 +58,43 @@ CREEP_PER_CALL = 0.001
 # that sheds load at random, or refuses everything for a while, refuses the same share at any pace, and
 # pacing on that only drives the pace toward its floor. So a throttle before any call was answered teaches
 # nothing (the service refuses everything: a burst, an outage; the calls retry, and the first answers say
-# more), and a pace set on many refusals is tested (below).
+# more); before LEARN_ANSWERS answers, only IN_A_ROW refusals in a row teach (a quota's burst is spent:
+# every call is refused; refusals at random come three in a row one time in 37 at 30%), so the first
+# estimate is rarely made from a handful of answers; and a pace set on many refusals is tested (below).
 RECENT_ANSWERS = 20
+LEARN_ANSWERS = 16
+IN_A_ROW = 3
 # Pacing that starts, or is cut, while at least TESTED_SHARE of the recent answers were refusals is then put
-# to the test on the answers to calls sent after it: TEST_REFUSED refusals, at least STILL_REFUSED times as
-# often as over the run so far, say slowing down did not help: the pace is halved and tested again, and
-# after TEST_STAGES such tests the refusals are taken as not ours: unpaced again (the window still bounds the
-# calls in flight), tolerating that share of refusals. The test passes (the pace was ours to fix) once at
-# least TEST_ANSWERS answers were refused at most CLEARLY_FEWER times as often as over the run (8 answers
-# without a refusal: random refusals of 30% pass that one time in 17), and ends undecided, as passed, after
-# TEST_LONGEST. Throttles cut nothing more while a test runs.
-TESTED_SHARE = 0.2
-TEST_REFUSED = 3
-STILL_REFUSED = 0.5
-TEST_STAGES = 2
-TEST_ANSWERS = 8
-CLEARLY_FEWER = 0.25
+# to the test on the answers to calls sent after it. It passes (the pace was ours to fix) after TEST_ANSWERS
+# answers without a refusal (random refusals of 30% do that one time in 70), and ends undecided, as passed,
+# after TEST_LONGEST. TEST_REFUSED refusals, one in STILL_ONE_IN answers or more, in at least STAGE_ANSWERS
+# answers (EARLY_STAGE_ANSWERS when the pace was set from fewer than LEARN_ANSWERS: it is slow, and each
+# answer costs time) say the pace is still refused. Refused about as often as before (within SAME_MARGIN):
+# not ours. Clearly less or more often: a quota still under this pace (the estimate counted a long burst),
+# or refusals at random that came in a run; a probe at twice the pace, PROBE_ANSWERS long, tells them apart
+# by the share let through: a quota under both paces lets through the same calls per second, so at most
+# QUOTA_RATIO of the share (half, exactly), and pacing goes on at what the slower pace let through; refusals
+# at random let through the same share. Refusals not ours: the calls go unpaced again (the window still
+# bounds the calls in flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace is a
+# quota's or an outage's, and is paced. Throttles cut nothing more while a test runs.
+TESTED_SHARE = 0.1
+TEST_ANSWERS = 12
 TEST_LONGEST = 24
-# Refusals within the tolerated share plus this margin (the share of 20 answers varies by about 0.1 either
-# way at 30%) teach nothing; the tolerance ends once the refusals (a moving average of weight
-# TOLERANCE_WEIGHT per answer) fall to half of it: the burst is over, the shedding has stopped.
+TEST_REFUSED = 2
+STILL_ONE_IN = 10
+STAGE_ANSWERS = 6
+EARLY_STAGE_ANSWERS = 3
+SAME_MARGIN = 0.15
+PROBE_ANSWERS = 12
+QUOTA_RATIO = 0.75
+TOLERABLE = 0.8
+# Refusals within the tolerated share plus this margin (at most half the way to every call) teach nothing:
+# their moving average (weight TOLERANCE_WEIGHT per answer: about 0.06 either way at 30%) is compared, not
+# the last few answers'. Above it (a quota came on top): paced again. The tolerance ends once that average
+# falls to TOLERANCE_END of the share tolerated: the burst is over, the shedding has stopped.
 TOLERANCE_MARGIN = 0.3
-TOLERANCE_WEIGHT = 0.05
+TOLERANCE_WEIGHT = 0.03
+TOLERANCE_END = 0.25
 
 
 @dataclass
@@ -119,6 +136,7 @@ class RateController:
     _refusals: float = 0.0
     _test: _Test | None = None
     _refused_since: float | None = None  # the first refusal since the last call let through
+    _in_a_row: int = 0
 
     def acquire(self, operation: str = "call", membership_id: str | None = None) -> float:
         """Wait for a place in the window and, when pacing, for the next start time; returns the send time.
@@ -214,49 +232,69 @@ class RateController:
                 self.throttles += 1
                 if sent >= self._last_change and self._ours():
                     self._throttled(now)
+                # Unpaced, within the share of refusals found not to be ours: resending soon is as good as
+                # waiting longer.
+                error.at_random = self.rate is None and self._tolerating()
             self._condition.notify_all()
 
     def _heard(self, refused: bool, sent: float, now: float) -> None:
         """Keep the signs that tell a quota from refusals that are not about our pace; judge the test."""
         self._recent.append(refused)
+        self._in_a_row = self._in_a_row + 1 if refused else 0
         if not refused:
             self._refused_since = None
         elif self._refused_since is None:
             self._refused_since = now
         self._refusals += TOLERANCE_WEIGHT * (refused - self._refusals)
-        if self._refusals < self.tolerated / 2:
+        if self._refusals < self.tolerated * TOLERANCE_END:
             self.tolerated = 0.0
         test = self._test
         if test is None or sent <= self._last_change:
             return
         test.answers += 1
         test.refused += refused
-        if test.refused >= TEST_REFUSED and test.refused >= STILL_REFUSED * test.share * test.answers:
-            if test.stage < TEST_STAGES and self.rate is not None:
-                self._test = _Test(test.share, test.stage + 1)
-                self._change(now, max(self.min_rate, self.rate / 2))
+        if (test.refused == 0 and test.answers >= TEST_ANSWERS) or test.answers >= TEST_LONGEST:
+            self._test = None  # slower, and no longer refused (or undecided): the pace was ours to fix
+        elif test.answers >= test.stage_answers and test.refused >= max(TEST_REFUSED, test.answers / STILL_ONE_IN):
+            self._still_refused(test, now)
+
+    def _still_refused(self, test: _Test, now: float) -> None:
+        assert self.rate is not None
+        share = test.refused / test.answers
+        self._test = self._first = None
+        if test.probe:
+            before = 1 - test.share
+            if 1 - share <= before * QUOTA_RATIO or self._refusals > TOLERABLE:
+                # Half the share let through at twice the pace: the same calls per second, a quota's.
+                self.tolerated = 0.0
+                self._change(now, max(self.min_rate, self.rate / 2 * before * FIRST_SHARE))
                 return
-            # Slower still, and refused as often: not our pace.
-            self._test = self._first = None
-            self.tolerated = self._refusals = max(self.tolerated, test.share, test.refused / test.answers)
-            self._change(now, None)
-        elif test.answers >= TEST_ANSWERS and (test.refused <= CLEARLY_FEWER * test.share * test.answers):
-            self._test = None  # slower, refused far less: the pace was ours to fix
-        elif test.answers >= TEST_LONGEST:
-            self._test = None  # undecided: as by default, the pace was ours
+        elif abs(share - test.share) > SAME_MARGIN or self._refusals > TOLERABLE:
+            self._test = _Test(share, test.window, PROBE_ANSWERS, probe=True)
+            self._change(now, self.rate * 2)
+            return
+        # Refused as often whatever the pace: not ours. Unpaced again, as many in flight as before the test.
+        recent = sum(self._recent) / len(self._recent)
+        self.tolerated = self._refusals = min(max(self.tolerated, share, recent, self._refusals), TOLERABLE)
+        self.window = max(self.window, test.window)
+        self.slow_start = True
+        self._change(now, None)
 
     def _change(self, now: float, rate: float | None) -> None:
         self.rate, self.quiet, self._last_change = rate, 0, now
         self._next_send = now + (1.0 / rate if rate else 0.0)
 
     def _ours(self) -> bool:
-        """Whether this throttle is a lesson about our pace (see TEST_STAGES and TOLERANCE_MARGIN)."""
-        share = sum(self._recent) / len(self._recent)
-        if self._test is not None:
+        """Whether this throttle is a lesson about our pace (see LEARN_ANSWERS, TESTED_SHARE and
+        TOLERANCE_MARGIN)."""
+        if self._test is not None or self._tolerating():
             return False
-        if self.tolerated and share <= self.tolerated + TOLERANCE_MARGIN:
-            return False
-        return self.rate is not None or self.answered > 0
+        learnt = self.answered >= LEARN_ANSWERS or (self.answered > 0 and self._in_a_row >= IN_A_ROW)
+        return self.rate is not None or learnt
+
+    def _tolerating(self) -> bool:
+        margin = min(TOLERANCE_MARGIN, (1 - self.tolerated) / 2)
+        return bool(self.tolerated) and self._refusals <= self.tolerated + margin
 
     def abandon(self) -> None:
         """A call that ended without an answer from this controller's point of view (interrupted): no lesson."""
@@ -295,7 +333,10 @@ class RateController:
 
     def _throttled(self, now: float) -> None:
         if sum(self._recent) >= TESTED_SHARE * len(self._recent):
-            self._test = _Test(self.throttles / (self.throttles + self.answered))
+            early = self.answered < LEARN_ANSWERS
+            self._test = _Test(
+                sum(self._recent) / len(self._recent), self.window, EARLY_STAGE_ANSWERS if early else STAGE_ANSWERS
+            )
         self.slow_start = False
         self.window = max(1.0, self.window / 2)
         if self.rate is None:
@@ -317,10 +358,12 @@ class RateController:
 
 @dataclass
 class _Test:
-    """Whether slowing down made refusals rarer (see TEST_STAGES)."""
+    """Whether a pace changes how often calls are refused (see TESTED_SHARE)."""
 
-    share: float  # of refusals over the run when the test began
-    stage: int = 1
+    share: float  # of refusals before this pace: among the recent answers, or at the stage before a probe
+    window: float  # before the test began
+    stage_answers: int  # answers that say the pace is still refused, with TEST_REFUSED refusals
+    probe: bool = False  # at twice the pace of the stage before
     answers: int = 0  # to calls sent since the last change
     refused: int = 0
 
