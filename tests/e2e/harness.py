@@ -37,6 +37,7 @@ from ..fakegithub import OIDC_PATH, OIDC_REQUEST_TOKEN, FakeGitHub
 
 PROJECT = Path(__file__).resolve().parents[2]
 STAND_INS = Path(__file__).resolve().parent / "actions"
+WHEELHOUSE = PROJECT / ".venv" / "wheelhouse"  # every wheel of the locks (make setup)
 OWNER_REPO = "acme/cleanrooms"
 # What the repository under test needs of the project: the workflows, the action, and what it installs.
 SHIPPED = ("action.yml", "pyproject.toml", "README.md", "reconciler/", "requirements/", ".github/workflows/")
@@ -49,7 +50,8 @@ VARIABLES = {
 # act 0.2.89's workflow schema predates `concurrency.queue` (GitHub, 2026-05-07) and refuses the file; act
 # ignores `concurrency` anyway, and `Queue` below plays it from the original file.
 _QUEUE = re.compile(r"^  queue: max\n", re.M)
-_PINNED = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+# OWNER/REPO[/PATH]@SHA: a repository's action, or one of its sub-actions (actions/cache/restore).
+_PINNED = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)((?:/[\w.-]+)*)@([0-9a-f]{40})")
 
 
 # GitHub's scopes for `read-all` / `write-all`, and what a job gets with no `permissions:` anywhere (the
@@ -88,18 +90,19 @@ def _act() -> str:
 
 
 def stand_ins() -> list[str]:
-    """`--local-repository OWNER/REPO@SHA=DIR` for every action the workflows pin, but checkout (act's own)."""
-    workflows = (PROJECT / ".github" / "workflows").glob("*.yml")
-    pinned = {match for path in workflows for match in _PINNED.findall(path.read_text())}
-    args = []
-    for repo, sha in sorted(pinned):
+    """`--local-repository OWNER/REPO@SHA=DIR` for every action the workflows and the action pin, but
+    checkout (act's own)."""
+    files = [*(PROJECT / ".github" / "workflows").glob("*.yml"), PROJECT / "action.yml"]
+    pinned = {match for path in files for match in _PINNED.findall(path.read_text())}
+    repositories = {}
+    for repo, sub, sha in sorted(pinned):
         if repo == "actions/checkout":
             continue
         directory = STAND_INS / repo.split("/")[1]
-        if not (directory / "action.yml").is_file():
-            raise RuntimeError(f"the workflows use {repo}, which has no stand-in in {STAND_INS}")
-        args += ["--local-repository", f"{repo}@{sha}={directory}"]
-    return args
+        if not (directory / sub.lstrip("/") / "action.yml").is_file():
+            raise RuntimeError(f"the workflows use {repo}{sub}, which has no stand-in in {STAND_INS}")
+        repositories[f"{repo}@{sha}"] = directory
+    return [arg for name, directory in repositories.items() for arg in ("--local-repository", f"{name}={directory}")]
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class Repository:
     home: Path
     artifacts: Path
     runs: int = 0
+    cache: Path = Path()  # the Actions cache of this repository (the cache stand-ins' directory)
     variables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # besides GITHUB_TOKEN, the fake GitHub's own
 
@@ -161,10 +165,13 @@ class Repository:
             "CLEANROOMS_PLAN_ROLE_ARN": ROLE.format(account=sandbox.account_id),
             "CLEANROOMS_APPLY_ROLE_ARN": ROLE.format(account=sandbox.account_id),
         }
-        repository = cls(root, sandbox, github, tmp / "home", tmp / "artifacts", variables=variables)
+        repository = cls(
+            root, sandbox, github, tmp / "home", tmp / "artifacts", cache=tmp / "actions-cache", variables=variables
+        )
         github.git_dir = str(root)  # the fake's compare API answers from this history
         repository.home.mkdir()
         repository.artifacts.mkdir()
+        repository.cache.mkdir()
         return repository
 
     def write(self, name: str, text: str) -> None:
@@ -234,7 +241,10 @@ class Repository:
             "E2E_PYTHON": sys.executable,
             "E2E_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
             "E2E_ARTIFACTS": str(self.artifacts),
+            "E2E_CACHE": str(self.cache),
             "PIP_NO_INDEX": "1",
+            # The action installs into a job's own environment from the lock: the wheels `make setup` fetched.
+            "PIP_FIND_LINKS": str(WHEELHOUSE),
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "NO_COLOR": "1",

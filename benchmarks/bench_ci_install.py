@@ -1,0 +1,66 @@
+"""CI cost: seconds until a job can run the reconciler, in the plan workflow under act (the workflow stories'
+harness: host mode, a fresh Python per job, nothing but loopback).
+
+    .venv/bin/python benchmarks/bench_ci_install.py [--runs 2]
+
+Run 1's first job is cold: it installs the hash-pinned lock into an environment of its own (from the wheels
+`make setup` fetched, so no download is counted) and saves it in the Actions cache. Every later job, in that
+run and the next, is warm: it restores the environment. Each job prints "reconciler ready in N s"; this
+prints them per run. On GitHub, add the download to each: the wheels from PyPI when cold (30 MB), the cache
+entry when warm (its size is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+from reconciler.sandbox import CleanRoomsSandbox
+from tests.e2e.harness import Repository
+from tests.e2e.test_plan_workflow import pull_request_event
+from tests.fakegithub import running
+
+READY = re.compile(r"reconciler ready in ([0-9.]+) s: (installed from the lock|restored from the cache)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    cold: list[float] = []
+    warm: list[float] = []
+    with (
+        CleanRoomsSandbox() as sandbox,
+        running(repository="acme/cleanrooms") as github,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        repository = Repository.create(Path(tmp), sandbox, github)
+        for account in ("111122223333", "444455556666"):
+            mid = sandbox.create_membership(f"m-{account}", account_id=account, queryLogStatus="DISABLED")
+            repository.write(
+                f"desired-state/{account}.yaml",
+                f'membershipIdentifier: {mid}\naccountId: "{account}"\nqueryLogStatus: ENABLED\n',
+            )
+        sha = repository.commit("two targets")
+        pull = github.open_pull(sha)
+        print("| run | job | how | ready in |\n|---:|---:|---|---:|")
+        for number in range(1, args.runs + 1):
+            run = repository.run("plan.yml", "pull_request", pull_request_event(pull, sha))
+            if run.code != 0:
+                raise SystemExit(f"run {number} failed:\n{run.log[-3000:]}")
+            for job, (seconds, how) in enumerate(READY.findall(run.log), start=1):
+                (cold if how.startswith("installed") else warm).append(float(seconds))
+                print(f"| {number} | {job} | {how} | {float(seconds):.1f} s |", flush=True)
+            sha = repository.commit(f"run {number + 1}")
+        sizes = [path.stat().st_size for path in repository.cache.iterdir()]
+    print(
+        f"\ncold: {', '.join(f'{s:.1f}' for s in cold)} s; warm: median {statistics.median(warm):.1f} s, "
+        f"at most {max(warm):.1f} s over {len(warm)} jobs; the cache entry: {sizes[0] / 2**20:.0f} MiB (uncompressed)"
+    )
+
+
+if __name__ == "__main__":
+    main()
