@@ -37,25 +37,44 @@ def test_a_burst_from_the_first_request_costs_about_the_burst() -> None:
         assert result.elapsed >= 5.0
 
 
-@pytest.mark.parametrize("share", [0.3, 0.6])
-def test_random_refusals_do_not_take_the_pace_to_its_floor(share: float) -> None:
-    # Refused at random whatever the pace: once slowing down is seen not to help, the calls go unpaced again
-    # with that share tolerated, instead of each refusal cutting the pace (100 memberships took 330 s at 30%
-    # and 580 s at 60% that way; unthrottled they take 0.16 s here). What remains is the time the test
-    # takes at the first estimate's pace, which early in a run is low.
+@pytest.mark.parametrize(("share", "longest", "median"), [(0.3, 4.0, 1.5), (0.6, 12.0, 3.0)])
+def test_random_refusals_cost_seconds_of_testing_the_pace_not_minutes(
+    share: float, longest: float, median: float
+) -> None:
+    # Refused at random whatever the pace: the pace set on the refusals is tested, found not to change how
+    # often calls are refused, and the calls go unpaced again with that share tolerated. Unthrottled, 100
+    # memberships take 0.16 s here (no start-up, no CPU: what is left is the controller's own cost); when each
+    # refusal cut the pace they took 330 s at 30% and 580 s at 60%, and with the test of 2026-12-02 (two
+    # halvings from a pace set on a handful of answers) 7 to 56 s and 10 to 18 s.
+    walls = []
     for seed in SEEDS:
-        result = Storm(at_random(share, seed), 100, 0.02, seed=seed)
-        outcome = result.run()
+        outcome = Storm(at_random(share, seed), 100, 0.02, seed=seed).run()
         assert outcome.failed == 0
-        assert outcome.elapsed <= 60
         assert outcome.throttled_share == pytest.approx(share, abs=0.1)
+        walls.append(outcome.elapsed)
+    assert max(walls) <= longest
+    assert sorted(walls)[len(walls) // 2] <= median
 
 
-def test_random_refusals_of_a_thousand_memberships_are_tolerated() -> None:
+@pytest.mark.parametrize("share", [0.3, 0.6])
+def test_random_refusals_of_a_thousand_memberships_are_tolerated(share: float) -> None:
     for seed in SEEDS[:3]:
-        outcome = Storm(at_random(0.3, seed), 1000, 0.02, seed=seed).run()
+        outcome = Storm(at_random(share, seed), 1000, 0.02, seed=seed).run()
         assert outcome.failed == 0
-        assert outcome.elapsed <= 200  # 3,340 s when each refusal cut the pace
+        # Unthrottled 0.72 s: the ideal is 1.0 s at 30% and 1.8 s at 60% (3,340 s when each refusal cut the
+        # pace; 30 to 161 s and 20 to 29 s with the test of 2026-12-02).
+        assert outcome.elapsed <= 5.0
+
+
+@pytest.mark.parametrize(("rate", "burst_size", "memberships"), [(1, 3, 100), (5, 15, 1000), (50, 150, 1000)])
+def test_a_quota_whose_burst_lasts_seconds_is_still_found(rate: float, burst_size: float, memberships: int) -> None:
+    # The first estimate assumes a second's burst; a longer one makes it too fast. Refused more often at it
+    # than before it: a probe at twice the pace sees half the share let through, a quota's sign, and paces
+    # at what the first estimate's pace let through. At 100 memberships and 1 call/s the calls in flight when
+    # the burst runs out, and the probe, are about 15 of the 100 (20 before the probe).
+    result = storm(quota(rate, burst_size), memberships, 0.02)
+    assert sustained(result, burst_size) >= 0.85 * rate
+    assert result.throttled_share <= (0.16 if memberships == 100 else 0.05)
 
 
 def test_a_shared_quota_is_shared() -> None:
