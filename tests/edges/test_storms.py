@@ -37,7 +37,7 @@ def test_a_burst_from_the_first_request_costs_about_the_burst() -> None:
         assert result.elapsed >= 5.0
 
 
-@pytest.mark.parametrize(("share", "longest", "median"), [(0.3, 4.0, 1.5), (0.6, 12.0, 3.0)])
+@pytest.mark.parametrize(("share", "longest", "median"), [(0.3, 3.0, 1.5), (0.6, 18.0, 3.5)])
 def test_random_refusals_cost_seconds_of_testing_the_pace_not_minutes(
     share: float, longest: float, median: float
 ) -> None:
@@ -63,7 +63,7 @@ def test_random_refusals_of_a_thousand_memberships_are_tolerated(share: float) -
         assert outcome.failed == 0
         # Unthrottled 0.72 s: the ideal is 1.0 s at 30% and 1.8 s at 60% (3,340 s when each refusal cut the
         # pace; 30 to 161 s and 20 to 29 s with the test of 2026-12-02).
-        assert outcome.elapsed <= 5.0
+        assert outcome.elapsed <= (3.0 if share == 0.3 else 10.0)
 
 
 @pytest.mark.parametrize(("rate", "burst_size", "memberships"), [(1, 3, 100), (5, 15, 1000), (50, 150, 1000)])

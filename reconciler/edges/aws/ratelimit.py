@@ -69,14 +69,15 @@ IN_A_ROW = 3
 # answers without a refusal (random refusals of 30% do that one time in 70), and ends undecided, as passed,
 # after TEST_LONGEST. TEST_REFUSED refusals, one in STILL_ONE_IN answers or more, in at least STAGE_ANSWERS
 # answers (EARLY_STAGE_ANSWERS when the pace was set from fewer than LEARN_ANSWERS: it is slow, and each
-# answer costs time) say the pace is still refused. Refused about as often as before (within SAME_MARGIN):
-# not ours. Clearly less or more often: a quota still under this pace (the estimate counted a long burst),
-# or refusals at random that came in a run; a probe at twice the pace, PROBE_ANSWERS long, tells them apart
-# by the share let through: a quota under both paces lets through the same calls per second, so at most
-# QUOTA_RATIO of the share (half, exactly), and pacing goes on at what the slower pace let through; refusals
-# at random let through the same share. Refusals not ours: the calls go unpaced again (the window still
-# bounds the calls in flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace is a
-# quota's or an outage's, and is paced. Throttles cut nothing more while a test runs.
+# answer costs time) say the pace is still refused. Then: refused less than FELL times as often as before,
+# a quota a little under this pace, which is cut as by any throttle; about as often (within SAME_MARGIN), not
+# ours; otherwise (clearly less, or more often), a quota still well under this pace (the estimate counted a
+# long burst) or refusals at random that came in a run, which a probe at twice the pace, PROBE_ANSWERS long,
+# tells apart by the share let through: a quota under both paces lets through the same calls per second, so
+# at most QUOTA_RATIO of the share (half, exactly), and pacing goes on at what the slower pace let through;
+# refusals at random let through the same share. Refusals not ours: the calls go unpaced again (the window
+# still bounds the calls in flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace
+# is a quota's or an outage's, and is paced. Throttles cut nothing more while a test runs.
 TESTED_SHARE = 0.1
 TEST_ANSWERS = 12
 TEST_LONGEST = 24
@@ -88,6 +89,7 @@ SAME_MARGIN = 0.15
 PROBE_ANSWERS = 12
 QUOTA_RATIO = 0.75
 TOLERABLE = 0.8
+FELL = 0.5
 # Refusals within the tolerated share plus this margin (at most half the way to every call) teach nothing:
 # their moving average (weight TOLERANCE_WEIGHT per answer: about 0.06 either way at 30%) is compared, not
 # the last few answers'. Above it (a quota came on top): paced again. The tolerance ends once that average
@@ -232,6 +234,10 @@ class RateController:
                 self.throttles += 1
                 if sent >= self._last_change and self._ours():
                     self._throttled(now)
+                elif self.rate is None and 0 < self.answered < LEARN_ANSWERS and self._in_a_row == 1:
+                    # Not yet a lesson, but fewer calls in flight until it is one: a quota's burst just spent
+                    # would refuse them all (a refusal at random costs one round trip of slow start).
+                    self.window = max(1.0, self.window / 2)
                 # Unpaced, within the share of refusals found not to be ours: resending soon is as good as
                 # waiting longer.
                 error.at_random = self.rate is None and self._tolerating()
@@ -269,6 +275,10 @@ class RateController:
                 self.tolerated = 0.0
                 self._change(now, max(self.min_rate, self.rate / 2 * before * FIRST_SHARE))
                 return
+        elif share < test.share * FELL and self._refusals <= TOLERABLE:
+            # Refused less than half as often at this pace as before it: a quota, a little under this pace.
+            self._change(now, max(self.min_rate, self.rate * DECREASE))
+            return
         elif abs(share - test.share) > SAME_MARGIN or self._refusals > TOLERABLE:
             self._test = _Test(share, test.window, PROBE_ANSWERS, probe=True)
             self._change(now, self.rate * 2)
@@ -332,6 +342,8 @@ class RateController:
             self.rate *= 1.0 + CREEP_PER_CALL * (self.quiet / QUIET_CALLS)
 
     def _throttled(self, now: float) -> None:
+        # A lesson: whatever share of refusals was tolerated no longer holds (the test says anew).
+        self.tolerated = 0.0
         if sum(self._recent) >= TESTED_SHARE * len(self._recent):
             early = self.answered < LEARN_ANSWERS
             self._test = _Test(
