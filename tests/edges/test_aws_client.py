@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import boto3
 import pytest
 
 from reconciler.core.api import AwsError, Where
 from reconciler.core.retry import Retrier
+from reconciler.edges.aws import client
 from reconciler.edges.aws.client import AwsGateway
 from reconciler.sandbox import CleanRoomsSandbox, Fault
 from reconciler.usecases.reader import list_active
@@ -88,3 +92,14 @@ def test_lookups_are_paced_per_account_and_region_under_two_a_second() -> None:
         interval.wait(where)
     assert slept == pytest.approx([LOOKUP_INTERVAL, LOOKUP_INTERVAL])  # the 2nd and 4th call here; there: its own
     assert LOOKUP_INTERVAL > 0.5
+
+
+def test_every_service_the_edge_calls_is_one_the_action_keeps_the_model_of() -> None:
+    # The action's cached environment keeps botocore's models of SERVICES and CREDENTIAL_SERVICES only: a
+    # client of any other service would fail there (UnknownServiceError) and nowhere else.
+    source = Path(client.__file__).read_text()
+    called = set(re.findall(r"(?:\.client|_service_client)\(\s*\"([a-z0-9-]+)\"", source))
+    assert called == set(client.SERVICES) == {"cleanrooms", "cloudtrail", "sts"}
+    action = (Path(client.__file__).parents[3] / "action.yml").read_text()
+    assert "from reconciler.edges.aws.client import CREDENTIAL_SERVICES, SERVICES" in action
+    assert "model.name not in SERVICES + CREDENTIAL_SERVICES" in action

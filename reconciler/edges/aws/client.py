@@ -41,6 +41,11 @@ READ_TIMEOUT = 10.0
 # in a row trip the breaker: a command facing an endpoint that never answers in full ends within 60 s.
 CALL_BUDGET = 15.0
 MIN_BUDGET = 0.1
+# The AWS services whose models botocore loads here: the ones called, and those of the credential chain
+# (assume role, SSO, console sign-in). The action keeps only these in the environment it caches (botocore
+# ships the models of every service: 2,000 files that would otherwise make every restore slower).
+SERVICES = ("cleanrooms", "cloudtrail", "sts")
+CREDENTIAL_SERVICES = ("sso", "sso-oidc", "signin")
 
 
 class AwsGateway:
@@ -106,6 +111,7 @@ class AwsGateway:
         return client
 
     def _service_client(self, service: str, where: Where) -> Any:
+        assert service in SERVICES, service  # the action's environment has no other model
         key = where if self._template else Where(where.region)
         client = self._clients.get((service, key))
         if client is not None:
