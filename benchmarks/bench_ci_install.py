@@ -37,7 +37,7 @@ def main() -> None:
         running(repository="acme/cleanrooms") as github,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        repository = Repository.create(Path(tmp), sandbox, github)
+        repository = Repository.create(Path(tmp), sandbox, github, cache=Path(tmp) / "actions-cache")
         for account in ("111122223333", "444455556666"):
             mid = sandbox.create_membership(f"m-{account}", account_id=account, queryLogStatus="DISABLED")
             repository.write(

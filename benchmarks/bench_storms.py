@@ -1,7 +1,7 @@
 """Throttling that is not a steady quota, against the local endpoint: a burst, random refusals, a shared
 quota, and a service that throttles everything. Each row beside its own unthrottled run, in one run.
 
-    .venv/bin/python benchmarks/bench_storms.py [--rows burst random shared forever]
+    .venv/bin/python benchmarks/bench_storms.py [--rows burst random shared forever] [--seeds 7 8 9]
 
 1. burst: every membership call answered 429 for 5 s from the first request, then none. Goal: wall within
    1.3x (unthrottled + 5 s).
@@ -82,24 +82,28 @@ def burst(sandbox: CleanRoomsSandbox) -> None:
         )
 
 
-def random_refusals(sandbox: CleanRoomsSandbox) -> None:
-    print("\n| memberships | latency | refused at random | unthrottled | measured | ideal (/ (1 - share)) | / ideal |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+def random_refusals(sandbox: CleanRoomsSandbox, seeds: list[int]) -> None:
+    print(
+        "\n| memberships | latency | refused at random | seed | unthrottled | measured | ideal (/ (1 - share)) "
+        "| / ideal |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (100, 1000):
         base, *_ = timed(sandbox, "plan", size, 0.02, lambda: None)
         for share in (0.3, 0.6):
+            for draw in seeds:
 
-            def storm(share: float = share) -> None:
-                sandbox.reseed(7)
-                sandbox.inject("*", rate=share)
+                def storm(share: float = share, draw: int = draw) -> None:
+                    sandbox.reseed(draw)
+                    sandbox.inject("*", rate=share)
 
-            wall, code, calls, throttled, _ = timed(sandbox, "plan", size, 0.02, storm)
-            ideal = base / (1 - share)
-            print(
-                f"| {size} | 20 ms | {share:.0%} ({throttled} of {calls}) | {base:.1f} s | {wall:.1f} s "
-                f"({status(code, 0)}) | {ideal:.1f} s | {wall / ideal:.2f}x |",
-                flush=True,
-            )
+                wall, code, calls, throttled, _ = timed(sandbox, "plan", size, 0.02, storm)
+                ideal = base / (1 - share)
+                print(
+                    f"| {size} | 20 ms | {share:.0%} ({throttled} of {calls}) | {draw} | {base:.1f} s | {wall:.1f} s "
+                    f"({status(code, 0)}) | {ideal:.1f} s | {wall / ideal:.2f}x |",
+                    flush=True,
+                )
 
 
 def shared(sandbox: CleanRoomsSandbox) -> None:
@@ -136,16 +140,22 @@ def forever(sandbox: CleanRoomsSandbox) -> None:
         print(f"| {size} | exit {code} | {wall:.1f} s | {calls} | {'yes' if says else '**no**'} |", flush=True)
 
 
-ROWS = {"burst": burst, "random": random_refusals, "shared": shared, "forever": forever}
+ROWS = ("burst", "random", "shared", "forever")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS))
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[7], help="random: the endpoint's seeds, a row for each"
+    )
     args = parser.parse_args()
     with CleanRoomsSandbox() as sandbox:
         for row in args.rows:
-            ROWS[row](sandbox)
+            if row == "random":
+                random_refusals(sandbox, args.seeds)
+            else:
+                {"burst": burst, "shared": shared, "forever": forever}[row](sandbox)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from ..fakegithub import OIDC_PATH, OIDC_REQUEST_TOKEN, FakeGitHub
 PROJECT = Path(__file__).resolve().parents[2]
 STAND_INS = Path(__file__).resolve().parent / "actions"
 WHEELHOUSE = PROJECT / ".venv" / "wheelhouse"  # every wheel of the locks (make setup)
+SHARED_CACHE = PROJECT / ".venv" / "e2e-actions-cache"
 OWNER_REPO = "acme/cleanrooms"
 # What the repository under test needs of the project: the workflows, the action, and what it installs.
 SHIPPED = ("action.yml", "pyproject.toml", "README.md", "reconciler/", "requirements/", ".github/workflows/")
@@ -142,7 +143,11 @@ class Repository:
     secrets: dict[str, str] = field(default_factory=dict)  # besides GITHUB_TOKEN, the fake GitHub's own
 
     @classmethod
-    def create(cls, tmp: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub) -> Repository:
+    def create(
+        cls, tmp: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub, cache: Path = SHARED_CACHE
+    ) -> Repository:
+        """`cache`: the Actions cache the runs see; by default one all stories share (entries are keyed on
+        what they hold, so sharing changes only how many jobs install)."""
         root = tmp / "repo"
         files = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", *SHIPPED],
@@ -165,13 +170,11 @@ class Repository:
             "CLEANROOMS_PLAN_ROLE_ARN": ROLE.format(account=sandbox.account_id),
             "CLEANROOMS_APPLY_ROLE_ARN": ROLE.format(account=sandbox.account_id),
         }
-        repository = cls(
-            root, sandbox, github, tmp / "home", tmp / "artifacts", cache=tmp / "actions-cache", variables=variables
-        )
+        repository = cls(root, sandbox, github, tmp / "home", tmp / "artifacts", cache=cache, variables=variables)
         github.git_dir = str(root)  # the fake's compare API answers from this history
         repository.home.mkdir()
         repository.artifacts.mkdir()
-        repository.cache.mkdir()
+        repository.cache.mkdir(parents=True, exist_ok=True)
         return repository
 
     def write(self, name: str, text: str) -> None:

@@ -5,6 +5,7 @@ change to what the environment is made of (CEL wanted) makes a new one."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from reconciler.sandbox import CleanRoomsSandbox
 
@@ -21,8 +22,9 @@ def installs(run: Run) -> list[str]:
 
 
 def test_the_first_job_installs_and_every_later_job_restores_the_install(
-    repository: Repository, sandbox: CleanRoomsSandbox, github: FakeGitHub
+    tmp_path: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub
 ) -> None:
+    repository = Repository.create(tmp_path, sandbox, github, cache=tmp_path / "actions-cache")  # empty
     for account in ("111122223333", "444455556666"):
         mid = sandbox.create_membership(f"retail-{account}", account_id=account, queryLogStatus="DISABLED")
         repository.write(
