@@ -139,6 +139,7 @@ class Repository:
     artifacts: Path
     runs: int = 0
     cache: Path = Path()  # the Actions cache of this repository (the cache stand-ins' directory)
+    copy_cache: bool = False  # restore an entry by copying it (as GitHub writes every file), not linking it
     variables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # besides GITHUB_TOKEN, the fake GitHub's own
 
@@ -245,6 +246,7 @@ class Repository:
             "E2E_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
             "E2E_ARTIFACTS": str(self.artifacts),
             "E2E_CACHE": str(self.cache),
+            "E2E_CACHE_COPY": "1" if self.copy_cache else "0",
             "PIP_NO_INDEX": "1",
             # The action installs into a job's own environment from the lock: the wheels `make setup` fetched.
             "PIP_FIND_LINKS": str(WHEELHOUSE),

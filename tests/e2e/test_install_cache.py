@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from reconciler.edges.aws.client import CREDENTIAL_SERVICES, SERVICES
 from reconciler.sandbox import CleanRoomsSandbox
 
 from ..fakegithub import FakeGitHub
@@ -40,6 +41,8 @@ def test_the_first_job_installs_and_every_later_job_restores_the_install(
     assert installs(first) == ["installed from the lock"] + ["restored from the cache"] * 3
     assert first.log.count("Cache saved with key: cleanrooms-reconciler-") == 1
     [saved] = list(repository.cache.iterdir())
+    [models] = saved.glob("lib/python3*/site-packages/botocore/data")  # only those the reconciler loads
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == sorted(SERVICES + CREDENTIAL_SERVICES)
     assert "no policies in reconciler.yaml: CEL not installed" in first.log
     [comment] = github.comments_on(pr)
     assert "### Clean Rooms plan: 2 to change in 2 account/region target(s)" in comment.body
