@@ -75,14 +75,15 @@ test: lint architecture lint-workflows typecheck unit
 # Measurements for the README and benchmarks/RESULTS.md, each table from one run. About two hours, most of
 # it the 1,000-membership runs at a quota of 1 call/s (bench_throttled.py --max-seconds 300 skips those);
 # the comparison installs awscli in its own virtualenv on first use.
-bench: $(STAMP)
+bench: $(STAMP) $(WHEELHOUSE)
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_guardrails.py
 	$(BIN)/python benchmarks/bench_throttled.py --max-seconds 2100
-	$(BIN)/python benchmarks/bench_storms.py
+	$(BIN)/python benchmarks/bench_storms.py --seeds 7 8 9 10 11
 	$(BIN)/python benchmarks/bench_tags.py
+	$(BIN)/python benchmarks/bench_ci_install.py
 
 schema: $(STAMP)
 	$(BIN)/reconciler schema > schema/membership.schema.json
