@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from reconciler.sandbox import CleanRoomsSandbox
-from tests.e2e.harness import Repository
+from tests.e2e.test_install_cache import two_targets
 from tests.e2e.test_plan_workflow import pull_request_event
 from tests.fakegithub import running
 
@@ -37,16 +37,8 @@ def main() -> None:
         running(repository="acme/cleanrooms") as github,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        repository = Repository.create(Path(tmp), sandbox, github, cache=Path(tmp) / "actions-cache")
+        repository, sha, pull = two_targets(Path(tmp), sandbox, github)
         repository.copy_cache = True  # a restore writes every file, as GitHub's does
-        for account in ("111122223333", "444455556666"):
-            mid = sandbox.create_membership(f"m-{account}", account_id=account, queryLogStatus="DISABLED")
-            repository.write(
-                f"desired-state/{account}.yaml",
-                f'membershipIdentifier: {mid}\naccountId: "{account}"\nqueryLogStatus: ENABLED\n',
-            )
-        sha = repository.commit("two targets")
-        pull = github.open_pull(sha)
         print("| run | job | how | ready in |\n|---:|---:|---|---:|")
         for number in range(1, args.runs + 1):
             run = repository.run("plan.yml", "pull_request", pull_request_event(pull, sha))

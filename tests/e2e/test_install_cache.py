@@ -22,10 +22,10 @@ def installs(run: Run) -> list[str]:
     return READY.findall(run.log)
 
 
-def test_the_first_job_installs_and_every_later_job_restores_the_install(
-    tmp_path: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub
-) -> None:
-    repository = Repository.create(tmp_path, sandbox, github, cache=tmp_path / "actions-cache")  # empty
+def two_targets(tmp: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub) -> tuple[Repository, str, int]:
+    """A repository with an empty Actions cache and a pull request turning query logging on in two accounts
+    (so the plan workflow has four jobs that use the action): the repository, its head and the pull request."""
+    repository = Repository.create(tmp, sandbox, github, cache=tmp / "actions-cache")
     for account in ("111122223333", "444455556666"):
         mid = sandbox.create_membership(f"retail-{account}", account_id=account, queryLogStatus="DISABLED")
         repository.write(
@@ -33,7 +33,13 @@ def test_the_first_job_installs_and_every_later_job_restores_the_install(
             f'membershipIdentifier: {mid}\naccountId: "{account}"\nqueryLogStatus: ENABLED\n',
         )
     sha = repository.commit("query logging on in two accounts")
-    pr = github.open_pull(sha)
+    return repository, sha, github.open_pull(sha)
+
+
+def test_the_first_job_installs_and_every_later_job_restores_the_install(
+    tmp_path: Path, sandbox: CleanRoomsSandbox, github: FakeGitHub
+) -> None:
+    repository, sha, pr = two_targets(tmp_path, sandbox, github)
 
     # targets, two plan legs and the comment: four jobs use the action; targets runs first, alone.
     first = repository.run("plan.yml", "pull_request", pull_request_event(pr, sha))
