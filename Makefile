@@ -67,7 +67,7 @@ lint-workflows: $(STAMP) $(ACTIONLINT)
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler tests
 
-unit: $(STAMP)
+unit: $(STAMP) $(WHEELHOUSE)
 	$(BIN)/pytest
 
 test: lint architecture lint-workflows typecheck unit
