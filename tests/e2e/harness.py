@@ -149,6 +149,8 @@ class Repository:
     ) -> Repository:
         """`cache`: the Actions cache the runs see; by default one all stories share (entries are keyed on
         what they hold, so sharing changes only how many jobs install)."""
+        if not (WHEELHOUSE / ".complete").is_file():
+            raise RuntimeError(f"no wheels to install the action from in {WHEELHOUSE}: run `make setup`")
         root = tmp / "repo"
         files = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", *SHIPPED],
