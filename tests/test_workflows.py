@@ -170,7 +170,7 @@ def test_the_install_is_cached_under_a_key_of_everything_it_is_made_of() -> None
     for part in (
         "cat requirements/action.txt",
         '[ "$cel" = no ] || cat requirements/policies.txt',
-        "find pyproject.toml reconciler -type f",
+        "find action.yml pyproject.toml reconciler -type f",
         "sys.version, sys.base_prefix, platform.machine()",
         'echo "key=cleanrooms-reconciler-$RUNNER_OS-$made_of"',
     ):
