@@ -284,8 +284,8 @@ class RateController:
             self._change(now, self.rate * 2)
             return
         # Refused as often whatever the pace: not ours. Unpaced again, as many in flight as before the test.
-        recent = sum(self._recent) / len(self._recent)
-        self.tolerated = self._refusals = min(max(self.tolerated, share, recent, self._refusals), TOLERABLE)
+        tolerated = max(self.tolerated, share, self._recent_share(), self._refusals)
+        self.tolerated = self._refusals = min(tolerated, TOLERABLE)
         self.window = max(self.window, test.window)
         self.slow_start = True
         self._change(now, None)
@@ -301,6 +301,10 @@ class RateController:
             return False
         learnt = self.answered >= LEARN_ANSWERS or (self.answered > 0 and self._in_a_row >= IN_A_ROW)
         return self.rate is not None or learnt
+
+    def _recent_share(self) -> float:
+        """The share of refusals among the last RECENT_ANSWERS answers (this one included)."""
+        return sum(self._recent) / len(self._recent)
 
     def _tolerating(self) -> bool:
         margin = min(TOLERANCE_MARGIN, (1 - self.tolerated) / 2)
@@ -344,11 +348,10 @@ class RateController:
     def _throttled(self, now: float) -> None:
         # A lesson: whatever share of refusals was tolerated no longer holds (the test says anew).
         self.tolerated = 0.0
-        if sum(self._recent) >= TESTED_SHARE * len(self._recent):
+        recent = self._recent_share()
+        if recent >= TESTED_SHARE:
             early = self.answered < LEARN_ANSWERS
-            self._test = _Test(
-                sum(self._recent) / len(self._recent), self.window, EARLY_STAGE_ANSWERS if early else STAGE_ANSWERS
-            )
+            self._test = _Test(recent, self.window, EARLY_STAGE_ANSWERS if early else STAGE_ANSWERS)
         self.slow_start = False
         self.window = max(1.0, self.window / 2)
         if self.rate is None:
