@@ -572,6 +572,9 @@ def test_an_unreadable_directory_or_file_and_a_linked_directory_are_problems_nam
         (desired / "ok.yaml").chmod(0o644)
         (desired / "secret.yaml").chmod(0o000)
         (desired / "locked").chmod(0o000)
+        # The unprivileged user must reach this checkout's Python: a clone in a `mktemp -d` folder (0700) hides it.
+        reached = as_unprivileged(["--version"], root)
+        assert reached.returncode == 0, f"the unprivileged user cannot run {sys.executable}: {reached.stderr}"
         result = as_unprivileged(["validate", "desired-state"], root)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "Traceback" not in result.stderr and "this is a bug" not in result.stderr
