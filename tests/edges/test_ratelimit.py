@@ -19,7 +19,9 @@ from reconciler.edges.aws.ratelimit import (
     FIRST_SHARE,
     IN_A_ROW,
     LEARN_ANSWERS,
+    OVER,
     PROBE_ANSWERS,
+    PROBE_PACE,
     QUIET_CALLS,
     TEST_ANSWERS,
     TOLERABLE,
@@ -424,23 +426,25 @@ def test_refusals_as_frequent_at_the_new_pace_are_tolerated_unpaced() -> None:
         assert limiter.rate is None and refusal.at_random
 
 
-def test_a_probe_at_twice_the_pace_finds_a_quota_under_both_paces() -> None:
+def test_a_probe_at_three_times_the_pace_finds_a_quota_under_both_paces() -> None:
     clock = FakeClock()
     limiter = on_test(clock)
     first = limiter.rate
     assert first is not None
     calls(limiter, clock, 0.01, ".x.x.x")  # refused half the time, more than before: a long burst counted?
-    assert limiter.rate == pytest.approx(2 * first, rel=1e-3) and limiter._test is not None
-    calls(limiter, clock, 0.01, ".xxx" * (PROBE_ANSWERS // 4))  # half the share let through: a quota's
-    assert limiter.rate == pytest.approx(first * 0.5 * FIRST_SHARE, rel=1e-3)
+    assert limiter.rate == pytest.approx(PROBE_PACE * first, rel=1e-3) and limiter._test is not None
+    calls(limiter, clock, 0.01, ".xxxxx" * (PROBE_ANSWERS // 6))  # a third of the share let through: a quota's
+    # 3 + 2 calls let through in 6 answers at the first pace and 12 at three times it: half the first pace,
+    # taken a quarter high.
+    assert limiter.rate == pytest.approx(first * 0.5 * FIRST_SHARE * OVER, rel=5e-3)
     assert limiter.tolerated == 0.0 and limiter._test is None
 
 
-def test_a_probe_at_twice_the_pace_let_through_as_often_is_refusals_at_random() -> None:
+def test_a_probe_let_through_as_often_is_refusals_at_random() -> None:
     clock = FakeClock()
     limiter = on_test(clock)
     calls(limiter, clock, 0.01, ".x.x.x")
-    assert limiter._test is not None and limiter._test.probe
+    assert limiter._test is not None and limiter._test.before == 6
     calls(limiter, clock, 0.01, ".x" * (PROBE_ANSWERS // 2))  # the same share let through: not our pace
     assert limiter.rate is None and limiter.tolerated == pytest.approx(0.5)
 
@@ -484,7 +488,7 @@ def test_no_more_than_four_refusals_in_five_are_tolerated() -> None:
     clock = FakeClock()
     limiter = on_test(clock)
     calls(limiter, clock, 0.01, "xx.xxx")  # refused more than before: probed
-    calls(limiter, clock, 0.01, "xxx.xx" * (PROBE_ANSWERS // 6))  # as often at twice the pace
+    calls(limiter, clock, 0.01, "xxx.xx" * (PROBE_ANSWERS // 6))  # as often at three times the pace
     assert limiter.rate is None and limiter.tolerated == TOLERABLE == 0.8
     calls(limiter, clock, 0.01, "x" * 22)
     assert limiter.rate is None

@@ -69,9 +69,9 @@ def test_random_refusals_of_a_thousand_memberships_are_tolerated(share: float) -
 @pytest.mark.parametrize(("rate", "burst_size", "memberships"), [(1, 3, 100), (5, 15, 1000), (50, 150, 1000)])
 def test_a_quota_whose_burst_lasts_seconds_is_still_found(rate: float, burst_size: float, memberships: int) -> None:
     # The first estimate assumes a second's burst; a longer one makes it too fast. Refused more often at it
-    # than before it: a probe at twice the pace sees half the share let through, a quota's sign, and paces
-    # at what the first estimate's pace let through. At 100 memberships and 1 call/s the calls in flight when
-    # the burst runs out, and the probe, are about 15 of the 100 (20 before the probe).
+    # than before it: a probe at three times the pace sees a third of the share let through, a quota's sign,
+    # and paces at what both paces let through. At 100 memberships and 1 call/s the calls in flight when the
+    # burst runs out, and the probe, are about 15 of the 100 (20 before the probe).
     result = storm(quota(rate, burst_size), memberships, 0.02)
     assert sustained(result, burst_size) >= 0.85 * rate
     assert result.throttled_share <= (0.16 if memberships == 100 else 0.05)
@@ -83,6 +83,20 @@ def test_a_shared_quota_is_shared() -> None:
     assert result.failed == 0
     assert sustained(result, 50) >= 0.8 * 25
     assert result.throttled_share <= 0.05
+
+
+@pytest.mark.parametrize(("rate", "latency"), [(10, 0.02), (4, 0.02), (10, 0.01)])
+def test_a_shared_quota_of_a_hundred_memberships_is_rarely_taken_for_refusals_at_random(
+    rate: float, latency: float
+) -> None:
+    # Answers of uneven latency (as at the endpoint) make the short stages after the first estimate noisy; a
+    # probe at twice the pace took the quota for refusals at random in most draws, which were then tolerated
+    # for 20 to 30 calls (29 to 35% of the calls refused). At three times the pace the two lie further apart.
+    for seed in SEEDS:
+        result = Storm(quota(rate, other=rate / 2), 100, latency, jitter=0.5, seed=seed).run()
+        assert result.failed == 0
+        assert sustained(result, rate) >= 0.8 * rate / 2
+        assert result.throttled_share <= 0.2
 
 
 @pytest.mark.parametrize(("rate", "memberships"), [(5, 1000), (50, 1000)])

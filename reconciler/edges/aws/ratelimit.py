@@ -1,7 +1,5 @@
 """One rate controller per account and region, shared by every call there (reads, pages and writes alike,
-as a service quota counts them), on from the first call.
-
-It controls two things:
+as a service quota counts them), on from the first call. It controls two things:
 
 * **How many calls are in flight** (a window, like TCP's): it starts at one and grows by one per success
   (doubling each round trip) while answers come back about as fast as the fastest seen; when they slow
@@ -64,20 +62,22 @@ CREEP_PER_CALL = 0.001
 RECENT_ANSWERS = 20
 LEARN_ANSWERS = 16
 IN_A_ROW = 3
-# Pacing that starts, or is cut, while at least TESTED_SHARE of the recent answers were refusals is then put
-# to the test on the answers to calls sent after it. It passes (the pace was ours to fix) after TEST_ANSWERS
-# answers without a refusal (random refusals of 30% do that one time in 70), and ends undecided, as passed,
-# after TEST_LONGEST. TEST_REFUSED refusals, one in STILL_ONE_IN answers or more, in at least STAGE_ANSWERS
-# answers (EARLY_STAGE_ANSWERS when the pace was set from fewer than LEARN_ANSWERS: it is slow, and each
-# answer costs time) say the pace is still refused. Then: refused less than FELL times as often as before,
-# a quota a little under this pace, which is cut as by any throttle; about as often (within SAME_MARGIN), not
-# ours; otherwise (clearly less, or more often), a quota still well under this pace (the estimate counted a
-# long burst) or refusals at random that came in a run, which a probe at twice the pace, PROBE_ANSWERS long,
-# tells apart by the share let through: a quota under both paces lets through the same calls per second, so
-# at most QUOTA_RATIO of the share (half, exactly), and pacing goes on at what the slower pace let through;
-# refusals at random let through the same share. Refusals not ours: the calls go unpaced again (the window
-# still bounds the calls in flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace
-# is a quota's or an outage's, and is paced. Throttles cut nothing more while a test runs.
+# Pacing that starts, or is cut, while at least TESTED_SHARE of the recent answers were refusals is then put to the
+# test on the answers to calls sent after it. It passes (the pace was ours to fix) after TEST_ANSWERS answers without
+# a refusal (random refusals of 30% do that one time in 70), and ends undecided, as passed, after TEST_LONGEST.
+# TEST_REFUSED refusals, one in STILL_ONE_IN answers or more, in at least STAGE_ANSWERS answers (EARLY_STAGE_ANSWERS
+# when the pace was set from fewer than LEARN_ANSWERS: it is slow, and each answer costs time) say the pace is still
+# refused. Then: refused less than FELL times as often as before, a quota a little under this pace, which is cut as
+# by any throttle; about as often (within SAME_MARGIN), not ours; otherwise (clearly less, or more often), a quota
+# still well under this pace (the estimate counted a long burst) or refusals at random that came in a run, which a
+# probe at PROBE_PACE times the pace, PROBE_ANSWERS long, tells apart by the share let through: a quota under both
+# paces lets through the same calls per second, so at most QUOTA_RATIO of the share (a third, exactly: three times,
+# not twice, so that the two lie further apart and fewer probes misjudge); refusals at random, the same share. A
+# quota is then paced at the calls let through per second over both paces' answers, taken OVER high: an estimate from
+# a few answers is as likely under the quota as over it, and a pace over it is cut at the next throttle, where one
+# under only creeps back. Refusals not ours: the calls go unpaced again (the window still bounds the calls in
+# flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace is a quota's or an outage's, and
+# is paced. Throttles cut nothing more while a test runs.
 TESTED_SHARE = 0.1
 TEST_ANSWERS = 12
 TEST_LONGEST = 24
@@ -87,6 +87,8 @@ STAGE_ANSWERS = 6
 EARLY_STAGE_ANSWERS = 3
 SAME_MARGIN = 0.15
 PROBE_ANSWERS = 12
+PROBE_PACE = 3.0
+OVER = 1.25
 QUOTA_RATIO = 0.75
 TOLERABLE = 0.8
 FELL = 0.5
@@ -125,8 +127,8 @@ class RateController:
     _next_send: float = 0.0
     _last_change: float = -math.inf  # when the window or rate last reacted to a throttle
     # The first estimate: calls let through before the first throttle (counting those answered after it),
-    # over the time until it plus one second.
-    _first: tuple[int, float, float] | None = None  # (calls let through, over seconds, first throttle at)
+    # over the time until it plus one second; and when it came.
+    _first: tuple[int, float, float] | None = None
     _condition: threading.Condition = field(default_factory=threading.Condition)
     # A queue by ticket: the caller holding `_serving` is the next to take a place and a start time.
     _tickets: int = 0
@@ -268,20 +270,22 @@ class RateController:
         assert self.rate is not None
         share = test.refused / test.answers
         self._test = self._first = None
-        if test.probe:
+        if test.before:
             before = 1 - test.share
             if 1 - share <= before * QUOTA_RATIO or self._refusals > TOLERABLE:
-                # Half the share let through at twice the pace: the same calls per second, a quota's.
+                # A third of the share let through at three times the pace: the same calls per second.
                 self.tolerated = 0.0
-                self._change(now, max(self.min_rate, self.rate / 2 * before * FIRST_SHARE))
+                let_through = before * test.before + test.answers - test.refused  # over both paces' answers
+                per_second = let_through * self.rate / (test.before * PROBE_PACE + test.answers)
+                self._change(now, max(self.min_rate, per_second * FIRST_SHARE * OVER))
                 return
         elif share < test.share * FELL and self._refusals <= TOLERABLE:
             # Refused less than half as often at this pace as before it: a quota, a little under this pace.
             self._change(now, max(self.min_rate, self.rate * DECREASE))
             return
         elif abs(share - test.share) > SAME_MARGIN or self._refusals > TOLERABLE:
-            self._test = _Test(share, test.window, PROBE_ANSWERS, probe=True)
-            self._change(now, self.rate * 2)
+            self._test = _Test(share, test.window, PROBE_ANSWERS, before=test.answers)
+            self._change(now, self.rate * PROBE_PACE)
             return
         # Refused as often whatever the pace: not ours. Unpaced again, as many in flight as before the test.
         tolerated = max(self.tolerated, share, self._recent_share(), self._refusals)
@@ -378,7 +382,7 @@ class _Test:
     share: float  # of refusals before this pace: among the recent answers, or at the stage before a probe
     window: float  # before the test began
     stage_answers: int  # answers that say the pace is still refused, with TEST_REFUSED refusals
-    probe: bool = False  # at twice the pace of the stage before
+    before: int = 0  # a probe's (at PROBE_PACE times the pace): the answers at the stage before, refused `share`
     answers: int = 0  # to calls sent since the last change
     refused: int = 0
 
