@@ -444,7 +444,7 @@ def test_a_probe_let_through_as_often_is_refusals_at_random() -> None:
     clock = FakeClock()
     limiter = on_test(clock)
     calls(limiter, clock, 0.01, ".x.x.x")
-    assert limiter._test is not None and limiter._test.before == 6
+    assert limiter._test is not None and limiter._test.stage == 6
     calls(limiter, clock, 0.01, ".x" * (PROBE_ANSWERS // 2))  # the same share let through: not our pace
     assert limiter.rate is None and limiter.tolerated == pytest.approx(0.5)
 

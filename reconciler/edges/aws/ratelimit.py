@@ -270,13 +270,13 @@ class RateController:
         assert self.rate is not None
         share = test.refused / test.answers
         self._test = self._first = None
-        if test.before:
-            before = 1 - test.share
-            if 1 - share <= before * QUOTA_RATIO or self._refusals > TOLERABLE:
+        if test.stage:
+            let_at_stage = 1 - test.share
+            if 1 - share <= let_at_stage * QUOTA_RATIO or self._refusals > TOLERABLE:
                 # A third of the share let through at three times the pace: the same calls per second.
                 self.tolerated = 0.0
-                let_through = before * test.before + test.answers - test.refused  # over both paces' answers
-                per_second = let_through * self.rate / (test.before * PROBE_PACE + test.answers)
+                let_through = let_at_stage * test.stage + test.answers - test.refused  # over both paces' answers
+                per_second = let_through * self.rate / (test.stage * PROBE_PACE + test.answers)
                 self._change(now, max(self.min_rate, per_second * FIRST_SHARE * OVER))
                 return
         elif share < test.share * FELL and self._refusals <= TOLERABLE:
@@ -284,7 +284,7 @@ class RateController:
             self._change(now, max(self.min_rate, self.rate * DECREASE))
             return
         elif abs(share - test.share) > SAME_MARGIN or self._refusals > TOLERABLE:
-            self._test = _Test(share, test.window, PROBE_ANSWERS, before=test.answers)
+            self._test = _Test(share, test.window, PROBE_ANSWERS, stage=test.answers)
             self._change(now, self.rate * PROBE_PACE)
             return
         # Refused as often whatever the pace: not ours. Unpaced again, as many in flight as before the test.
@@ -382,7 +382,7 @@ class _Test:
     share: float  # of refusals before this pace: among the recent answers, or at the stage before a probe
     window: float  # before the test began
     stage_answers: int  # answers that say the pace is still refused, with TEST_REFUSED refusals
-    before: int = 0  # a probe's (at PROBE_PACE times the pace): the answers at the stage before, refused `share`
+    stage: int = 0  # a probe's (at PROBE_PACE times the pace): the answers at the stage before, refused `share`
     answers: int = 0  # to calls sent since the last change
     refused: int = 0
 
