@@ -44,6 +44,31 @@ THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", R
 DEADLINE_CODE = "RetryDeadline"
 
 
+def refused_throughout(operation: str, membership_id: str | None, seconds: float) -> AwsError:
+    """What the rate controller answers for a call it did not send (see REFUSED_THROUGHOUT)."""
+    return AwsError(
+        operation,
+        membership_id,
+        REFUSED_THROUGHOUT,
+        f"not sent: the service has refused every call in this account and region for {seconds:.0f} s "
+        "(ThrottlingException), a whole --retry-deadline",
+        status=429,
+    )
+
+
+def no_turn(operation: str, membership_id: str | None) -> AwsError:
+    """A call the rate controller gave no turn before its deadline: a throttle of our own, classified as the
+    service's (its time is up either way)."""
+    return AwsError(
+        operation,
+        membership_id,
+        "ThrottlingException",
+        "no turn to call before its --retry-deadline: the calls ahead of it in this account and region took "
+        "all the time (throttled, or answering slowly)",
+        status=429,
+    )
+
+
 def classify(error: AwsError) -> Retry:
     if error.code == REFUSED_THROUGHOUT:
         return Retry.NEVER

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...core.api import AwsError
-from ...core.retry import REFUSED_THROUGHOUT, Retry, classify, time_left
+from ...core.retry import Retry, classify, no_turn, refused_throughout, time_left
 
 # The window's cap when the caller gives none; --parallelism sets it.
 DEFAULT_MAX_CONCURRENCY = 32
@@ -184,14 +184,7 @@ class RateController:
             return
         refused = self.clock() - self._refused_since
         if refused >= self.give_up_after:
-            raise AwsError(
-                operation,
-                membership_id,
-                REFUSED_THROUGHOUT,
-                f"not sent: the service has refused every call in this account and region for {refused:.0f} s "
-                "(ThrottlingException), a whole --retry-deadline",
-                status=429,
-            )
+            raise refused_throughout(operation, membership_id, refused)
 
     def _next_ticket(self) -> None:
         """Skip the tickets given up while queued, and wake the queue (the condition is held)."""
@@ -385,16 +378,3 @@ class _Test:
     stage: int = 0  # a probe's (at PROBE_PACE times the pace): the answers at the stage before, refused `share`
     answers: int = 0  # to calls sent since the last change
     refused: int = 0
-
-
-def no_turn(operation: str, membership_id: str | None) -> AwsError:
-    """A call that got no turn before its deadline: a throttle of our own, classified as the service's (its
-    time is up either way)."""
-    return AwsError(
-        operation,
-        membership_id,
-        "ThrottlingException",
-        "no turn to call before its --retry-deadline: the calls ahead of it in this account and region took "
-        "all the time (throttled, or answering slowly)",
-        status=429,
-    )
