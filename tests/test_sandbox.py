@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from reconciler.sandbox import CONFLICT, SERVER_ERROR, THROTTLE, CleanRoomsSandbox, Fault
-from reconciler.sandbox.faults import TokenBucket
+from reconciler.sandbox.faults import Faults, TokenBucket
 
 ROLE = "arn:aws:iam::123456789012:role/CleanRoomsJobResults"
 JOB_RESULTS = {"roleArn": ROLE, "outputConfiguration": {"s3": {"bucket": "jobs-bucket", "keyPrefix": "j/"}}}
@@ -205,6 +205,25 @@ def test_latency_is_added_per_operation(sandbox: CleanRoomsSandbox) -> None:
     api.list_memberships()
     assert slow >= 0.2
     assert time.perf_counter() - started < slow
+
+
+def test_latency_varies_by_its_jitter_reproducibly_and_leaves_the_faults_as_seeded() -> None:
+    def draws(jitter: float) -> tuple[list[float], list[bool]]:
+        faults = Faults(seed=3)
+        faults.set_latency(0.1, jitter=jitter)
+        faults.inject("*", rate=0.5)
+        pairs = [
+            (faults.latency("GetMembership"), faults.next("GetMembership", "m", ("a", "r")) is None) for _ in range(200)
+        ]
+        return [latency for latency, _ in pairs], [spared for _, spared in pairs]
+
+    latencies, spared = draws(0.5)
+    assert min(latencies) >= 0.05 and max(latencies) <= 0.15
+    assert min(latencies) < 0.06 and max(latencies) > 0.14  # spread over the whole range
+    assert draws(0.5) == (latencies, spared)  # the same seed, the same draws
+    assert draws(0.0) == ([0.1] * 200, spared)  # the faults drawn apart from the latency
+    with pytest.raises(ValueError, match="jitter is a share of the latency"):
+        Faults().set_latency(0.1, jitter=1.5)
 
 
 def test_rate_limit_throttles_beyond_the_budget(sandbox: CleanRoomsSandbox) -> None:

@@ -91,7 +91,10 @@ class Faults:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._rules: list[_Rule] = []
-        self._latency: dict[str, float] = {}
+        # Per operation: the seconds each request waits, and the share it varies by either way (uniformly,
+        # drawn apart from the faults so that varying latency leaves a seed's faults the same).
+        self._latency: dict[str, tuple[float, float]] = {}
+        self._latency_random = random.Random(seed)
         # A quota is per account and region: one bucket for each caller seen, made on its first call.
         self._quota: tuple[float, float, float] | None = None
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -113,6 +116,7 @@ class Faults:
     def reseed(self, seed: int) -> None:
         with self._lock:
             self._random.seed(seed)
+            self._latency_random.seed(seed)
 
     def clear(self) -> None:
         with self._lock:
@@ -126,14 +130,18 @@ class Faults:
             self._buckets.clear()
             self._refusing = None
 
-    def set_latency(self, seconds: float, operations: Iterable[str] = ("*",)) -> None:
+    def set_latency(self, seconds: float, operations: Iterable[str] = ("*",), jitter: float = 0.0) -> None:
+        """Each request waits `seconds` times a uniform draw from 1 - jitter to 1 + jitter."""
+        if not 0.0 <= jitter <= 1.0:
+            raise ValueError(f"jitter is a share of the latency, from 0 to 1: {jitter}")
         with self._lock:
             for operation in operations:
-                self._latency[operation] = seconds
+                self._latency[operation] = (seconds, jitter)
 
     def latency(self, operation: str) -> float:
         with self._lock:
-            return self._latency.get(operation, self._latency.get("*", 0.0))
+            seconds, jitter = self._latency.get(operation, self._latency.get("*", (0.0, 0.0)))
+            return seconds * self._latency_random.uniform(1 - jitter, 1 + jitter) if jitter else seconds
 
     def set_rate_limit(self, per_second: float | None, burst: float | None = None, taken: float = 0.0) -> None:
         """A token bucket of `per_second` calls (burst: `burst`, else one second's worth) per account and
