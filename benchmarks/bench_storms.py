@@ -1,7 +1,7 @@
 """Throttling that is not a steady quota, against the local endpoint: a burst, random refusals, a shared
 quota, and a service that throttles everything. Each row beside its own unthrottled run, in one run.
 
-    .venv/bin/python benchmarks/bench_storms.py [--rows burst random shared forever] [--seeds 7 8 9]
+    .venv/bin/python benchmarks/bench_storms.py [--rows burst random shared forever jitter] [--seeds 7 8 9]
 
 1. burst: every membership call answered 429 for 5 s from the first request, then none. Goal: wall within
    1.3x (unthrottled + 5 s).
@@ -11,6 +11,8 @@ quota, and a service that throttles everything. Each row beside its own unthrott
    least 80% of what is left (R/2), at most 5% of our calls answered 429.
 4. forever: every call throttled, `--retry-deadline 5`. Goal: the command ends within about two deadlines
    whatever its size, and says the service throttled everything.
+5. jitter: no throttling, each answer's latency drawn uniformly within 50% (80%) either way of 50 ms. Goal:
+   within 1.2x of the same at a steady 50 ms (the window is not taken in by latency that varies).
 """
 
 from __future__ import annotations
@@ -140,7 +142,25 @@ def forever(sandbox: CleanRoomsSandbox) -> None:
         print(f"| {size} | exit {code} | {wall:.1f} s | {calls} | {'yes' if says else '**no**'} |", flush=True)
 
 
-ROWS = ("burst", "random", "shared", "forever")
+def jitter(sandbox: CleanRoomsSandbox) -> None:
+    print("\n| memberships | latency | steady | varying | / steady |")
+    print("|---:|---|---:|---:|---:|")
+    steady, *_ = timed(sandbox, "plan", 1000, 0.05, lambda: None)
+    for share in (0.5, 0.8):
+
+        def vary(share: float = share) -> None:
+            sandbox.reseed(7)
+            sandbox.set_latency(0.05, jitter=share)
+
+        wall, code, *_ = timed(sandbox, "plan", 1000, 0.05, vary)
+        print(
+            f"| 1000 | 50 ms ± {share:.0%} | {steady:.1f} s | {wall:.1f} s ({status(code, 0)}) "
+            f"| {wall / steady:.2f}x |",
+            flush=True,
+        )
+
+
+ROWS = ("burst", "random", "shared", "forever", "jitter")
 
 
 def main() -> None:
@@ -155,7 +175,7 @@ def main() -> None:
             if row == "random":
                 random_refusals(sandbox, args.seeds)
             else:
-                {"burst": burst, "shared": shared, "forever": forever}[row](sandbox)
+                {"burst": burst, "shared": shared, "forever": forever, "jitter": jitter}[row](sandbox)
 
 
 if __name__ == "__main__":

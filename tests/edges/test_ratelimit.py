@@ -23,6 +23,7 @@ from reconciler.edges.aws.ratelimit import (
     PROBE_ANSWERS,
     PROBE_PACE,
     QUIET_CALLS,
+    RTT_ANSWERS,
     TEST_ANSWERS,
     TOLERABLE,
     RateController,
@@ -79,11 +80,45 @@ def test_slow_answers_leave_slow_start_and_shrink_the_window() -> None:
     for _ in range(7):
         call(limiter, clock, 0.05)
     assert limiter.window == 8
-    call(limiter, clock, 0.5)  # ten times the fastest: the pipe is full
-    assert limiter.window == pytest.approx(8 - 1 / 8)
+    for _ in range(RTT_ANSWERS // 2):
+        call(limiter, clock, 0.5)  # ten times the fastest, but not yet most of the last answers
+    assert limiter.window == 12 and limiter.slow_start
+    call(limiter, clock, 0.5)  # most of them now: the pipe is full
+    assert limiter.window == pytest.approx(12 - 1 / 12)
     assert not limiter.slow_start
+    for _ in range(RTT_ANSWERS // 2 + 1):
+        call(limiter, clock, 0.05)  # until most of the last answers are quick again, still full
+    assert limiter.window < 12 - 1 / 12
+    shrunk = limiter.window
     call(limiter, clock, 0.05)
-    assert limiter.window == pytest.approx(8 - 1 / 8 + 1 / (8 - 1 / 8))
+    assert limiter.window == pytest.approx(shrunk + 1 / shrunk)
+
+
+def test_answers_that_vary_threefold_are_not_a_full_pipe() -> None:
+    # 25, 50 and 75 ms in turn: the slowest is three times the fastest, as is common where latency varies,
+    # and each one judged alone shrank the window (to a few calls in flight, 4x the wall, in the model).
+    clock = FakeClock()
+    limiter = controller(clock)
+    for i in range(30):
+        call(limiter, clock, (0.025, 0.05, 0.075)[i % 3])
+    assert limiter.window == 31 and limiter.slow_start
+
+
+def test_the_fastest_answers_are_forgotten_slowly() -> None:
+    # A run's fastest stretch does not set the bar for the rest of it: answers two and a half times as slow
+    # shrink the window at first, then (the fastest median creeping up RTT_FORGET per answer) count as
+    # quick again, where the fastest ever judged them full for good.
+    clock = FakeClock()
+    limiter = controller(clock)
+    calls(limiter, clock, 0.01, "." * RTT_ANSWERS)
+    assert limiter.window == 1 + RTT_ANSWERS
+    calls(limiter, clock, 0.025, "." * (RTT_ANSWERS // 2 + 1))
+    assert not limiter.slow_start and limiter.window == pytest.approx(14 - 1 / 14)  # grew by 4, shrank
+    calls(limiter, clock, 0.025, "." * 40)
+    assert 0.0125 < limiter.min_rtt["GetMembership"] < 0.025  # 0.025 is no longer twice the fastest
+    before = limiter.window
+    call(limiter, clock, 0.025)
+    assert limiter.window == pytest.approx(before + 1 / before)
 
 
 def test_a_slow_write_is_not_judged_against_fast_reads() -> None:

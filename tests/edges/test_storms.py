@@ -37,6 +37,19 @@ def test_a_burst_from_the_first_request_costs_about_the_burst() -> None:
         assert result.elapsed >= 5.0
 
 
+def test_latency_that_varies_leaves_the_calls_in_flight() -> None:
+    # Each answer takes 25 to 75 ms (15 to 85): judged one by one against the fastest ever, many looked like
+    # a full pipe, and the window fell to a few calls (1,000 memberships took 2.5 to 7.2 s, 38 to 41 s at
+    # 15 to 85 ms, not 1.8 s).
+    steady = storm(never, 1000, 0.05)
+    for seed in SEEDS:
+        for jitter in (0.5, 0.7):
+            varying = Storm(never, 1000, 0.05, jitter=jitter, seed=seed).run()
+            assert varying.elapsed <= 1.2 * steady.elapsed
+        varying = Storm(burst(5.0), 1000, 0.05, jitter=0.5, seed=seed).run()
+        assert varying.elapsed <= 1.1 * (steady.elapsed + 5.0)
+
+
 @pytest.mark.parametrize(("share", "longest", "median"), [(0.3, 3.0, 1.5), (0.6, 18.0, 3.5)])
 def test_random_refusals_cost_seconds_of_testing_the_pace_not_minutes(
     share: float, longest: float, median: float
