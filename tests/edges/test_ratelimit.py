@@ -492,7 +492,20 @@ def test_refused_less_than_half_as_often_at_the_new_pace_is_a_quota_a_little_und
     assert first is not None and limiter._test is not None and limiter._test.share == pytest.approx(0.35)
     calls(limiter, clock, 0.01, "x" + "." * 10 + "x")  # 2 in 12 refused, under half: cut a little, no probe
     assert limiter.rate == pytest.approx(first * DECREASE, rel=2e-3)  # (the creep of ten answers aside)
-    assert limiter._test is None and limiter.tolerated == 0.0
+    assert limiter._test is not None and limiter._test.share == pytest.approx(0.35)  # the cut pace is tested
+    calls(limiter, clock, 0.01, "." * TEST_ANSWERS)  # no longer refused: a quota, held
+    assert limiter._test is None and limiter.rate is not None and limiter.tolerated == 0.0
+
+
+def test_refusals_at_random_that_fell_by_chance_are_found_at_the_next_pace() -> None:
+    # Refused as often at the cut pace as before the first: not our pace after all. Before, the cut ended the
+    # test, the next refusal cut deeply again, and 60% at random at 100 memberships took up to 7.6x the ideal.
+    clock = FakeClock()
+    limiter = controller(clock)
+    calls(limiter, clock, 0.01, "..x" * 8)
+    calls(limiter, clock, 0.01, "x" + "." * 10 + "x")
+    calls(limiter, clock, 0.01, "..x..x")  # a third refused, about as often as before the first pace
+    assert limiter.rate is None and limiter.tolerated == pytest.approx(1 / 3)  # unpaced, that share tolerated
 
 
 def test_a_pace_that_stops_the_refusals_passes_its_test() -> None:
