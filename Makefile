@@ -82,6 +82,7 @@ bench: $(STAMP) $(WHEELHOUSE)
 	$(BIN)/python benchmarks/bench_guardrails.py
 	$(BIN)/python benchmarks/bench_throttled.py --max-seconds 2100
 	$(BIN)/python benchmarks/bench_storms.py --seeds 7 8 9 10 11
+	$(BIN)/python benchmarks/model_tradeoffs.py
 	$(BIN)/python benchmarks/bench_tags.py
 	$(BIN)/python benchmarks/bench_ci_install.py
 

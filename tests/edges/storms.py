@@ -61,6 +61,7 @@ class Storm:
     jitter: float = 0.0  # each answer takes latency * uniform(1 - jitter, 1 + jitter)
     policy: RetryPolicy = field(default_factory=RetryPolicy)  # its throttle backoff, its deadline
     seed: int = 7
+    first_floor: float = 1.0
     now: float = 0.0
     controller: RateController = field(init=False)
     _events: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
@@ -69,7 +70,9 @@ class Storm:
     _pumping: bool = False
 
     def __post_init__(self) -> None:
-        self.controller = RateController(max_concurrency=self.workers, clock=lambda: self.now, sleep=self._sleep)
+        self.controller = RateController(
+            max_concurrency=self.workers, clock=lambda: self.now, sleep=self._sleep, first_floor=self.first_floor
+        )
         self._rng = random.Random(self.seed)
 
     def _at(self, t: float, action: Callable[[], None]) -> None:

@@ -118,6 +118,9 @@ class RateController:
     slow_factor: float = 2.0
     slow_allowance: float = 0.001
     min_rate: float = 0.5
+    # The first estimate's least (calls/s), when it comes from a handful of answers: a quota of one call a
+    # second with a burst of one looks like refusals at random then (see benchmarks/model_tradeoffs.py).
+    first_floor: float = 1.0
     # Once every call has been refused for this long (a whole --retry-deadline: no call could have got
     # through), calls are no longer sent: each would only wait out another deadline. None: never.
     give_up_after: float | None = None
@@ -369,7 +372,7 @@ class RateController:
         if self.rate is None:
             began = self._started if self._started is not None else now
             self._first = (self.answered, now - began + 1.0, now)
-            self.rate = max(1.0, self.answered / self._first[1]) * FIRST_SHARE
+            self.rate = max(self.first_floor, self.answered / self._first[1]) * FIRST_SHARE
         else:
             # The first estimate counts the bucket's burst, so it tends to be a little over the limit: the
             # throttle that follows it cuts a little. Throttles close together after that mean the pace is
