@@ -523,10 +523,24 @@ def test_refusals_well_over_the_share_tolerated_are_paced_again() -> None:
     limiter = on_test(clock)
     calls(limiter, clock, 0.01, "x.x...")
     assert limiter.rate is None and limiter.tolerated == pytest.approx(1 / 3)
-    # A quota on top: every call refused. The refusals' average (weight 0.03) passes 1/3 + 0.3 at the 20th.
-    calls(limiter, clock, 0.01, "x" * 19)
+    # A quota on top, letting one call in eight through: the refusals' average (weight 0.03) passes 1/3 + 0.3
+    # at the 27th answer, though never more than seven come in a row.
+    calls(limiter, clock, 0.01, ("xxxxxxx." * 4)[:26])
     assert limiter.rate is None
     call(limiter, clock, 0.01, THROTTLED)  # a lesson: paced, and the tolerance is for the test to set anew
+    assert limiter.rate is not None and limiter.tolerated == 0.0 and limiter._test is not None
+
+
+def test_a_run_of_refusals_the_share_tolerated_makes_unlikely_is_paced_again() -> None:
+    # Nine in a row where a third are refused happen one time in 20,000 (UNLIKELY: 1 in 10,000): a quota came
+    # on top. At the endpoint, a shared quota taken for refusals at random was refused 26 times in a row before
+    # the average told, 2.5% of a 1,000-membership plan's calls.
+    clock = FakeClock()
+    limiter = on_test(clock)
+    calls(limiter, clock, 0.01, "x.x...")
+    calls(limiter, clock, 0.01, "x" * 8)
+    assert limiter.rate is None
+    call(limiter, clock, 0.01, THROTTLED)
     assert limiter.rate is not None and limiter.tolerated == 0.0 and limiter._test is not None
 
 

@@ -102,11 +102,13 @@ TOLERABLE = 0.8
 FELL = 0.5
 # Refusals within the tolerated share plus this margin (at most half the way to every call) teach nothing:
 # their moving average (weight TOLERANCE_WEIGHT per answer: about 0.06 either way at 30%) is compared, not
-# the last few answers'. Above it (a quota came on top): paced again. The tolerance ends once that average
+# the last few answers', nor a run in a row unless that share makes it UNLIKELY (9 at a third, where the
+# average takes 25). Above either (a quota came on top): paced again. The tolerance ends once that average
 # falls to TOLERANCE_END of the share tolerated: the burst is over, the shedding has stopped.
 TOLERANCE_MARGIN = 0.3
 TOLERANCE_WEIGHT = 0.03
 TOLERANCE_END = 0.25
+UNLIKELY = 1e-4
 
 
 @dataclass
@@ -118,8 +120,7 @@ class RateController:
     slow_factor: float = 2.0
     slow_allowance: float = 0.001
     min_rate: float = 0.5
-    # The first estimate's least (calls/s), when it comes from a handful of answers: a quota of one call a
-    # second with a burst of one looks like refusals at random then (see benchmarks/model_tradeoffs.py).
+    # The first estimate's least (calls/s); what it trades: benchmarks/model_tradeoffs.py.
     first_floor: float = 1.0
     # Once every call has been refused for this long (a whole --retry-deadline: no call could have got
     # through), calls are no longer sent: each would only wait out another deadline. None: never.
@@ -319,7 +320,8 @@ class RateController:
 
     def _tolerating(self) -> bool:
         margin = min(TOLERANCE_MARGIN, (1 - self.tolerated) / 2)
-        return bool(self.tolerated) and self._refusals <= self.tolerated + margin
+        likely = self.tolerated**self._in_a_row >= UNLIKELY
+        return bool(self.tolerated) and self._refusals <= self.tolerated + margin and likely
 
     def abandon(self) -> None:
         """A call that ended without an answer from this controller's point of view (interrupted): no lesson."""
