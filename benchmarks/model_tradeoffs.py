@@ -6,7 +6,9 @@ model (tests/edges/storms.py: milliseconds, no endpoint), with answers' latency 
 1. A shared quota (R of 10, 4 and 50 calls/s, another client taking half) at 100 memberships, 30 draws each:
    the share of our calls refused by this controller, and by one told what is left to us at its first
    lesson (an oracle: no estimate, no test, no probe). What the oracle is refused is the calls in flight when
-   the bucket's burst runs out and the lesson's own, a floor for any controller that starts unpaced.
+   the bucket's burst runs out and the lesson's own, a floor for any controller that starts unpaced; then
+   that floor at R = 10 with fewer calls in flight (`--parallelism`), beside what the cap costs a plan of
+   1,000 memberships at 50 ms with no throttling.
 2. 60% of calls refused at random at 100 memberships (30 draws), beside a steady quota of 1 call/s (10
    draws), for first estimates of at least 1 (this controller), 2 and 3 calls/s: a first lesson from one or
    two answers cannot tell the two apart, and the slower floor spends seconds telling them apart later.
@@ -42,11 +44,11 @@ def told(storm: Storm, known: float) -> Oracle:
     return oracle
 
 
-def shared(rate: float, oracle: bool) -> list[Result]:
+def shared(rate: float, oracle: bool, workers: int = 32) -> list[Result]:
     results = []
     for latency in LATENCIES:
         for draw in range(1, 11):
-            storm = Storm(quota(rate, other=rate / 2), 100, latency, jitter=0.5, seed=draw)
+            storm = Storm(quota(rate, other=rate / 2), 100, latency, workers=workers, jitter=0.5, seed=draw)
             if oracle:
                 storm.controller = told(storm, rate / 2)
             results.append(storm.run())
@@ -63,6 +65,13 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for rate in (10.0, 4.0, 50.0):
         print(f"| {rate:g}/s | {share_line(shared(rate, False))} | {share_line(shared(rate, True))} |", flush=True)
+
+    print("\n| calls in flight at most | oracle at R = 10: median | worst | unthrottled plan of 1,000 at 50 ms |")
+    print("|---:|---:|---:|---:|")
+    for workers in (32, 8, 4):
+        shares = [r.throttled_share for r in shared(10.0, True, workers)]
+        unthrottled = Storm(lambda _t: False, 1000, 0.05, workers=workers, jitter=0.5, seed=1).run().elapsed
+        print(f"| {workers} | {statistics.median(shares):.1%} | {max(shares):.1%} | {unthrottled:.1f} s |", flush=True)
 
     print("\n| first estimate at least | 60% at random: median, p90, worst / ideal | steady 1/s quota: worst refused |")
     print("|---:|---|---:|")
