@@ -490,8 +490,10 @@ def test_refused_less_than_half_as_often_at_the_new_pace_is_a_quota_a_little_und
     calls(limiter, clock, 0.01, "..x" * 8)  # paced on the 16th answer's refusal, 7 of the last 20 refused
     first = limiter.rate
     assert first is not None and limiter._test is not None and limiter._test.share == pytest.approx(0.35)
-    calls(limiter, clock, 0.01, "x" + "." * 10 + "x")  # 2 in 12 refused, under half: cut a little, no probe
-    assert limiter.rate == pytest.approx(first * DECREASE, rel=2e-3)  # (the creep of ten answers aside)
+    calls(limiter, clock, 0.01, "x" + "." * 10 + "x")  # 2 in 12 refused, under half: cut, no probe
+    # To the share let through (5/6) where that is less than DECREASE: a quota well under the pace is reached
+    # in one cut, not in steps of 10% of two refusals each (the endpoint's shared quota: five such steps).
+    assert limiter.rate == pytest.approx(first * (1 - 2 / 12), rel=2e-3)  # (the creep of ten answers aside)
     assert limiter._test is not None and limiter._test.share == pytest.approx(0.35)  # the cut pace is tested
     calls(limiter, clock, 0.01, "." * TEST_ANSWERS)  # no longer refused: a quota, held
     assert limiter._test is None and limiter.rate is not None and limiter.tolerated == 0.0

@@ -74,18 +74,18 @@ IN_A_ROW = 3
 # refusal (random refusals of 30% do that one time in 70), and ends undecided, as passed, after TEST_LONGEST.
 # TEST_REFUSED refusals, one in STILL_ONE_IN answers or more, in at least STAGE_ANSWERS answers (EARLY_STAGE_ANSWERS
 # when the pace was set from fewer than LEARN_ANSWERS: it is slow, and each answer costs time) say the pace is still
-# refused. Then: refused less than FELL times as often as before, a quota a little under this pace, which is cut as by
-# any throttle and tested in turn against the same share (refusals at random that came less often by chance are found at
-# the next pace, not cut deeply at the next refusal); about as often (within SAME_MARGIN), not ours; otherwise (clearly
-# less, or more often), a quota still well under this pace (the estimate counted a long burst) or refusals at random
-# that came in a run, which a probe at PROBE_PACE times the pace, PROBE_ANSWERS long, tells apart by the share let
-# through: a quota under both paces lets through the same calls per second, so at most QUOTA_RATIO of the share (a
-# third, exactly: three times, not twice, so that the two lie further apart and fewer probes misjudge); refusals at
-# random, the same share. A quota is then paced at the calls let through per second over both paces' answers, taken OVER
-# high: an estimate from a few answers is as likely under the quota as over it, and a pace over it is cut at the next
-# throttle, where one under only creeps back. Refusals not ours: the calls go unpaced again (the window still bounds the
-# calls in flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace is a quota's or an
-# outage's, and is paced. Throttles cut nothing more while a test runs.
+# refused. Then: refused less than FELL times as often as before, a quota under this pace, which is cut to the share let
+# through (by DECREASE at least) and tested in turn against the same share (refusals at random that came less often by
+# chance are found at the next pace, not cut deeply at the next refusal); about as often (within SAME_MARGIN), not ours;
+# otherwise (clearly less, or more often), a quota still well under this pace (the estimate counted a long burst) or
+# refusals at random that came in a run, which a probe at PROBE_PACE times the pace, PROBE_ANSWERS long, tells apart by
+# the share let through: a quota under both paces lets through the same calls per second, so at most QUOTA_RATIO of the
+# share (a third, exactly: three times, not twice, so that the two lie further apart and fewer probes misjudge);
+# refusals at random, the same share. A quota is then paced at the calls let through per second over both paces'
+# answers, taken OVER high: an estimate from a few answers is as likely under the quota as over it, and a pace over it
+# is cut at the next throttle, where one under only creeps back. Refusals not ours: the calls go unpaced again (the
+# window still bounds the calls in flight), tolerating that share, at most TOLERABLE: refusing more whatever our pace is
+# a quota's or an outage's, and is paced. Throttles cut nothing more while a test runs.
 TESTED_SHARE = 0.1
 TEST_ANSWERS = 12
 TEST_LONGEST = 24
@@ -289,7 +289,7 @@ class RateController:
         elif share < test.share * FELL and self._refusals <= TOLERABLE:
             # Refused less than half as often at this pace as before it: a quota, a little under this pace.
             self._test = _Test(test.share, test.window, test.stage_answers)
-            self._change(now, max(self.min_rate, self.rate * DECREASE))
+            self._change(now, max(self.min_rate, self.rate * min(DECREASE, 1 - share)))
             return
         elif abs(share - test.share) > SAME_MARGIN or self._refusals > TOLERABLE:
             self._test = _Test(share, test.window, PROBE_ANSWERS, stage=test.answers)
