@@ -287,7 +287,7 @@ class RateController:
                 self._change(now, max(self.min_rate, per_second * FIRST_SHARE * OVER))
                 return
         elif share < test.share * FELL and self._refusals <= TOLERABLE:
-            # Refused less than half as often at this pace as before it: a quota, a little under this pace.
+            # Refused less than half as often here as before: a quota under this pace. Cut, and tested again.
             self._test = _Test(test.share, test.window, test.stage_answers)
             self._change(now, max(self.min_rate, self.rate * min(DECREASE, 1 - share)))
             return
