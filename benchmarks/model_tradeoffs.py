@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import statistics
 
-from reconciler.edges.aws.ratelimit import RateController
+from reconciler.edges.aws.ratelimit import FIRST_SHARE, RateController
 from tests.edges.storms import Result, Storm, at_random, quota
 
 DRAWS = range(1, 31)
@@ -35,7 +35,7 @@ class Oracle(RateController):
         super()._throttled(now)
         if first:
             self._test = self._first = None
-            self.rate = self.known * 0.95
+            self.rate = self.known * FIRST_SHARE  # as the controller paces its own first estimate
 
 
 def told(storm: Storm, known: float) -> Oracle:
